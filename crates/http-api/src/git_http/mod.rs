@@ -1,0 +1,263 @@
+//! Git smart HTTP: ref discovery (`info/refs`) and the two RPCs, for models
+//! (`/{ns}/{name}[.git]/...`), datasets (`/datasets/...`) and spaces (`/spaces/...`).
+//!
+//! Git does the protocol work: each request spawns `git upload-pack` or `git receive-pack`
+//! with `--stateless-rpc`, and bytes stream through in both directions.
+
+mod error;
+mod rpc;
+
+use std::collections::HashMap;
+
+use accounts::{Principal, Repo};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use git_repos::{Service, ServiceEnv};
+use hub_types::{RepoId, RepoRef, RepoType, Role};
+
+use crate::AppState;
+pub use error::GitError;
+
+pub fn routes() -> Router<AppState> {
+    let per_type = |t: RepoType| {
+        Router::new()
+            .route("/{ns}/{repo}/info/refs", get(info_refs))
+            .route("/{ns}/{repo}/git-upload-pack", post(upload_pack))
+            .route("/{ns}/{repo}/git-receive-pack", post(receive_pack))
+            .layer(Extension(t))
+    };
+    Router::new()
+        .merge(per_type(RepoType::Model))
+        .nest("/datasets", per_type(RepoType::Dataset))
+        .nest("/spaces", per_type(RepoType::Space))
+}
+
+/// The repo a URL names: `NAME` or `NAME.git`, both percent-decoded and validated.
+fn repo_ref(t: RepoType, ns: &str, repo: &str) -> Result<RepoRef, GitError> {
+    let name = repo.strip_suffix(".git").unwrap_or(repo);
+    let id = RepoId::from_parts(ns, name)
+        .map_err(|e| GitError::BadRequest(format!("invalid repo path: {e}")))?;
+    Ok(RepoRef { repo_type: t, id })
+}
+
+/// Who is asking (if anyone), and whether they may do `need` with the repo.
+///
+/// A repo the caller may not see answers exactly as a missing one: 401 to an anonymous
+/// caller (so git asks for credentials), 404 to an authenticated one.
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    target: &RepoRef,
+    need: Role,
+) -> Result<(Repo, Option<Principal>), GitError> {
+    let who = match crate::auth::token(headers) {
+        None => None,
+        Some(secret) => Some(
+            state
+                .accounts()
+                .authenticate(&secret)
+                .await
+                .map_err(GitError::internal)?
+                .ok_or(GitError::AuthRequired)?,
+        ),
+    };
+    let hidden = || {
+        if who.is_none() {
+            GitError::AuthRequired
+        } else {
+            GitError::NotFound
+        }
+    };
+    let repo = state
+        .accounts()
+        .repo(target)
+        .await
+        .map_err(GitError::internal)?
+        .ok_or_else(hidden)?;
+    let role = state
+        .accounts()
+        .access(who.as_ref(), &repo)
+        .await
+        .map_err(GitError::internal)?
+        .ok_or_else(hidden)?;
+    if role < need {
+        return Err(match who {
+            None => GitError::AuthRequired,
+            Some(_) => GitError::Forbidden(format!(
+                "your token gives {role} access to {target}; this needs {need} access"
+            )),
+        });
+    }
+    Ok((repo, who))
+}
+
+/// The `Git-Protocol` header, if it has the only shape git sends (`key=value[:key=value]`,
+/// letters, digits, `-`, `_`, `.`): anything else is dropped rather than handed to git.
+fn git_protocol(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("git-protocol")?.to_str().ok()?;
+    let well_formed = v.len() <= 256
+        && v.split(':').all(|kv| {
+            kv.split_once('=').is_some_and(|(k, v)| {
+                let ok = |s: &str| {
+                    !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                };
+                ok(k) && ok(v)
+            })
+        });
+    well_formed.then(|| v.to_owned())
+}
+
+/// What the spawned git and its hooks are told about the request.
+fn service_env(
+    state: &AppState,
+    repo: &Repo,
+    who: Option<&Principal>,
+    headers: &HeaderMap,
+) -> ServiceEnv {
+    let cfg = state.config();
+    let mut vars = vec![
+        (
+            "MODELHUB_DATA_DIR".into(),
+            cfg.data_dir.display().to_string(),
+        ),
+        ("MODELHUB_BIN".into(), cfg.hook_binary.display().to_string()),
+        ("MODELHUB_REPO".into(), repo.repo_ref().id.to_string()),
+        ("MODELHUB_REPO_TYPE".into(), repo.repo_type.to_string()),
+        ("MODELHUB_REPO_ID".into(), repo.id.to_string()),
+    ];
+    if let Some(p) = who {
+        vars.push(("MODELHUB_PUSHER".into(), p.name.clone()));
+        vars.push(("MODELHUB_PUSHER_ID".into(), p.user_id.to_string()));
+        // Reflogs name the pusher, as with git http-backend's REMOTE_USER.
+        vars.push(("GIT_COMMITTER_NAME".into(), p.name.clone()));
+        vars.push((
+            "GIT_COMMITTER_EMAIL".into(),
+            format!("{}@users.noreply.modelhub", p.name),
+        ));
+    }
+    ServiceEnv {
+        git_protocol: git_protocol(headers),
+        vars,
+    }
+}
+
+/// Headers that keep proxies and clients from caching anything git says.
+fn no_cache(headers: &mut HeaderMap) {
+    headers.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
+}
+
+fn git_response(content_type: String, body: axum::body::Body) -> Response {
+    let mut res = body.into_response();
+    let ct = HeaderValue::from_str(&content_type).expect("content types are ASCII");
+    res.headers_mut().insert(header::CONTENT_TYPE, ct);
+    no_cache(res.headers_mut());
+    res
+}
+
+async fn info_refs(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, repo)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, GitError> {
+    let target = repo_ref(t, &ns, &repo)?;
+    let service = query
+        .get("service")
+        .and_then(|s| Service::parse(s))
+        .ok_or_else(|| {
+            GitError::Forbidden(
+                "modelhub speaks git's smart HTTP protocol only: \
+                 service must be git-upload-pack or git-receive-pack"
+                    .into(),
+            )
+        })?;
+    let need = match service {
+        Service::UploadPack => Role::Read,
+        Service::ReceivePack => Role::Write,
+    };
+    let (repo, who) = authorize(&state, &headers, &target, need).await?;
+    let env = service_env(&state, &repo, who.as_ref(), &headers);
+    // http-backend leaves out the `# service=` preamble for v2; the client accepts both.
+    let v2 = service == Service::UploadPack
+        && env
+            .git_protocol
+            .as_deref()
+            .is_some_and(|p| p.contains("version=2"));
+    let preamble = (!v2).then(|| {
+        let mut p = crate::pktline::encode(format!("# service={}\n", service.name()).as_bytes());
+        p.extend_from_slice(b"0000");
+        Bytes::from(p)
+    });
+    let path = state.repos().path(&repo.repo_ref());
+    let body = rpc::run(
+        &state,
+        &repo,
+        service,
+        &path,
+        &env,
+        rpc::Input::Advertise,
+        preamble,
+    )
+    .await?;
+    Ok(git_response(
+        format!("application/x-{}-advertisement", service.name()),
+        body,
+    ))
+}
+
+async fn upload_pack(
+    state: State<AppState>,
+    t: Extension<RepoType>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, GitError> {
+    rpc::handle(state, t, path, headers, body, Service::UploadPack).await
+}
+
+async fn receive_pack(
+    state: State<AppState>,
+    t: Extension<RepoType>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, GitError> {
+    rpc::handle(state, t, path, headers, body, Service::ReceivePack).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_protocol_header_is_checked() {
+        let mut h = HeaderMap::new();
+        h.insert("git-protocol", HeaderValue::from_static("version=2"));
+        assert_eq!(git_protocol(&h).as_deref(), Some("version=2"));
+        h.insert(
+            "git-protocol",
+            HeaderValue::from_static("version=2:object-format=sha1"),
+        );
+        assert!(git_protocol(&h).is_some());
+        h.insert(
+            "git-protocol",
+            HeaderValue::from_static("version=2 GIT_DIR=/x"),
+        );
+        assert!(git_protocol(&h).is_none());
+    }
+}

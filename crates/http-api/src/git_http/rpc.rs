@@ -1,0 +1,321 @@
+//! Running one git service for one request and streaming its output as the response body.
+//!
+//! The response status is decided when git writes its first byte: until then a failure of the
+//! request body (truncated gzip, a client gone quiet) still answers with a clear 4xx, because
+//! git only answers once it has read the whole request. After that, bytes flow through with a
+//! 64 KiB buffer and an inactivity timeout on both sides.
+
+use std::path::Path;
+use std::time::Duration;
+
+use accounts::Repo;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use axum::Extension;
+use bytes::{Bytes, BytesMut};
+use futures_util::{stream, StreamExt};
+use git_repos::{Service, ServiceEnv};
+use hub_types::{RepoType, Role};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::{authorize, git_response, repo_ref, service_env, GitError};
+use crate::body::{BodyError, BodyReader};
+use crate::{pktline, AppState};
+
+/// Read size for git's output: large buffers move packs at near disk speed.
+const CHUNK: usize = 64 * 1024;
+/// The largest receive-pack command list (ref updates before the pack) read into memory.
+const MAX_COMMAND_LIST: usize = 32 << 20;
+
+/// What git reads on stdin.
+pub enum Input {
+    /// Ref discovery: nothing.
+    Advertise,
+    /// An upload-pack request, read whole and checked.
+    Buffered(Vec<u8>),
+    /// A push: its command list, already read and checked, then the rest of the body.
+    Streamed(Vec<u8>, Box<BodyReader>),
+}
+
+/// `POST .../git-upload-pack` and `POST .../git-receive-pack`.
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    UrlPath((ns, name)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+    service: Service,
+) -> Result<Response, GitError> {
+    let target = repo_ref(t, &ns, &name)?;
+    let expected = format!("application/x-{}-request", service.name());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type != Some(expected.as_str()) {
+        return Err(GitError::UnsupportedMediaType(format!(
+            "expected Content-Type {expected}"
+        )));
+    }
+    let need = match service {
+        Service::UploadPack => Role::Read,
+        Service::ReceivePack => Role::Write,
+    };
+    let (repo, who) = authorize(&state, &headers, &target, need).await?;
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?"))
+    {
+        None | Some("identity") => false,
+        Some("gzip" | "x-gzip") => true,
+        Some(other) => {
+            return Err(GitError::UnsupportedMediaType(format!(
+                "Content-Encoding {other:?} is not supported; use gzip or none"
+            )))
+        }
+    };
+    let cfg = state.config();
+    let input = match service {
+        Service::UploadPack => {
+            let mut reader =
+                BodyReader::new(body, gzip, cfg.io_timeout, Some(cfg.max_request_buffer));
+            let request = reader.read_all().await?;
+            pktline::check_request(&request)?;
+            Input::Buffered(request)
+        }
+        Service::ReceivePack => {
+            let mut reader = BodyReader::new(body, gzip, cfg.io_timeout, None);
+            let commands = read_command_list(&mut reader).await?;
+            Input::Streamed(commands, Box::new(reader))
+        }
+    };
+    let env = service_env(&state, &repo, who.as_ref(), &headers);
+    let path = state.repos().path(&repo.repo_ref());
+    let body = run(&state, &repo, service, &path, &env, input, None).await?;
+    Ok(git_response(
+        format!("application/x-{}-result", service.name()),
+        body,
+    ))
+}
+
+/// Reads a push up to the end of its command list (the first flush packet), checking its
+/// framing; returns those bytes and whatever followed them in the same chunk.
+async fn read_command_list(reader: &mut BodyReader) -> Result<Vec<u8>, GitError> {
+    let mut buf = Vec::new();
+    loop {
+        if pktline::command_list_end(&buf)?.is_some() {
+            return Ok(buf);
+        }
+        if buf.len() > MAX_COMMAND_LIST {
+            return Err(GitError::TooLarge(format!(
+                "the list of ref updates is over {MAX_COMMAND_LIST} bytes"
+            )));
+        }
+        match reader.next().await? {
+            Some(chunk) => buf.extend_from_slice(&chunk),
+            None if buf.is_empty() => return Err(pktline::PktError::Empty.into()),
+            None => return Err(pktline::PktError::Truncated.into()),
+        }
+    }
+}
+
+/// Spawns `service` on the repo at `path`, feeds it `input`, and returns its output as a
+/// streaming body, behind `preamble` if given.
+pub async fn run(
+    state: &AppState,
+    repo: &Repo,
+    service: Service,
+    path: &Path,
+    env: &ServiceEnv,
+    input: Input,
+    preamble: Option<Bytes>,
+) -> Result<Body, GitError> {
+    let advertise = matches!(input, Input::Advertise);
+    let permit = if advertise {
+        None
+    } else {
+        match state.inner.limiter.acquire(repo.id).await {
+            Ok(p) => Some(p),
+            Err(_) => return Ok(busy(state, repo, input).await),
+        }
+    };
+    let mut child = state
+        .repos()
+        .spawn(service, path, advertise, env)
+        .map_err(GitError::internal)?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let label = format!("{} {}", service.name(), repo.repo_ref());
+    tokio::spawn(log_stderr(stderr, label.clone()));
+    let mut pump = tokio::spawn(pump(stdin, input));
+    let timeout = state.config().io_timeout;
+
+    let mut first = BytesMut::with_capacity(CHUNK);
+    let mut pumped = false;
+    let read = loop {
+        tokio::select! {
+            r = tokio::time::timeout(timeout, stdout.read_buf(&mut first)) => break r,
+            res = &mut pump, if !pumped => {
+                pumped = true;
+                if let Ok(Err((e, _stdin))) = res {
+                    let _ = child.start_kill();
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    let n = match read {
+        Err(_) => {
+            let _ = child.start_kill();
+            return Err(GitError::internal(format!(
+                "{label}: git was silent for {timeout:?}"
+            )));
+        }
+        Ok(Err(e)) => return Err(GitError::internal(format!("{label}: {e}"))),
+        Ok(Ok(n)) => n,
+    };
+    if n == 0 {
+        // Git ended without a word (git's `0000` probe does that): if the body failed, say so.
+        if !pumped {
+            if let Ok(Err((e, _stdin))) = pump.await {
+                let _ = child.start_kill();
+                return Err(e.into());
+            }
+        }
+        reap(&mut child, &label).await;
+        return Ok(Body::from(preamble.unwrap_or_default()));
+    }
+    let head = preamble.into_iter().chain([first.freeze()]).map(Ok);
+    let out = Output {
+        stdout,
+        child,
+        _permit: permit,
+        timeout,
+        label,
+        finished: false,
+    };
+    Ok(Body::from_stream(
+        stream::iter(head).chain(stream::unfold(out, Output::next)),
+    ))
+}
+
+/// Git's output still to be sent, with what must live as long as it: the child and the slot.
+struct Output {
+    stdout: ChildStdout,
+    child: Child,
+    _permit: Option<OwnedSemaphorePermit>,
+    timeout: Duration,
+    label: String,
+    finished: bool,
+}
+
+impl Output {
+    async fn next(mut self) -> Option<(std::io::Result<Bytes>, Self)> {
+        if self.finished {
+            return None;
+        }
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        match tokio::time::timeout(self.timeout, self.stdout.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => {
+                reap(&mut self.child, &self.label).await;
+                None
+            }
+            Ok(Ok(_)) => Some((Ok(buf.freeze()), self)),
+            Ok(Err(e)) => {
+                self.finished = true;
+                let _ = self.child.start_kill();
+                Some((Err(e), self))
+            }
+            Err(_) => {
+                self.finished = true;
+                let _ = self.child.start_kill();
+                tracing::warn!(git = %self.label, "git was silent for {:?}; aborted", self.timeout);
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "git went silent");
+                Some((Err(e), self))
+            }
+        }
+    }
+}
+
+async fn reap(child: &mut Child, label: &str) {
+    match child.wait().await {
+        Ok(status) if !status.success() => tracing::info!(git = %label, %status, "git exited"),
+        Err(e) => tracing::warn!(git = %label, error = %e, "could not reap git"),
+        Ok(_) => {}
+    }
+}
+
+/// Writes the request into git. A body failure hands stdin back unclosed, so git never sees
+/// a clean end of input and the caller can kill it before it answers.
+async fn pump(mut stdin: ChildStdin, input: Input) -> Result<(), (BodyError, ChildStdin)> {
+    match input {
+        Input::Advertise => {}
+        Input::Buffered(request) => {
+            // A write error means git exited early; its output and exit status tell why.
+            let _ = stdin.write_all(&request).await;
+        }
+        Input::Streamed(head, mut reader) => {
+            if stdin.write_all(&head).await.is_err() {
+                return Ok(());
+            }
+            loop {
+                match reader.next().await {
+                    Ok(Some(chunk)) => {
+                        if stdin.write_all(&chunk).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err((e, stdin)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The answer when a repo has no free slot: a message git prints, in the form each service's
+/// client reads (an `ERR` packet for fetches; a failed unpack plus a sideband message for
+/// pushes, whose body is read to the end first so the client gets to read the answer).
+async fn busy(state: &AppState, repo: &Repo, input: Input) -> Body {
+    let msg = format!(
+        "modelhub: {} is busy ({} transfers running); try again in a minute",
+        repo.repo_ref(),
+        state.config().max_pack_ops_per_repo
+    );
+    tracing::warn!(repo = %repo.repo_ref(), "pack operation turned away: busy");
+    let Input::Streamed(head, mut reader) = input else {
+        return Body::from(pktline::encode(format!("ERR {msg}\n").as_bytes()));
+    };
+    while let Ok(Some(_)) = reader.next().await {}
+    let mut report = pktline::encode(b"unpack server is busy\n");
+    report.extend_from_slice(b"0000");
+    if !String::from_utf8_lossy(&head).contains("side-band-64k") {
+        return Body::from(report);
+    }
+    let mut out = pktline::encode(&[&[1u8][..], &report].concat());
+    out.extend(pktline::encode(format!("\x02{msg}\n").as_bytes()));
+    out.extend_from_slice(b"0000");
+    Body::from(out)
+}
+
+async fn log_stderr(mut stderr: ChildStderr, label: String) {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if kept.len() < 8192 {
+            kept.extend_from_slice(&buf[..n]);
+        }
+    }
+    if !kept.is_empty() {
+        let text = String::from_utf8_lossy(&kept);
+        tracing::warn!(git = %label, stderr = %text.trim(), "git wrote to stderr");
+    }
+}

@@ -1,0 +1,44 @@
+//! Operations that span the account registry and the repos on disk, shared by the CLI and,
+//! later, the HTTP API, so both create a repo the same way.
+
+use accounts::{Accounts, AccountsError, Repo};
+use git_repos::{GitRepos, RepoError};
+use hub_types::RepoRef;
+
+#[derive(Clone, Debug)]
+pub struct Hub {
+    pub accounts: Accounts,
+    pub repos: GitRepos,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl Hub {
+    /// Registers the repo, then creates it on disk with its initial commit; if the second
+    /// step fails the registration is undone, so a repo is either fully there or not at all.
+    pub async fn create_repo(
+        &self,
+        repo: &RepoRef,
+        private: bool,
+        author: &str,
+    ) -> Result<(Repo, String), HubError> {
+        let record = self.accounts.create_repo(repo, private).await?;
+        // Use the spelling of the namespace as registered, so the path on disk is canonical.
+        let canonical = record.repo_ref();
+        match self.repos.create(&canonical, author).await {
+            Ok(commit) => Ok((record, commit)),
+            Err(e) => {
+                if let Err(undo) = self.accounts.delete_repo(record.id).await {
+                    tracing::error!(repo = %canonical, error = %undo, "could not undo a repo registration");
+                }
+                Err(e.into())
+            }
+        }
+    }
+}

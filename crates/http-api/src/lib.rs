@@ -1,0 +1,124 @@
+//! Every HTTP route of modelhub, and the only crate that names axum.
+//!
+//! Today: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) for models,
+//! datasets and spaces. Each protocol surface has its own error type that speaks that
+//! protocol's error conventions.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod body;
+mod git_http;
+mod hub;
+mod limiter;
+mod pktline;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accounts::Accounts;
+use axum::Router;
+use git_repos::GitRepos;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use hub::{Hub, HubError};
+
+/// What the server is told at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory; hooks are told where it is.
+    pub data_dir: PathBuf,
+    /// The URL clients reach the server at, for absolute links (no trailing slash).
+    pub public_url: String,
+    /// The binary that hooks run (`modelhub hook ...`).
+    pub hook_binary: PathBuf,
+    /// Concurrent upload-pack/receive-pack runs allowed per repo.
+    pub max_pack_ops_per_repo: usize,
+    /// How long a pack operation waits for a free slot before it is turned away.
+    pub pack_queue_wait: Duration,
+    /// Longest silence tolerated from a client or from git before a transfer is aborted.
+    pub io_timeout: Duration,
+    /// Largest upload-pack request (after gzip decoding) read into memory, as git's
+    /// `http.maxRequestBuffer`.
+    pub max_request_buffer: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, public_url: String, hook_binary: PathBuf) -> Self {
+        Config {
+            data_dir,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            hook_binary,
+            max_pack_ops_per_repo: 8,
+            pack_queue_wait: Duration::from_secs(30),
+            io_timeout: Duration::from_secs(600),
+            max_request_buffer: 10 << 20,
+        }
+    }
+}
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hub: Hub,
+    config: Config,
+    limiter: limiter::PackLimiter,
+}
+
+impl AppState {
+    pub fn new(hub: Hub, config: Config) -> Self {
+        let limiter =
+            limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
+        AppState {
+            inner: Arc::new(Inner {
+                hub,
+                config,
+                limiter,
+            }),
+        }
+    }
+
+    fn accounts(&self) -> &Accounts {
+        &self.inner.hub.accounts
+    }
+
+    fn repos(&self) -> &GitRepos {
+        &self.inner.hub.repos
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+/// The whole HTTP surface, with one log line per request (method, path, status, latency;
+/// never headers or query strings, which can carry credentials).
+pub fn router(state: AppState) -> Router {
+    git_http::routes()
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "Not found\n") })
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then lets requests in
+/// flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,377 @@
+//! Shared vocabulary of modelhub: names, repo ids, repo types and roles.
+//!
+//! Everything here parses and validates; nothing does I/O. Every other crate depends on this
+//! one and this one depends on no other crate of the workspace.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest name the Hub accepts for a user, an organisation or a repo.
+pub const MAX_NAME_LEN: usize = 96;
+
+/// Why a name was refused. Each variant names the broken rule, and its message says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("name is empty")]
+    Empty,
+    #[error("name is {0} characters long; at most {MAX_NAME_LEN} are allowed")]
+    TooLong(usize),
+    #[error("name contains {0:?}; only letters, digits, '-', '_' and '.' are allowed")]
+    ForbiddenChar(char),
+    #[error("name contains '--' or '..', which are not allowed")]
+    DoubledSeparator,
+    #[error("name must not start or end with '-' or '.'")]
+    BadEdge,
+    #[error("name must not end with '.git'")]
+    GitSuffix,
+    #[error("{0:?} is reserved for the server's own pages and cannot name a user or organisation")]
+    Reserved(String),
+}
+
+/// First path segments the server uses itself: no user or organisation may take them, or
+/// their repos' URLs would collide with the server's routes.
+pub const RESERVED_NAMESPACES: &[&str] = &[
+    "api",
+    "assets",
+    "datasets",
+    "docs",
+    "login",
+    "logout",
+    "models",
+    "new",
+    "organizations",
+    "settings",
+    "spaces",
+    "static",
+    "status",
+    "healthz",
+];
+
+/// Checks a user or organisation name: a valid [`Name`] that is not reserved.
+pub fn namespace_name(s: &str) -> Result<Name, NameError> {
+    let name = Name::parse(s)?;
+    if RESERVED_NAMESPACES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(s))
+    {
+        return Err(NameError::Reserved(s.to_owned()));
+    }
+    Ok(name)
+}
+
+/// A validated user, organisation or repo name, following the Hub's rules: ASCII letters,
+/// digits, `-`, `_` and `.`; no `--` or `..`; not starting or ending with `-` or `.`;
+/// at most 96 characters. These rules also make a name safe as one path component.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        if s.is_empty() {
+            return Err(NameError::Empty);
+        }
+        let chars = s.chars().count();
+        if chars > MAX_NAME_LEN {
+            return Err(NameError::TooLong(chars));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(NameError::ForbiddenChar(c));
+        }
+        if s.contains("--") || s.contains("..") {
+            return Err(NameError::DoubledSeparator);
+        }
+        if s.starts_with(['-', '.']) || s.ends_with(['-', '.']) {
+            return Err(NameError::BadEdge);
+        }
+        if s.to_ascii_lowercase().ends_with(".git") {
+            // `acme/model.git` in a URL means the repo `acme/model`; a repo named `model.git`
+            // could never be addressed.
+            return Err(NameError::GitSuffix);
+        }
+        Ok(Name(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Name {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Name::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Name::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The three kinds of repo the Hub has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoType {
+    Model,
+    Dataset,
+    Space,
+}
+
+impl RepoType {
+    pub const ALL: [RepoType; 3] = [RepoType::Model, RepoType::Dataset, RepoType::Space];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoType::Model => "model",
+            RepoType::Dataset => "dataset",
+            RepoType::Space => "space",
+        }
+    }
+
+    /// The plural used in URLs and on disk: `models`, `datasets`, `spaces`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            RepoType::Model => "models",
+            RepoType::Dataset => "datasets",
+            RepoType::Space => "spaces",
+        }
+    }
+
+    /// The prefix of this type's web and git URLs: empty for models, `datasets/` or `spaces/`.
+    pub fn url_prefix(self) -> &'static str {
+        match self {
+            RepoType::Model => "",
+            RepoType::Dataset => "datasets/",
+            RepoType::Space => "spaces/",
+        }
+    }
+}
+
+impl fmt::Display for RepoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown repo type {0:?}; expected model, dataset or space")]
+pub struct UnknownRepoType(pub String);
+
+impl FromStr for RepoType {
+    type Err = UnknownRepoType;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "model" | "models" => Ok(RepoType::Model),
+            "dataset" | "datasets" => Ok(RepoType::Dataset),
+            "space" | "spaces" => Ok(RepoType::Space),
+            other => Err(UnknownRepoType(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoIdError {
+    #[error("repo id {0:?} must have the form NAMESPACE/NAME")]
+    Shape(String),
+    #[error("namespace: {0}")]
+    Namespace(NameError),
+    #[error("repo name: {0}")]
+    Name(NameError),
+}
+
+/// `namespace/name`: the namespace is a user or an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoId {
+    pub namespace: Name,
+    pub name: Name,
+}
+
+impl RepoId {
+    pub fn parse(s: &str) -> Result<Self, RepoIdError> {
+        let (ns, name) = s
+            .split_once('/')
+            .ok_or_else(|| RepoIdError::Shape(s.to_owned()))?;
+        Self::from_parts(ns, name)
+    }
+
+    pub fn from_parts(ns: &str, name: &str) -> Result<Self, RepoIdError> {
+        Ok(RepoId {
+            namespace: Name::parse(ns).map_err(RepoIdError::Namespace)?,
+            name: Name::parse(name).map_err(RepoIdError::Name)?,
+        })
+    }
+}
+
+impl fmt::Display for RepoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl FromStr for RepoId {
+    type Err = RepoIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RepoId::parse(s)
+    }
+}
+
+/// A repo together with its type: what a URL or a hook names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoRef {
+    pub repo_type: RepoType,
+    pub id: RepoId,
+}
+
+impl fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.repo_type.url_prefix(), self.id)
+    }
+}
+
+/// What someone may do with a repo, in increasing order. Token roles use `Read` and `Write`;
+/// organisation members and repo owners can also be `Admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; expected read, write or admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(Role::Read),
+            "write" => Ok(Role::Write),
+            "admin" => Ok(Role::Admin),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// Whether a ref name may be created or updated by a push. Branches and tags are open to
+/// pushes; `refs/pr/N` is written by the server's pull-request API only, and anything else
+/// (notes, custom namespaces) is refused so a repo holds only what the Hub shows.
+pub fn pushable_ref(name: &str) -> Result<(), RefError> {
+    let rest = if let Some(r) = name.strip_prefix("refs/heads/") {
+        r
+    } else if let Some(r) = name.strip_prefix("refs/tags/") {
+        r
+    } else if name.starts_with("refs/pr/") {
+        return Err(RefError::PullRequestRef(name.to_owned()));
+    } else {
+        return Err(RefError::Namespace(name.to_owned()));
+    };
+    if rest.is_empty() {
+        return Err(RefError::Namespace(name.to_owned()));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    #[error("{0}: only branches (refs/heads/*) and tags (refs/tags/*) can be pushed")]
+    Namespace(String),
+    #[error("{0}: pull-request refs are created through the API, not by a push")]
+    PullRequestRef(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_hub_rules() {
+        for ok in ["a", "bert-base", "llama_7b", "v1.2", "A9", &"x".repeat(96)] {
+            assert!(Name::parse(ok).is_ok(), "{ok}");
+        }
+        let cases: [(&str, NameError); 10] = [
+            ("", NameError::Empty),
+            (&"x".repeat(97), NameError::TooLong(97)),
+            ("a/b", NameError::ForbiddenChar('/')),
+            ("a b", NameError::ForbiddenChar(' ')),
+            ("a\0b", NameError::ForbiddenChar('\0')),
+            ("é", NameError::ForbiddenChar('é')),
+            ("a--b", NameError::DoubledSeparator),
+            ("..", NameError::DoubledSeparator),
+            ("-a", NameError::BadEdge),
+            ("model.git", NameError::GitSuffix),
+        ];
+        for (bad, err) in cases {
+            assert_eq!(Name::parse(bad), Err(err), "{bad:?}");
+        }
+        assert_eq!(Name::parse("."), Err(NameError::BadEdge));
+        assert_eq!(
+            namespace_name("Datasets"),
+            Err(NameError::Reserved("Datasets".into()))
+        );
+        assert!(namespace_name("acme").is_ok());
+    }
+
+    #[test]
+    fn repo_ids_need_two_valid_parts() {
+        let id = RepoId::parse("acme/llama-7b").unwrap();
+        assert_eq!(id.to_string(), "acme/llama-7b");
+        assert!(matches!(RepoId::parse("acme"), Err(RepoIdError::Shape(_))));
+        assert!(matches!(
+            RepoId::parse("acme/a/b"),
+            Err(RepoIdError::Name(NameError::ForbiddenChar('/')))
+        ));
+        assert!(matches!(
+            RepoId::parse("../x"),
+            Err(RepoIdError::Namespace(_))
+        ));
+    }
+
+    #[test]
+    fn only_branches_and_tags_are_pushable() {
+        assert!(pushable_ref("refs/heads/main").is_ok());
+        assert!(pushable_ref("refs/tags/v1").is_ok());
+        assert!(pushable_ref("refs/pr/1").is_err());
+        assert!(pushable_ref("refs/notes/x").is_err());
+        assert!(pushable_ref("refs/heads/").is_err());
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Read < Role::Write && Role::Write < Role::Admin);
+        assert_eq!("write".parse::<Role>().unwrap(), Role::Write);
+        assert!("owner".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! Admin commands. They open the same database as a running server (SQLite in WAL mode), so
+//! they are safe to use while it serves.
+
+use std::path::{Path, PathBuf};
+
+use accounts::Accounts;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use git_repos::GitRepos;
+use http_api::Hub;
+use hub_types::{namespace_name, RepoId, RepoRef, RepoType, Role};
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create a user.
+    Create {
+        name: String,
+        /// Site admin: full access to every repo.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCmd {
+    /// Create an organisation, with OWNER as its first admin.
+    Create {
+        name: String,
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add a member to an organisation, or change a member's role.
+    AddMember {
+        org: String,
+        user: String,
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Create an access token; prints it, alone, on stdout. It is shown only this once.
+    Create {
+        user: String,
+        #[arg(long, value_parser = ["read", "write"])]
+        role: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RepoCmd {
+    /// Create a repo (with an initial commit holding the default .gitattributes).
+    Create {
+        /// NAMESPACE/NAME, where NAMESPACE is a user or an organisation.
+        id: String,
+        #[arg(long = "type", default_value = "model", value_parser = ["model", "dataset", "space"])]
+        repo_type: String,
+        #[arg(long)]
+        private: bool,
+    },
+}
+
+/// The data directory's layout, in one place.
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    pub fn new(root: &Path) -> Result<Self> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create the data directory {}", root.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", root.display()))?;
+        Ok(DataDir(root))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.0
+    }
+
+    pub async fn hub(&self) -> Result<Hub> {
+        let db = self.0.join("modelhub.db");
+        let accounts = Accounts::open(&db)
+            .await
+            .with_context(|| format!("cannot open the database {}", db.display()))?;
+        let repos = GitRepos::new(self.0.join("repos"), self.0.join("hooks"));
+        Ok(Hub { accounts, repos })
+    }
+}
+
+async fn open(data_dir: &Path) -> Result<Hub> {
+    DataDir::new(data_dir)?.hub().await
+}
+
+pub async fn user(data_dir: &Path, cmd: UserCmd) -> Result<()> {
+    let UserCmd::Create { name, admin } = cmd;
+    let name = namespace_name(&name).with_context(|| format!("invalid user name {name:?}"))?;
+    open(data_dir)
+        .await?
+        .accounts
+        .create_user(&name, admin)
+        .await?;
+    eprintln!("created user {name}{}", if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+pub async fn org(data_dir: &Path, cmd: OrgCmd) -> Result<()> {
+    let hub = open(data_dir).await?;
+    match cmd {
+        OrgCmd::Create { name, owner } => {
+            let name = namespace_name(&name)
+                .with_context(|| format!("invalid organisation name {name:?}"))?;
+            hub.accounts.create_org(&name, &owner).await?;
+            eprintln!("created organisation {name} with {owner} as admin");
+        }
+        OrgCmd::AddMember { org, user, role } => {
+            let role: Role = role.parse()?;
+            hub.accounts.set_member(&org, &user, role).await?;
+            eprintln!("{user} is now a {role} member of {org}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(data_dir: &Path, cmd: TokenCmd) -> Result<()> {
+    let TokenCmd::Create { user, role, name } = cmd;
+    let role: Role = role.parse()?;
+    let hub = open(data_dir).await?;
+    let (_, secret) = hub.accounts.create_token(&user, role, &name).await?;
+    println!("{secret}");
+    Ok(())
+}
+
+pub async fn repo(data_dir: &Path, cmd: RepoCmd) -> Result<()> {
+    let RepoCmd::Create {
+        id,
+        repo_type,
+        private,
+    } = cmd;
+    let repo_type: RepoType = repo_type.parse()?;
+    let id = RepoId::parse(&id).with_context(|| format!("invalid repo id {id:?}"))?;
+    let target = RepoRef { repo_type, id };
+    let hub = open(data_dir).await?;
+    let author = target.id.namespace.to_string();
+    let (record, commit) = hub.create_repo(&target, private, &author).await?;
+    eprintln!(
+        "created {} {}repo {} at commit {commit}",
+        record.repo_type,
+        if private { "private " } else { "" },
+        record.repo_ref()
+    );
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The modelhub binary: `serve`, the admin commands, and the git hooks the server installs.
+//! Configuration and wiring live here; everything else is in the library crates.
+
+mod admin;
+mod hook;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "modelhub",
+    version,
+    about = "A self-hosted, git-based hub for machine-learning models"
+)]
+struct Cli {
+    /// Where modelhub keeps its database, repos and objects.
+    #[arg(
+        long,
+        global = true,
+        env = "MODELHUB_DATA_DIR",
+        default_value = "./modelhub-data"
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(admin::UserCmd),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(admin::OrgCmd),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCmd),
+    /// Manage repos.
+    #[command(subcommand)]
+    Repo(admin::RepoCmd),
+    /// Entry points for git hooks (run by git, not by people).
+    #[command(subcommand)]
+    Hook(hook::HookCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hook(cmd) => hook::run(cmd),
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime can be built");
+            runtime.block_on(async move {
+                match command {
+                    Command::Serve(args) => serve::run(cli.data_dir, args).await,
+                    Command::User(c) => admin::user(&cli.data_dir, c).await,
+                    Command::Org(c) => admin::org(&cli.data_dir, c).await,
+                    Command::Token(c) => admin::token(&cli.data_dir, c).await,
+                    Command::Repo(c) => admin::repo(&cli.data_dir, c).await,
+                    Command::Hook(_) => unreachable!("hooks run without a runtime"),
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `modelhub serve`: wiring the libraries into one server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use http_api::{AppState, Config};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::admin::DataDir;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "MODELHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The URL clients use to reach this server (behind a proxy, the proxy's), for absolute links.
+    #[arg(long, env = "MODELHUB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Concurrent clones, fetches and pushes allowed per repo; more wait, then get a "busy" message.
+    #[arg(long, env = "MODELHUB_MAX_PACK_OPS_PER_REPO", default_value_t = 8)]
+    max_pack_ops_per_repo: usize,
+    /// Seconds a clone, fetch or push waits for a free slot before it is turned away.
+    #[arg(long, env = "MODELHUB_PACK_QUEUE_WAIT", default_value_t = 30)]
+    pack_queue_wait: u64,
+    /// Seconds of silence from a client or from git after which a transfer is aborted.
+    #[arg(long, env = "MODELHUB_IO_TIMEOUT", default_value_t = 600)]
+    io_timeout: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if args.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+
+    let data = DataDir::new(&data_dir)?;
+    let hub = data.hub().await?;
+    hub.repos
+        .install_hooks()
+        .context("cannot install the git hooks")?;
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let exe = std::env::current_exe().context("cannot find the modelhub binary's own path")?;
+    let mut config = Config::new(data.root().to_owned(), public_url.clone(), exe);
+    config.max_pack_ops_per_repo = args.max_pack_ops_per_repo.max(1);
+    config.pack_queue_wait = Duration::from_secs(args.pack_queue_wait);
+    config.io_timeout = Duration::from_secs(args.io_timeout.max(1));
+    let state = AppState::new(hub, config);
+
+    tracing::info!(data_dir = %data.root().display(), %public_url, "modelhub serving");
+    // Tests and scripts read the bound address from this line.
+    println!("modelhub listening on http://{addr}");
+    http_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("modelhub stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,1 +1,7 @@
+//! End-to-end tests: the real `modelhub` binary on 127.0.0.1:0, driven by real clients.
 
+mod auth;
+mod bad_input;
+mod cli;
+mod git_http;
+mod harness;

@@ -158,7 +158,14 @@ pub async fn run(
     let mut pumped = false;
     let read = loop {
         tokio::select! {
-            r = tokio::time::timeout(timeout, stdout.read_buf(&mut first)) => break r,
+            r = tokio::time::timeout(timeout, stdout.read_buf(&mut first)) => {
+                // While the request is still coming in, git's silence is the client's; the
+                // body reader has its own timeout for that.
+                if r.is_err() && !pumped {
+                    continue;
+                }
+                break r;
+            }
             res = &mut pump, if !pumped => {
                 pumped = true;
                 if let Ok(Err((e, _stdin))) = res {

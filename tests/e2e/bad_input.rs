@@ -1,0 +1,230 @@
+//! Hostile and broken requests get a clear 4xx, the server keeps serving, and every repo
+//! stays intact.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::harness::*;
+
+const UP_REQ: (&str, &str) = ("Content-Type", "application/x-git-upload-pack-request");
+const RECV_REQ: (&str, &str) = ("Content-Type", "application/x-git-receive-pack-request");
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A valid v0 upload-pack request for `want`.
+fn want_request(want: &str) -> Vec<u8> {
+    let line = format!("want {want} side-band-64k\n");
+    let mut r = format!("{:04x}{line}", line.len() + 4).into_bytes();
+    r.extend_from_slice(b"00000009done\n");
+    r
+}
+
+#[test]
+fn bad_paths_services_and_bodies_get_clear_4xx() {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    let auth = basic(&token);
+    s.repo("alice/m", false);
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    let head = w.git_ok("a", &["rev-parse", "HEAD"]);
+
+    let long = "x".repeat(200);
+    let paths = [
+        "/alice/..%2f..%2fetc/info/refs?service=git-upload-pack".to_owned(),
+        "/%2e%2e/m/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/%2e%2e/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/a%2fb/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/%2Fetc%2Fpasswd/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/m%00/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/m%0a/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/m%1b[31m/info/refs?service=git-upload-pack".to_owned(),
+        "/alice/%ff%fe/info/refs?service=git-upload-pack".to_owned(),
+        format!("/alice/{long}/info/refs?service=git-upload-pack"),
+    ];
+    for p in &paths {
+        let r = raw(&s.addr, &request("GET", p, &[], b""));
+        assert_eq!(r.status, 400, "{p}: {}", r.text());
+    }
+    // Paths that leave the route table, including absolute ones, are simply not found.
+    for p in [
+        "//etc/passwd/info/refs?service=git-upload-pack",
+        "/etc/passwd",
+        "/alice/m/objects/info/packs",
+    ] {
+        let r = raw(&s.addr, &request("GET", p, &[], b""));
+        assert_eq!(r.status, 404, "{p}");
+    }
+    // A raw NUL or control character in the request line is refused by the HTTP parser.
+    let r = raw(
+        &s.addr,
+        b"GET /alice/m\0/info/refs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 400);
+
+    // Unknown or missing services: the dumb protocol is not served.
+    for q in ["?service=git-upload-archive", "", "?service=../../bin/sh"] {
+        let r = raw(
+            &s.addr,
+            &request("GET", &format!("/alice/m/info/refs{q}"), &[], b""),
+        );
+        assert_eq!(r.status, 403, "{q}");
+        assert!(r.text().contains("smart HTTP"), "{}", r.text());
+    }
+
+    let post = |path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        raw(&s.addr, &request("POST", path, headers, body))
+    };
+    let up = "/alice/m/git-upload-pack";
+    let recv = "/alice/m/git-receive-pack";
+    // Wrong content type.
+    assert_eq!(
+        post(up, &[("Content-Type", "text/plain")], b"0000").status,
+        415
+    );
+    // Malformed and truncated pkt-lines.
+    for body in [
+        &b"zzzz"[..],
+        b"0003",
+        b"00ffwant",
+        b"0032want 1234",
+        b"",
+        b"0009done",
+    ] {
+        let r = post(up, &[UP_REQ], body);
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+    }
+    for body in [&b"zzzz"[..], b"0003", b"00ffabc", b""] {
+        let r = post(recv, &[RECV_REQ, ("Authorization", &auth)], body);
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+    }
+    // Gzip: a whole body works, a truncated one is a 400 that says why.
+    let good = gzip(&want_request(&head));
+    let r = post(up, &[UP_REQ, ("Content-Encoding", "gzip")], &good);
+    assert_eq!(r.status, 200);
+    assert!(r.body.windows(4).any(|w| w == b"PACK"), "a pack comes back");
+    let r = post(
+        up,
+        &[UP_REQ, ("Content-Encoding", "gzip")],
+        &good[..good.len() - 10],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("gzip"), "{}", r.text());
+    let r = post(up, &[UP_REQ, ("Content-Encoding", "br")], &good);
+    assert_eq!(r.status, 415);
+    // A gzip bomb stops at the request limit.
+    let bomb = gzip(&vec![b'0'; 64 << 20]);
+    assert_eq!(
+        post(up, &[UP_REQ, ("Content-Encoding", "gzip")], &bomb).status,
+        413
+    );
+    // A truncated gzip push (receive-pack) is refused before anything is written.
+    let cmd = format!("{} {} refs/heads/x\0report-status\n", "0".repeat(40), head);
+    let mut push = format!("{:04x}{cmd}0000", cmd.len() + 4).into_bytes();
+    push.extend_from_slice(b"PACK\0\0\0\x02\0\0\0\x05garbage");
+    let gz = gzip(&push);
+    let r = post(
+        recv,
+        &[
+            RECV_REQ,
+            ("Content-Encoding", "gzip"),
+            ("Authorization", &auth),
+        ],
+        &gz[..gz.len() - 8],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // The server still serves, and every repo is intact.
+    w.commit("a", &[("ok", b"ok")], "still works");
+    w.git_ok(
+        "a",
+        &["push", "-q", &s.git_url("alice/m", Some(&token)), "main"],
+    );
+    assert!(!w
+        .git_ok("a", &["ls-remote", "origin"])
+        .contains("refs/heads/x"));
+    for repo in all_bare_repos(&s.data_dir()) {
+        assert_fsck_clean(&repo);
+    }
+}
+
+#[test]
+fn a_busy_repo_answers_with_a_message_not_a_hang() {
+    let s = Server::start_with(&[
+        "--max-pack-ops-per-repo",
+        "1",
+        "--pack-queue-wait",
+        "0",
+        "--io-timeout",
+        "3",
+    ]);
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    let head = w.git_ok("a", &["rev-parse", "HEAD"]);
+
+    // A push that sends its ref updates, then stalls: it holds the repo's only slot.
+    let mut hold = TcpStream::connect(&s.addr).unwrap();
+    let cmd = format!(
+        "{head} {} refs/heads/x\0report-status side-band-64k\n",
+        "1".repeat(40)
+    );
+    let pkt = format!("{:04x}{cmd}0000", cmd.len() + 4);
+    let head_req = format!(
+        "POST /alice/m/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: application/x-git-receive-pack-request\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{pkt}\r\n",
+        basic(&token),
+        pkt.len()
+    );
+    hold.write_all(head_req.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let out = w.git(".", &["clone", "-q", &s.git_url("alice/m", None), "b"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("remote error: modelhub: alice/m is busy"),
+        "{err}"
+    );
+
+    // The stalled push is cut off after 3 s of silence (an inactivity timeout, not a
+    // wall-clock cap), with a 408, and the slot is free again.
+    hold.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut hold, &mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let mut ok = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let out = w.git(".", &["clone", "-q", &s.git_url("alice/m", None), "c"]);
+        if out.status.success() {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the repo stays busy after the stalled push went away");
+    assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
+}

@@ -1,0 +1,311 @@
+//! The real modelhub binary on 127.0.0.1:0 with its own data dir, driven by the real git under
+//! a scrubbed environment (temporary HOME, no system config, fixed identities and dates).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_modelhub");
+
+pub struct Server {
+    pub url: String,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("MODELHUB_DATA_DIR", dir.path().join("data"))
+            .env("HOME", dir.path().join("home"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
+            .spawn()
+            .expect("start modelhub serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("modelhub listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let addr = url.trim_start_matches("http://").to_owned();
+        Server {
+            url,
+            addr,
+            dir,
+            child,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs `modelhub ARGS` against this server's data dir.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("MODELHUB_DATA_DIR", self.data_dir())
+            .output()
+            .unwrap()
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(out.status.success(), "modelhub {args:?}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn user(&self, name: &str) {
+        self.cli_ok(&["user", "create", name]);
+    }
+
+    pub fn token(&self, user: &str, role: &str) -> String {
+        self.cli_ok(&["token", "create", user, "--role", role])
+    }
+
+    pub fn repo(&self, id: &str, private: bool) {
+        let mut args = vec!["repo", "create", id];
+        if private {
+            args.push("--private");
+        }
+        self.cli_ok(&args);
+    }
+
+    /// `http://user:TOKEN@host/PATH`, or the anonymous URL without a token.
+    pub fn git_url(&self, path: &str, token: Option<&str>) -> String {
+        match token {
+            Some(t) => format!("http://hf_user:{t}@{}/{path}", self.addr),
+            None => format!("{}/{path}", self.url),
+        }
+    }
+
+    pub fn bare_repo(&self, path: &str) -> PathBuf {
+        self.data_dir().join("repos").join(path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory with a HOME of its own for git.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Work { dir }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn git(&self, cwd: &str, args: &[&str]) -> Output {
+        git_in(&self.path("home"), &self.path(cwd), args)
+    }
+
+    pub fn git_ok(&self, cwd: &str, args: &[&str]) -> String {
+        let out = self.git(cwd, args);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            stderr(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub fn write(&self, path: &str, content: &[u8]) {
+        let p = self.path(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Writes files, commits them all, and returns the new commit id.
+    pub fn commit(&self, repo: &str, files: &[(&str, &[u8])], msg: &str) -> String {
+        for (name, content) in files {
+            self.write(&format!("{repo}/{name}"), content);
+        }
+        self.git_ok(repo, &["add", "-A"]);
+        self.git_ok(repo, &["commit", "-q", "-m", msg]);
+        self.git_ok(repo, &["rev-parse", "HEAD"])
+    }
+}
+
+pub fn git_in(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    std::fs::create_dir_all(cwd).unwrap();
+    let mut cmd = Command::new("git");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("GIT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run git")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether `git fsck --strict` finds every object and ref of a bare repo in order.
+pub fn assert_fsck_clean(repo: &Path) {
+    let out = git_in(
+        repo,
+        repo,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "git fsck {}: {}{}",
+        repo.display(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
+/// Every bare repo under a data dir.
+pub fn all_bare_repos(data_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for t in ["models", "datasets", "spaces"] {
+        let Ok(namespaces) = std::fs::read_dir(data_dir.join("repos").join(t)) else {
+            continue;
+        };
+        for ns in namespaces {
+            for repo in std::fs::read_dir(ns.unwrap().path()).unwrap() {
+                out.push(repo.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+/// A raw HTTP/1.1 exchange, byte for byte as given, so tests can send what no client would.
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn raw(addr: &str, request: &[u8]) -> RawResponse {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+}
+
+fn parse_response(buf: &[u8]) -> RawResponse {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(buf)));
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = buf[end + 4..].to_vec();
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding") && l.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    RawResponse { status, head, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..pos]).unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[pos + 2..pos + 2 + size]);
+        b = &b[pos + 2 + size + 2..];
+    }
+    out
+}
+
+/// A GET or POST with `Connection: close`, extra headers, and a body with Content-Length.
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" {
+        r.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    r.push_str("\r\n");
+    let mut out = r.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+pub fn basic(token: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("hf_user:{token}"));
+    format!("Basic {b}")
+}

@@ -421,6 +421,11 @@ fn hook_refuses_refs_outside_branches_and_tags_and_keeps_main() {
         "{err}"
     );
     assert!(err.contains("pre-receive hook declined"), "{err}");
+    // The server told the hook which repo this is.
+    assert!(
+        err.contains("remote: modelhub rejected the push to alice/m: 1 error"),
+        "{err}"
+    );
     let out = w.git("a", &["push", "origin", ":main"]);
     assert!(
         stderr(&out).contains("the default branch cannot be deleted"),

@@ -295,7 +295,10 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) 
     for (k, v) in headers {
         r.push_str(&format!("{k}: {v}\r\n"));
     }
-    if method == "POST" {
+    let has_length = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    if matches!(method, "POST" | "PUT") && !has_length {
         r.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     r.push_str("\r\n");
@@ -308,4 +311,46 @@ pub fn basic(token: &str) -> String {
     use base64::Engine;
     let b = base64::engine::general_purpose::STANDARD.encode(format!("hf_user:{token}"));
     format!("Basic {b}")
+}
+
+/// An HTTP exchange with JSON in and out (for the LFS and, later, the Hub APIs).
+pub fn json_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value, RawResponse) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let auth = auth.map(basic);
+    let mut headers = vec![
+        ("Content-Type", "application/vnd.git-lfs+json"),
+        ("Accept", "application/vnd.git-lfs+json"),
+    ];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let body = if method == "GET" { &[][..] } else { &bytes[..] };
+    let r = raw(addr, &request(method, path, &headers, body));
+    let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+    (r.status, v, r)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so a test's data is the same on every run.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }

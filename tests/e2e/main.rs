@@ -5,3 +5,4 @@ mod bad_input;
 mod cli;
 mod git_http;
 mod harness;
+mod lfs;

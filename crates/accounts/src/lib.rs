@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod lfs;
 mod store;
 
 pub use access::{access, Principal};
+pub use lfs::{Lock, LockQuery};
 pub use store::Accounts;
 
 use hub_types::{Name, RepoRef, RepoType, Role};

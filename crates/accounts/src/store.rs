@@ -23,7 +23,7 @@ type Result<T> = std::result::Result<T, AccountsError>;
 /// The accounts database. Cheap to clone: it is a connection pool.
 #[derive(Clone, Debug)]
 pub struct Accounts {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl Accounts {
@@ -222,18 +222,31 @@ impl Accounts {
     /// What `who` may do with `repo` (see [`access`]); `None` means they may not see it.
     pub async fn access(&self, who: Option<&Principal>, repo: &Repo) -> Result<Option<Role>> {
         let org_role = match who {
-            Some(p) => sqlx::query(
-                "SELECT m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
-                 WHERE o.name = ? AND m.user_id = ?",
-            )
-            .bind(repo.namespace.as_str())
-            .bind(p.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| parse_role(r.get(0))),
+            Some(p) => self.org_role(p.user_id, repo.namespace.as_str()).await?,
             None => None,
         };
         Ok(access(who, org_role, repo))
+    }
+
+    /// Whether `who` administers `repo` whatever their token: a site admin, the user who owns
+    /// the namespace, or an admin of the owning organisation.
+    pub async fn owns(&self, who: &Principal, repo: &Repo) -> Result<bool> {
+        if who.is_admin || who.name.eq_ignore_ascii_case(repo.namespace.as_str()) {
+            return Ok(true);
+        }
+        Ok(self.org_role(who.user_id, repo.namespace.as_str()).await? == Some(Role::Admin))
+    }
+
+    async fn org_role(&self, user_id: i64, org: &str) -> Result<Option<Role>> {
+        let row = sqlx::query(
+            "SELECT m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
+             WHERE o.name = ? AND m.user_id = ?",
+        )
+        .bind(org)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| parse_role(r.get(0))))
     }
 
     async fn insert_account(&self, name: &Name, kind: &str, is_admin: bool) -> Result<i64> {

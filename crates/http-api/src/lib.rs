@@ -1,16 +1,18 @@
 //! Every HTTP route of modelhub, and the only crate that names axum.
 //!
-//! Today: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) for models,
-//! datasets and spaces. Each protocol surface has its own error type that speaks that
-//! protocol's error conventions.
+//! Today: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) and the Git LFS
+//! API (batch, basic transfer, verify, locks) for models, datasets and spaces. Each protocol
+//! surface has its own error type that speaks that protocol's error conventions.
 #![forbid(unsafe_code)]
 
 mod auth;
 mod body;
 mod git_http;
 mod hub;
+mod lfs;
 mod limiter;
 mod pktline;
+mod repo_access;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use accounts::Accounts;
 use axum::Router;
 use git_repos::GitRepos;
+use lfs_store::ObjectStore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -29,8 +32,9 @@ pub use hub::{Hub, HubError};
 pub struct Config {
     /// The data directory; hooks are told where it is.
     pub data_dir: PathBuf,
-    /// The URL clients reach the server at, for absolute links (no trailing slash).
-    pub public_url: String,
+    /// The URL clients reach the server at, for absolute links (no trailing slash). Without
+    /// one, links are built from the request's `Host` header.
+    pub public_url: Option<String>,
     /// The binary that hooks run (`modelhub hook ...`).
     pub hook_binary: PathBuf,
     /// Concurrent upload-pack/receive-pack runs allowed per repo.
@@ -42,18 +46,24 @@ pub struct Config {
     /// Largest upload-pack request (after gzip decoding) read into memory, as git's
     /// `http.maxRequestBuffer`.
     pub max_request_buffer: usize,
+    /// Largest LFS object accepted (the Hub's hard limit is 500 GB).
+    pub max_lfs_object_size: u64,
+    /// Key for the signatures on LFS transfer links.
+    pub signing_key: Vec<u8>,
 }
 
 impl Config {
-    pub fn new(data_dir: PathBuf, public_url: String, hook_binary: PathBuf) -> Self {
+    pub fn new(data_dir: PathBuf, hook_binary: PathBuf, signing_key: Vec<u8>) -> Self {
         Config {
             data_dir,
-            public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url: None,
             hook_binary,
             max_pack_ops_per_repo: 8,
             pack_queue_wait: Duration::from_secs(30),
             io_timeout: Duration::from_secs(600),
             max_request_buffer: 10 << 20,
+            max_lfs_object_size: 500_000_000_000,
+            signing_key,
         }
     }
 }
@@ -66,17 +76,21 @@ pub struct AppState {
 
 struct Inner {
     hub: Hub,
+    store: Arc<dyn ObjectStore>,
+    signer: lfs::Signer,
     config: Config,
     limiter: limiter::PackLimiter,
 }
 
 impl AppState {
-    pub fn new(hub: Hub, config: Config) -> Self {
+    pub fn new(hub: Hub, store: Arc<dyn ObjectStore>, config: Config) -> Self {
         let limiter =
             limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
         AppState {
             inner: Arc::new(Inner {
                 hub,
+                store,
+                signer: lfs::Signer::new(&config.signing_key),
                 config,
                 limiter,
             }),
@@ -94,12 +108,28 @@ impl AppState {
     fn config(&self) -> &Config {
         &self.inner.config
     }
+
+    fn signer(&self) -> &lfs::Signer {
+        &self.inner.signer
+    }
+
+    fn store(&self) -> &dyn ObjectStore {
+        self.inner.store.as_ref()
+    }
 }
 
 /// The whole HTTP surface, with one log line per request (method, path, status, latency;
 /// never headers or query strings, which can carry credentials).
 pub fn router(state: AppState) -> Router {
-    git_http::routes()
+    let per_type = |t: hub_types::RepoType| {
+        git_http::routes()
+            .merge(lfs::routes())
+            .layer(axum::Extension(t))
+    };
+    Router::new()
+        .merge(per_type(hub_types::RepoType::Model))
+        .nest("/datasets", per_type(hub_types::RepoType::Dataset))
+        .nest("/spaces", per_type(hub_types::RepoType::Space))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "Not found\n") })
         .with_state(state)
         .layer(

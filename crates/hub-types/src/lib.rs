@@ -375,3 +375,54 @@ mod tests {
         assert!("owner".parse::<Role>().is_err());
     }
 }
+
+/// A Git LFS object id: the SHA-256 of the content, as 64 lowercase hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct LfsOid(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid object id {0:?}: expected 64 lowercase hex characters (a SHA-256)")]
+pub struct LfsOidError(pub String);
+
+impl LfsOid {
+    pub fn parse(s: &str) -> Result<Self, LfsOidError> {
+        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(LfsOid(s.to_owned()))
+        } else {
+            let shown: String = s.chars().take(80).collect();
+            Err(LfsOidError(shown))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LfsOid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod lfs_tests {
+    use super::*;
+
+    #[test]
+    fn oids_are_64_lowercase_hex() {
+        let ok = "a".repeat(64);
+        assert!(LfsOid::parse(&ok).is_ok());
+        for bad in [
+            "",
+            &"a".repeat(63),
+            &"a".repeat(65),
+            &"A".repeat(64),
+            &"g".repeat(64),
+        ] {
+            assert!(LfsOid::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LfsOid::parse(&format!("../{}", "a".repeat(61))).is_err());
+    }
+}

@@ -81,6 +81,33 @@ impl DataDir {
         &self.0
     }
 
+    /// The key that signs LFS transfer links: 32 random bytes made on first start, readable
+    /// only by the server's user. Links signed with it stay valid across restarts.
+    pub fn signing_key(&self) -> Result<Vec<u8>> {
+        let path = self.0.join("signing.key");
+        match std::fs::read(&path) {
+            Ok(key) if key.len() >= 32 => return Ok(key),
+            Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            Err(_) => {}
+        }
+        let mut key = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        let tmp = self.0.join(".signing.key.tmp");
+        {
+            use std::io::Write;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(key)
+    }
+
     pub async fn hub(&self) -> Result<Hub> {
         let db = self.0.join("modelhub.db");
         let accounts = Accounts::open(&db)

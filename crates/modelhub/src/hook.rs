@@ -3,7 +3,8 @@
 //! every ref of the push and discard its objects; what is printed reaches the pusher as
 //! `remote:` lines.
 //!
-//! Today it enforces the ref rules of a model hub; the content validator plugs in here.
+//! Today it enforces the ref rules of a model hub and LFS locks; the content validator plugs
+//! in here.
 
 use std::io::BufRead;
 
@@ -21,10 +22,20 @@ pub enum HookCmd {
 const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
 /// One ref update of a push.
-struct Update {
-    old: String,
-    new: String,
-    name: String,
+pub struct Update {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+impl Update {
+    pub fn is_delete(&self) -> bool {
+        self.new.bytes().all(|b| b == b'0')
+    }
+
+    pub fn is_create(&self) -> bool {
+        self.old.bytes().all(|b| b == b'0')
+    }
 }
 
 pub fn run(cmd: HookCmd) -> Result<()> {
@@ -42,7 +53,10 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             _ => anyhow::bail!("unexpected pre-receive input line: {line:?}"),
         }
     }
-    let errors = check_refs(&updates);
+    let mut errors = check_refs(&updates);
+    if errors.is_empty() {
+        errors.extend(crate::hook_locks::check(&updates)?);
+    }
     if errors.is_empty() {
         return Ok(());
     }
@@ -61,7 +75,7 @@ pub fn run(cmd: HookCmd) -> Result<()> {
 fn check_refs(updates: &[Update]) -> Vec<String> {
     let mut errors = Vec::new();
     for u in updates {
-        let deleting = u.new.bytes().all(|b| b == b'0');
+        let deleting = u.is_delete();
         if let Err(e) = pushable_ref(&u.name) {
             // Deleting a stray ref is how one cleans up; creating or moving one is refused.
             if !deleting {

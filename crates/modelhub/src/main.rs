@@ -3,6 +3,7 @@
 
 mod admin;
 mod hook;
+mod hook_locks;
 mod serve;
 
 use std::path::PathBuf;

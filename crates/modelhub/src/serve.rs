@@ -1,11 +1,13 @@
 //! `modelhub serve`: wiring the libraries into one server.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use http_api::{AppState, Config};
+use lfs_store::LocalStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +30,13 @@ pub struct ServeArgs {
     /// Seconds of silence from a client or from git after which a transfer is aborted.
     #[arg(long, env = "MODELHUB_IO_TIMEOUT", default_value_t = 600)]
     io_timeout: u64,
+    /// Largest Git LFS object accepted, in bytes (the Hub's hard limit: 500 GB).
+    #[arg(
+        long,
+        env = "MODELHUB_MAX_LFS_OBJECT_SIZE",
+        default_value_t = 500_000_000_000
+    )]
+    max_lfs_object_size: u64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -55,13 +64,22 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
     let exe = std::env::current_exe().context("cannot find the modelhub binary's own path")?;
-    let mut config = Config::new(data.root().to_owned(), public_url.clone(), exe);
+    let key = data
+        .signing_key()
+        .context("cannot read or create the signing key")?;
+    let store = LocalStore::open(&data.root().join("lfs")).context("cannot open the LFS store")?;
+    let mut config = Config::new(data.root().to_owned(), exe, key);
+    config.public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
     config.max_pack_ops_per_repo = args.max_pack_ops_per_repo.max(1);
     config.pack_queue_wait = Duration::from_secs(args.pack_queue_wait);
     config.io_timeout = Duration::from_secs(args.io_timeout.max(1));
-    let state = AppState::new(hub, config);
+    config.max_lfs_object_size = args.max_lfs_object_size;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "(from each request's Host)".into());
+    let state = AppState::new(hub, Arc::new(store), config);
 
     tracing::info!(data_dir = %data.root().display(), %public_url, "modelhub serving");
     // Tests and scripts read the bound address from this line.

@@ -57,6 +57,19 @@ impl From<BodyError> for GitError {
     }
 }
 
+impl From<crate::repo_access::Denied> for GitError {
+    fn from(d: crate::repo_access::Denied) -> Self {
+        use crate::repo_access::Denied;
+        match d {
+            Denied::AuthRequired => GitError::AuthRequired,
+            Denied::NotFound => GitError::NotFound,
+            Denied::Forbidden(m) => GitError::Forbidden(m),
+            Denied::BadPath(m) => GitError::BadRequest(m),
+            Denied::Internal(m) => GitError::Internal(m),
+        }
+    }
+}
+
 impl From<PktError> for GitError {
     fn from(e: PktError) -> Self {
         GitError::BadRequest(e.to_string())

@@ -17,81 +17,33 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use git_repos::{Service, ServiceEnv};
-use hub_types::{RepoId, RepoRef, RepoType, Role};
+use hub_types::{RepoRef, RepoType, Role};
 
 use crate::AppState;
 pub use error::GitError;
 
+/// The routes of one repo type, relative to its URL prefix; the caller adds the type as an
+/// `Extension<RepoType>`.
 pub fn routes() -> Router<AppState> {
-    let per_type = |t: RepoType| {
-        Router::new()
-            .route("/{ns}/{repo}/info/refs", get(info_refs))
-            .route("/{ns}/{repo}/git-upload-pack", post(upload_pack))
-            .route("/{ns}/{repo}/git-receive-pack", post(receive_pack))
-            .layer(Extension(t))
-    };
     Router::new()
-        .merge(per_type(RepoType::Model))
-        .nest("/datasets", per_type(RepoType::Dataset))
-        .nest("/spaces", per_type(RepoType::Space))
+        .route("/{ns}/{repo}/info/refs", get(info_refs))
+        .route("/{ns}/{repo}/git-upload-pack", post(upload_pack))
+        .route("/{ns}/{repo}/git-receive-pack", post(receive_pack))
 }
 
-/// The repo a URL names: `NAME` or `NAME.git`, both percent-decoded and validated.
+/// The repo a URL names, as a git error.
 fn repo_ref(t: RepoType, ns: &str, repo: &str) -> Result<RepoRef, GitError> {
-    let name = repo.strip_suffix(".git").unwrap_or(repo);
-    let id = RepoId::from_parts(ns, name)
-        .map_err(|e| GitError::BadRequest(format!("invalid repo path: {e}")))?;
-    Ok(RepoRef { repo_type: t, id })
+    Ok(crate::repo_access::repo_ref(t, ns, repo)?)
 }
 
-/// Who is asking (if anyone), and whether they may do `need` with the repo.
-///
-/// A repo the caller may not see answers exactly as a missing one: 401 to an anonymous
-/// caller (so git asks for credentials), 404 to an authenticated one.
+/// Who is asking and whether they may do `need`, as a git error.
 async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     target: &RepoRef,
     need: Role,
 ) -> Result<(Repo, Option<Principal>), GitError> {
-    let who = match crate::auth::token(headers) {
-        None => None,
-        Some(secret) => Some(
-            state
-                .accounts()
-                .authenticate(&secret)
-                .await
-                .map_err(GitError::internal)?
-                .ok_or(GitError::AuthRequired)?,
-        ),
-    };
-    let hidden = || {
-        if who.is_none() {
-            GitError::AuthRequired
-        } else {
-            GitError::NotFound
-        }
-    };
-    let repo = state
-        .accounts()
-        .repo(target)
-        .await
-        .map_err(GitError::internal)?
-        .ok_or_else(hidden)?;
-    let role = state
-        .accounts()
-        .access(who.as_ref(), &repo)
-        .await
-        .map_err(GitError::internal)?
-        .ok_or_else(hidden)?;
-    if role < need {
-        return Err(match who {
-            None => GitError::AuthRequired,
-            Some(_) => GitError::Forbidden(format!(
-                "your token gives {role} access to {target}; this needs {need} access"
-            )),
-        });
-    }
+    let (repo, who, _) = crate::repo_access::authorize(state, headers, target, need).await?;
     Ok((repo, who))
 }
 

@@ -1,0 +1,143 @@
+//! `POST .../info/lfs/objects/batch`: which objects to transfer, and signed links to do it.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use hub_types::{LfsOid, RepoType, Role};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::sign::Op;
+use super::{base_url, json, now, read_json, LfsError, LINK_TTL_SECS};
+use crate::repo_access::{authorize, repo_ref};
+use crate::AppState;
+
+/// The most objects one batch may name (git-lfs sends 100 at a time).
+const MAX_OBJECTS: usize = 1000;
+const MAX_BODY: usize = 10 << 20;
+
+#[derive(Deserialize)]
+struct BatchRequest {
+    operation: String,
+    #[serde(default)]
+    transfers: Vec<String>,
+    #[serde(default)]
+    objects: Vec<Value>,
+    hash_algo: Option<String>,
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, LfsError> {
+    let target = repo_ref(t, &ns, &name)?;
+    let req: BatchRequest = read_json(&state, body, MAX_BODY).await?;
+    let upload = match req.operation.as_str() {
+        "upload" => true,
+        "download" => false,
+        other => {
+            return Err(LfsError::Unprocessable(format!(
+                "unknown operation {other:?}: expected upload or download"
+            )))
+        }
+    };
+    if req.objects.len() > MAX_OBJECTS {
+        return Err(LfsError::TooLarge(format!(
+            "{} objects in one batch; at most {MAX_OBJECTS} are allowed",
+            req.objects.len()
+        )));
+    }
+    let need = if upload { Role::Write } else { Role::Read };
+    let (repo, _, _) = authorize(&state, &headers, &target, need).await?;
+    // Only `basic` is spoken; the client always offers it (or offers nothing, meaning basic).
+    let _ = &req.transfers;
+    let hash_ok = req.hash_algo.as_deref().is_none_or(|h| h == "sha256");
+
+    let lfs_url = format!(
+        "{}/{}.git/info/lfs",
+        base_url(&state, &headers),
+        repo.repo_ref()
+    );
+    let exp = now() + LINK_TTL_SECS;
+    let signer = state.signer();
+    let link = |op: Op, oid: &LfsOid, size: u64, path: &str| {
+        let sig = signer.sign(op, repo.id, oid.as_str(), size, exp);
+        json!({
+            "href": format!("{lfs_url}/objects/{path}?size={size}&exp={exp}&sig={sig}"),
+            "header": { "Authorization": format!("Signed exp={exp},sig={sig}") },
+            "expires_in": LINK_TTL_SECS,
+        })
+    };
+
+    let mut out = Vec::with_capacity(req.objects.len());
+    for obj in &req.objects {
+        let raw_oid = obj.get("oid").and_then(Value::as_str).unwrap_or_default();
+        let size = obj.get("size").and_then(Value::as_i64);
+        let error = |code: u16, message: String| json!({ "oid": raw_oid, "size": size, "error": { "code": code, "message": message } });
+        let oid = match LfsOid::parse(raw_oid) {
+            Ok(o) => o,
+            Err(e) => {
+                out.push(error(422, e.to_string()));
+                continue;
+            }
+        };
+        let Some(size) = size.and_then(|s| u64::try_from(s).ok()) else {
+            out.push(error(422, "size must be a non-negative integer".into()));
+            continue;
+        };
+        if !hash_ok {
+            let algo = req.hash_algo.as_deref().unwrap_or_default();
+            out.push(error(
+                409,
+                format!("hash algorithm {algo:?} is not supported; use sha256"),
+            ));
+            continue;
+        }
+        let linked = state.accounts().linked_object(repo.id, &oid).await?;
+        let stored = match linked {
+            Some(_) => state.store().size(&oid).await.map_err(LfsError::internal)?,
+            None => None,
+        };
+        if upload {
+            let max = state.config().max_lfs_object_size;
+            if size > max {
+                out.push(error(
+                    413,
+                    format!("object is {size} bytes; the limit is {max} bytes"),
+                ));
+            } else if stored == Some(size) && linked == Some(size) {
+                // Already here: no actions means nothing to upload.
+                out.push(json!({ "oid": oid, "size": size, "authenticated": true }));
+            } else {
+                let actions = json!({
+                    "upload": link(Op::Upload, &oid, size, oid.as_str()),
+                    "verify": link(Op::Verify, &oid, size, "verify"),
+                });
+                out.push(
+                    json!({ "oid": oid, "size": size, "authenticated": true, "actions": actions }),
+                );
+            }
+        } else {
+            match stored {
+                Some(actual) => {
+                    let actions =
+                        json!({ "download": link(Op::Download, &oid, actual, oid.as_str()) });
+                    out.push(json!({ "oid": oid, "size": actual, "authenticated": true, "actions": actions }));
+                }
+                None => out.push(error(
+                    404,
+                    format!("object {oid} not found in {}", repo.repo_ref()),
+                )),
+            }
+        }
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "transfer": "basic", "objects": out, "hash_algo": "sha256" }),
+    ))
+}

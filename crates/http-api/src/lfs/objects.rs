@@ -1,0 +1,323 @@
+//! Basic transfers: `PUT` and ranged `GET` of `.../info/lfs/objects/{oid}`, and `verify`.
+//! Each is authorised by the signed link the batch API handed out, or by a token.
+
+use accounts::Repo;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use hub_types::{LfsOid, RepoType, Role};
+use lfs_store::ByteRange;
+use serde::Deserialize;
+
+use super::sign::Op;
+use super::{json, now, read_json, LfsError};
+use crate::body::{BodyError, BodyReader};
+use crate::repo_access::{authorize, find_repo, repo_ref};
+use crate::AppState;
+
+/// What a signed link carries in its query.
+#[derive(Deserialize, Default)]
+pub struct LinkQuery {
+    size: Option<u64>,
+    exp: Option<u64>,
+    sig: Option<String>,
+}
+
+/// The signature of a request: from the link's query, else from an
+/// `Authorization: Signed exp=E,sig=S` header (the batch response's `header`).
+fn signature(q: &LinkQuery, headers: &HeaderMap) -> Option<(u64, String)> {
+    if let (Some(exp), Some(sig)) = (q.exp, &q.sig) {
+        return Some((exp, sig.clone()));
+    }
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let rest = v.strip_prefix("Signed ")?;
+    let mut exp = None;
+    let mut sig = None;
+    for part in rest.split(',') {
+        match part.trim().split_once('=') {
+            Some(("exp", e)) => exp = e.parse().ok(),
+            Some(("sig", s)) => sig = Some(s.to_owned()),
+            _ => {}
+        }
+    }
+    Some((exp?, sig?))
+}
+
+/// The repo, if the request may do `op` on object `oid` of `size` bytes: by a valid, unexpired
+/// signature for exactly that, or by a token with `need` access.
+#[allow(clippy::too_many_arguments)]
+async fn access(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: &LinkQuery,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+    op: Op,
+    oid: &LfsOid,
+    size: Option<u64>,
+    need: Role,
+) -> Result<Repo, LfsError> {
+    let target = repo_ref(t, ns, name)?;
+    if let Some((exp, sig)) = signature(q, headers) {
+        let repo = find_repo(state, &target).await?;
+        let size = size.ok_or_else(|| LfsError::BadRequest("the link has no size".into()))?;
+        if exp < now()
+            || !state
+                .signer()
+                .verify(op, repo.id, oid.as_str(), size, exp, &sig)
+        {
+            return Err(LfsError::Forbidden(
+                "this transfer link is invalid or has expired; ask the batch API for a new one"
+                    .into(),
+            ));
+        }
+        return Ok(repo);
+    }
+    Ok(authorize(state, headers, &target, need).await?.0)
+}
+
+fn parse_oid(s: &str) -> Result<LfsOid, LfsError> {
+    LfsOid::parse(s).map_err(|e| LfsError::Unprocessable(e.to_string()))
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, oid)): Path<(String, String, String)>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> Result<Response, LfsError> {
+    let oid = parse_oid(&oid)?;
+    let repo = access(
+        &state,
+        &headers,
+        &q,
+        t,
+        &ns,
+        &name,
+        Op::Download,
+        &oid,
+        q.size,
+        Role::Read,
+    )
+    .await?;
+    let missing = || LfsError::NotFound(format!("object {oid} not found in {}", repo.repo_ref()));
+    state
+        .accounts()
+        .linked_object(repo.id, &oid)
+        .await?
+        .ok_or_else(missing)?;
+    let size = state.store().size(&oid).await?.ok_or_else(missing)?;
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = parse_range(range_header, size)?;
+    let stream = state.store().get(&oid, range).await?;
+
+    let (status, len) = match range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
+        None => (StatusCode::OK, size),
+    };
+    let mut res = (status, Body::from_stream(stream)).into_response();
+    let h = res.headers_mut();
+    let value = |s: String| HeaderValue::from_str(&s).expect("ASCII header");
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, value(len.to_string()));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, value(format!("\"{oid}\"")));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    if let Some(r) = range {
+        h.insert(
+            header::CONTENT_RANGE,
+            value(format!("bytes {}-{}/{size}", r.start, r.end)),
+        );
+    }
+    Ok(res)
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, oid)): Path<(String, String, String)>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, LfsError> {
+    let oid = parse_oid(&oid)?;
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let size = q
+        .size
+        .or(content_length)
+        .ok_or_else(|| LfsError::BadRequest("unknown object size: send Content-Length".into()))?;
+    let repo = access(
+        &state,
+        &headers,
+        &q,
+        t,
+        &ns,
+        &name,
+        Op::Upload,
+        &oid,
+        Some(size),
+        Role::Write,
+    )
+    .await?;
+    let max = state.config().max_lfs_object_size;
+    if size > max {
+        return Err(LfsError::TooLarge(format!(
+            "object is {size} bytes; the limit is {max} bytes"
+        )));
+    }
+    if let Some(cl) = content_length.filter(|cl| *cl != size) {
+        return Err(LfsError::Unprocessable(format!(
+            "Content-Length is {cl} but object {oid} has {size} bytes"
+        )));
+    }
+    let reader = BodyReader::new(body, false, state.config().io_timeout, None);
+    state.store().put(&oid, size, body_stream(reader)).await?;
+    state.accounts().link_object(repo.id, &oid, size).await?;
+    tracing::info!(repo = %repo.repo_ref(), %oid, size, "LFS object stored");
+    Ok(StatusCode::OK.into_response())
+}
+
+/// A request body as the store's byte stream.
+fn body_stream(reader: BodyReader) -> lfs_store::ByteStream {
+    Box::pin(futures_util::stream::unfold(reader, |mut r| async move {
+        match r.next().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), r)),
+            Ok(None) => None,
+            Err(e) => {
+                let kind = match e {
+                    BodyError::Timeout(_) => std::io::ErrorKind::TimedOut,
+                    _ => std::io::ErrorKind::Other,
+                };
+                Some((Err(std::io::Error::new(kind, e.to_string())), r))
+            }
+        }
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct VerifyRequest {
+    oid: String,
+    size: u64,
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, LfsError> {
+    let req: VerifyRequest = read_json(&state, body, 64 << 10).await?;
+    let oid = parse_oid(&req.oid)?;
+    let repo = access(
+        &state,
+        &headers,
+        &q,
+        t,
+        &ns,
+        &name,
+        Op::Verify,
+        &oid,
+        Some(req.size),
+        Role::Write,
+    )
+    .await?;
+    let linked = state.accounts().linked_object(repo.id, &oid).await?;
+    let stored = state.store().size(&oid).await?;
+    match (linked, stored) {
+        (Some(_), Some(s)) if s == req.size => Ok(json(StatusCode::OK, &serde_json::json!({}))),
+        (Some(_), Some(s)) => Err(LfsError::Unprocessable(format!(
+            "object {oid} has {s} bytes, not {}",
+            req.size
+        ))),
+        _ => Err(LfsError::NotFound(format!(
+            "object {oid} not found in {}",
+            repo.repo_ref()
+        ))),
+    }
+}
+
+/// The single byte range a `Range` header asks for. Headers this does not understand (other
+/// units, several ranges, bad syntax) are ignored, so the whole object is sent, as HTTP
+/// allows; a range that starts past the end is a 416.
+fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, LfsError> {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = Err(LfsError::RangeNotSatisfiable(size));
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 || size == 0 {
+            return unsatisfiable;
+        }
+        return Ok(Some(ByteRange {
+            start: size.saturating_sub(n),
+            end: size - 1,
+        }));
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return Ok(None);
+    };
+    let end = if b.is_empty() {
+        size.saturating_sub(1)
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => e.min(size.saturating_sub(1)),
+            _ => return Ok(None),
+        }
+    };
+    if start >= size {
+        return unsatisfiable;
+    }
+    Ok(Some(ByteRange { start, end }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: u64, e: u64) -> Option<ByteRange> {
+        Some(ByteRange { start: s, end: e })
+    }
+
+    #[test]
+    fn ranges() {
+        let p = |v: &str| parse_range(Some(v), 1000).ok().flatten();
+        assert_eq!(p("bytes=0-99"), r(0, 99));
+        assert_eq!(p("bytes=500-"), r(500, 999));
+        assert_eq!(p("bytes=-100"), r(900, 999));
+        assert_eq!(p("bytes=-5000"), r(0, 999));
+        assert_eq!(p("bytes=990-2000"), r(990, 999));
+        assert_eq!(p("bytes=0-1,5-6"), None);
+        assert_eq!(p("items=0-1"), None);
+        assert_eq!(p("bytes=9-1"), None);
+        assert_eq!(p("bytes=x-1"), None);
+        assert!(parse_range(Some("bytes=1000-"), 1000).is_err());
+        assert!(parse_range(Some("bytes=-0"), 1000).is_err());
+        assert!(parse_range(Some("bytes=0-"), 0).is_err());
+        assert_eq!(parse_range(None, 10).unwrap(), None);
+    }
+}

@@ -1,0 +1,576 @@
+//! The Git LFS API with the real git-lfs client, and its edges with raw requests.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// A Work whose git has git-lfs installed and a token in its credential store.
+fn lfs_work(s: &Server, token: &str) -> Work {
+    let w = Work::new();
+    w.git_ok(".", &["lfs", "install", "--skip-repo"]);
+    w.git_ok(".", &["config", "--global", "credential.helper", "store"]);
+    std::fs::write(
+        w.path("home/.git-credentials"),
+        format!("http://hf_user:{token}@{}\n", s.addr),
+    )
+    .unwrap();
+    w
+}
+
+/// Every object file in the store, by name.
+fn stored_objects(s: &Server) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), out);
+            } else {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&s.data_dir().join("lfs/objects"), &mut out);
+    out
+}
+
+fn tmp_leftovers(s: &Server) -> usize {
+    std::fs::read_dir(s.data_dir().join("lfs/tmp"))
+        .unwrap()
+        .count()
+}
+
+fn batch(s: &Server, repo: &str, token: Option<&str>, op: &str, objects: Value) -> (u16, Value) {
+    let body = json!({ "operation": op, "transfers": ["lfs-standalone-file", "basic"], "objects": objects, "hash_algo": "sha256" });
+    let (status, v, _) = json_request(
+        &s.addr,
+        "POST",
+        &format!("/{repo}.git/info/lfs/objects/batch"),
+        token,
+        &body,
+    );
+    (status, v)
+}
+
+/// The path and query of an action's href (built from the request's Host header).
+fn href_path(_s: &Server, action: &Value) -> String {
+    let href = action["href"].as_str().unwrap();
+    let rest = href.strip_prefix("http://").unwrap();
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+fn put(s: &Server, path: &str, body: &[u8]) -> RawResponse {
+    raw(
+        &s.addr,
+        &request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/octet-stream")],
+            body,
+        ),
+    )
+}
+
+fn get(s: &Server, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+    raw(&s.addr, &request("GET", path, headers, b""))
+}
+
+/// Uploads `data` to `repo` through the batch API as alice; returns the object id.
+fn upload(s: &Server, repo: &str, token: &str, data: &[u8]) -> String {
+    let oid = sha256_hex(data);
+    let (status, v) = batch(
+        s,
+        repo,
+        Some(token),
+        "upload",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert_eq!(status, 200, "{v}");
+    let actions = &v["objects"][0]["actions"];
+    let r = put(s, &href_path(s, &actions["upload"]), data);
+    assert_eq!(r.status, 200, "{}", r.text());
+    oid
+}
+
+fn setup() -> (Server, String) {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    (s, token)
+}
+
+#[test]
+fn git_lfs_push_and_clone_keep_bytes_and_store_each_object_once() {
+    let (s, token) = setup();
+    s.repo("alice/m2", false);
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    w.git_ok("a", &["lfs", "track", "*.bin"]);
+    let big = noise(200 << 20, 7);
+    let smalls: Vec<Vec<u8>> = (0..4)
+        .map(|i| noise(1000 + i * 777, i as u64 + 1))
+        .collect();
+    w.write("a/model.bin", &big);
+    for (i, d) in smalls.iter().enumerate() {
+        w.write(&format!("a/small-{i}.bin"), d);
+    }
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "weights"]);
+    let out = w.git("a", &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("does not support the Git LFS locking API"),
+        "{err}"
+    );
+
+    // A fresh clone (anonymous: the repo is public) gets identical bytes.
+    let fresh = lfs_work(&s, &token);
+    fresh.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "b"]);
+    assert!(
+        std::fs::read(fresh.path("b/model.bin")).unwrap() == big,
+        "200 MiB file differs"
+    );
+    for (i, d) in smalls.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(fresh.path(&format!("b/small-{i}.bin"))).unwrap(),
+            d
+        );
+    }
+    // In git, the files are pointers.
+    let pointer = w.git_ok("a", &["cat-file", "-p", "HEAD:model.bin"]);
+    assert!(
+        pointer.contains(&format!("oid sha256:{}", sha256_hex(&big))),
+        "{pointer}"
+    );
+
+    // The same file pushed to a second repo is uploaded again (proof of possession) but
+    // stored once.
+    w.git_ok("a", &["push", "-q", &s.git_url("alice/m2", None), "main"]);
+    let objects = stored_objects(&s);
+    assert_eq!(objects.len(), 5, "{objects:?}");
+    assert_eq!(
+        objects.iter().filter(|o| **o == sha256_hex(&big)).count(),
+        1
+    );
+    let third = lfs_work(&s, &token);
+    third.git_ok(".", &["clone", "-q", &s.git_url("alice/m2", None), "c"]);
+    assert!(std::fs::read(third.path("c/model.bin")).unwrap() == big);
+    assert_eq!(tmp_leftovers(&s), 0);
+}
+
+#[test]
+fn batch_errors_and_refused_uploads_leave_nothing_behind() {
+    let s = Server::start_with(&["--max-lfs-object-size", "4194304"]);
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+
+    let missing = "b".repeat(64);
+    let (status, v) = batch(
+        &s,
+        "alice/m",
+        None,
+        "download",
+        json!([{ "oid": missing, "size": 5 }]),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["transfer"], "basic");
+    assert_eq!(v["objects"][0]["error"]["code"], 404, "{v}");
+    assert!(v["objects"][0].get("actions").is_none());
+
+    let bad = json!([
+        { "oid": "abc", "size": 1 },
+        { "oid": "a".repeat(63), "size": 1 },
+        { "oid": "A".repeat(64), "size": 1 },
+        { "oid": "a".repeat(65), "size": 1 },
+        { "oid": "a".repeat(64), "size": -1 },
+        { "oid": "c".repeat(64), "size": 5 << 20 },
+        { "oid": sha256_hex(b""), "size": 0 },
+    ]);
+    let (status, v) = batch(&s, "alice/m", Some(&token), "upload", bad);
+    assert_eq!(status, 200, "{v}");
+    let codes: Vec<Value> = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["error"]["code"].clone())
+        .collect();
+    assert_eq!(
+        codes[..6],
+        [
+            json!(422),
+            json!(422),
+            json!(422),
+            json!(422),
+            json!(422),
+            json!(413)
+        ],
+        "{v}"
+    );
+    assert!(
+        v["objects"][6]["actions"]["upload"]["href"].is_string(),
+        "size 0 gets an upload link: {v}"
+    );
+
+    let data = noise(1 << 20, 3);
+    let oid = sha256_hex(&data);
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "upload",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    let obj = &v["objects"][0];
+    assert_eq!(obj["authenticated"], true);
+    assert_eq!(obj["actions"]["upload"]["expires_in"], 3600);
+    assert!(obj["actions"]["upload"]["header"]["Authorization"]
+        .as_str()
+        .unwrap()
+        .starts_with("Signed "));
+    let up = href_path(&s, &obj["actions"]["upload"]);
+
+    // Wrong bytes of the right length: 422, nothing stored.
+    let mut wrong = data.clone();
+    wrong[12345] ^= 0xff;
+    let r = put(&s, &up, &wrong);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("hash to"), "{}", r.text());
+    // A body shorter than declared, then the connection closes: refused.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "PUT {up} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&data[..1000]).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+    // A Content-Length that is not the object's size: refused before reading.
+    let r = raw(
+        &s.addr,
+        &request("PUT", &up, &[("Content-Length", "10")], &data[..10]),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    // An id that is not 64 hex characters.
+    let r = put(&s, "/alice/m.git/info/lfs/objects/..%2f..%2fx", b"x");
+    assert_eq!(r.status, 422, "{}", r.text());
+    // A link for another object, or tampered with, is refused.
+    let forged = up.replace(&oid, &"d".repeat(64));
+    assert_eq!(put(&s, &forged, &data).status, 403);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(stored_objects(&s).is_empty(), "{:?}", stored_objects(&s));
+    assert_eq!(tmp_leftovers(&s), 0);
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        None,
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert_eq!(v["objects"][0]["error"]["code"], 404);
+
+    // The right bytes: stored, verified, downloadable.
+    assert_eq!(put(&s, &up, &data).status, 200);
+    let verify = &obj["actions"]["verify"];
+    let (status, _, _) = json_request(
+        &s.addr,
+        "POST",
+        &href_path(&s, verify),
+        None,
+        &json!({ "oid": oid, "size": data.len() }),
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = json_request(
+        &s.addr,
+        "POST",
+        &href_path(&s, verify),
+        None,
+        &json!({ "oid": oid, "size": 5 }),
+    );
+    assert_eq!(status, 403, "a verify link is bound to its size");
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        None,
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    let r = get(
+        &s,
+        &href_path(&s, &v["objects"][0]["actions"]["download"]),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("etag").unwrap(), format!("\"{oid}\""));
+    assert_eq!(r.header("content-length").unwrap(), data.len().to_string());
+    assert!(r.body == data);
+    // Uploading it again: the batch has nothing to do.
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "upload",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert!(v["objects"][0].get("actions").is_none(), "{v}");
+}
+
+#[test]
+fn concurrent_uploads_keep_the_store_consistent() {
+    let (s, token) = setup();
+    let same = noise(3 << 20, 11);
+    let others = [noise(2 << 20, 12), noise(2 << 20, 13)];
+    let oid = sha256_hex(&same);
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "upload",
+        json!([{ "oid": oid, "size": same.len() }]),
+    );
+    let up = href_path(&s, &v["objects"][0]["actions"]["upload"]);
+    let other_links: Vec<String> = others
+        .iter()
+        .map(|d| {
+            let (_, v) = batch(
+                &s,
+                "alice/m",
+                Some(&token),
+                "upload",
+                json!([{ "oid": sha256_hex(d), "size": d.len() }]),
+            );
+            href_path(&s, &v["objects"][0]["actions"]["upload"])
+        })
+        .collect();
+    let (srv, up, same_ref) = (&s, &up, &same);
+    std::thread::scope(|sc| {
+        let mut handles = Vec::new();
+        for _ in 0..10 {
+            handles.push(sc.spawn(move || put(srv, up, same_ref).status));
+        }
+        for (link, data) in other_links.iter().zip(&others) {
+            handles.push(sc.spawn(move || put(srv, link, data).status));
+        }
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 200);
+        }
+    });
+    let mut objects = stored_objects(&s);
+    objects.sort();
+    let mut expected = vec![oid.clone(), sha256_hex(&others[0]), sha256_hex(&others[1])];
+    expected.sort();
+    assert_eq!(objects, expected);
+    assert_eq!(tmp_leftovers(&s), 0);
+    for data in [&same, &others[0], &others[1]] {
+        let (_, v) = batch(
+            &s,
+            "alice/m",
+            None,
+            "download",
+            json!([{ "oid": sha256_hex(data), "size": data.len() }]),
+        );
+        let r = get(
+            &s,
+            &href_path(&s, &v["objects"][0]["actions"]["download"]),
+            &[],
+        );
+        assert!(r.body == *data);
+    }
+}
+
+#[test]
+fn range_downloads_and_resume_after_a_dropped_connection() {
+    let (s, token) = setup();
+    let data = noise(1 << 20, 21);
+    let oid = upload(&s, "alice/m", &token, &data);
+    let path = format!("/alice/m/info/lfs/objects/{oid}");
+    let auth = basic(&token);
+    let ranged = |range: &str| get(&s, &path, &[("Authorization", &auth), ("Range", range)]);
+
+    for (range, start, end) in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=500000-500999", 500000, 500999),
+        ("bytes=-1000", data.len() - 1000, data.len() - 1),
+    ] {
+        let r = ranged(range);
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(
+            r.header("content-range").unwrap(),
+            format!("bytes {start}-{end}/{}", data.len())
+        );
+        assert!(r.body == data[start..=end], "{range}");
+    }
+    let r = ranged(&format!("bytes={}-", data.len()));
+    assert_eq!(r.status, 416);
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes */{}", data.len())
+    );
+
+    // A download cut off part way, resumed from where it stopped.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(&request("GET", &path, &[("Authorization", &auth)], b""))
+        .unwrap();
+    let mut got = vec![0u8; 300_000];
+    c.read_exact(&mut got).unwrap();
+    drop(c);
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut body = got[head_end..].to_vec();
+    let r = ranged(&format!("bytes={}-", body.len()));
+    assert_eq!(r.status, 206);
+    body.extend_from_slice(&r.body);
+    assert!(body == data, "resumed download differs");
+}
+
+#[test]
+fn private_repos_keep_their_objects_and_locks() {
+    let s = Server::start();
+    s.user("alice");
+    s.user("bob");
+    let alice = s.token("alice", "write");
+    let alice_read = s.token("alice", "read");
+    let bob = s.token("bob", "write");
+    s.repo("alice/priv", true);
+    s.repo("bob/pub", false);
+    let secret = noise(100_000, 31);
+    let oid = upload(&s, "alice/priv", &alice, &secret);
+    let obj = json!([{ "oid": oid, "size": secret.len() }]);
+
+    let (status, _, r) = json_request(
+        &s.addr,
+        "POST",
+        "/alice/priv.git/info/lfs/objects/batch",
+        None,
+        &json!({ "operation": "download", "objects": obj }),
+    );
+    assert_eq!(status, 401);
+    assert_eq!(
+        r.header("lfs-authenticate").as_deref(),
+        Some("Basic realm=\"modelhub\"")
+    );
+    let (status, _) = batch(&s, "alice/priv", Some(&bob), "download", obj.clone());
+    assert_eq!(status, 404);
+    let (status, _) = batch(&s, "alice/priv", Some(&alice_read), "upload", obj.clone());
+    assert_eq!(status, 403);
+    let (status, v) = batch(&s, "alice/priv", Some(&alice_read), "download", obj.clone());
+    assert_eq!(status, 200);
+    let alice_link = href_path(&s, &v["objects"][0]["actions"]["download"]);
+    for (token, path) in [
+        (None, format!("/alice/priv/info/lfs/objects/{oid}")),
+        (Some(&bob), format!("/alice/priv/info/lfs/objects/{oid}")),
+        (None, "/alice/priv/info/lfs/locks".into()),
+        (Some(&bob), "/alice/priv/info/lfs/locks".into()),
+    ] {
+        let auth = token.map(|t| basic(t));
+        let h: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let r = get(&s, &path, &h);
+        assert_eq!(r.status, if token.is_none() { 401 } else { 404 }, "{path}");
+        assert!(!r
+            .body
+            .windows(16)
+            .any(|w| secret.windows(16).next() == Some(w)));
+    }
+
+    // Knowing the oid is not enough to pull the object through another repo.
+    let (_, v) = batch(&s, "bob/pub", Some(&bob), "download", obj.clone());
+    assert_eq!(v["objects"][0]["error"]["code"], 404);
+    let bob_auth = basic(&bob);
+    assert_eq!(
+        get(
+            &s,
+            &format!("/bob/pub/info/lfs/objects/{oid}"),
+            &[("Authorization", &bob_auth)]
+        )
+        .status,
+        404
+    );
+    let moved = alice_link.replace("/alice/priv.git/", "/bob/pub.git/");
+    assert_eq!(
+        get(&s, &moved, &[]).status,
+        403,
+        "a link is bound to its repo"
+    );
+    // Bob must upload the bytes themselves: wrong ones are refused, right ones link it.
+    let (_, v) = batch(&s, "bob/pub", Some(&bob), "upload", obj.clone());
+    let up = href_path(&s, &v["objects"][0]["actions"]["upload"]);
+    let mut wrong = secret.clone();
+    wrong[0] ^= 1;
+    assert_eq!(put(&s, &up, &wrong).status, 422);
+    let (_, v) = batch(&s, "bob/pub", Some(&bob), "download", obj.clone());
+    assert_eq!(v["objects"][0]["error"]["code"], 404);
+    assert_eq!(put(&s, &up, &secret).status, 200);
+    let (_, v) = batch(&s, "bob/pub", Some(&bob), "download", obj);
+    assert!(v["objects"][0]["actions"]["download"].is_object());
+    assert_eq!(stored_objects(&s), vec![oid]);
+}
+
+#[test]
+fn git_lfs_locks_and_a_push_over_someone_elses_lock() {
+    let s = Server::start();
+    s.user("alice");
+    s.user("bob");
+    s.cli_ok(&["org", "create", "acme", "--owner", "alice"]);
+    s.cli_ok(&["org", "add-member", "acme", "bob", "--role", "write"]);
+    s.repo("acme/m", false);
+    let alice = lfs_work(&s, &s.token("alice", "write"));
+    let bob = lfs_work(&s, &s.token("bob", "write"));
+    alice.git_ok(".", &["clone", "-q", &s.git_url("acme/m", None), "a"]);
+    alice.git_ok("a", &["lfs", "track", "*.bin"]);
+    alice.write("a/w.bin", &noise(50_000, 1));
+    alice.git_ok("a", &["add", "-A"]);
+    alice.git_ok("a", &["commit", "-q", "-m", "w"]);
+    alice.git_ok("a", &["push", "-q", "origin", "main"]);
+
+    let out = alice.git_ok("a", &["lfs", "lock", "w.bin"]);
+    assert!(out.contains("Locked w.bin"), "{out}");
+    let locks = alice.git_ok("a", &["lfs", "locks"]);
+    assert!(
+        locks.contains("w.bin") && locks.contains("alice"),
+        "{locks}"
+    );
+
+    bob.git_ok(".", &["clone", "-q", &s.git_url("acme/m", None), "b"]);
+    assert!(bob
+        .git_ok("b", &["lfs", "locks", "--path", "w.bin"])
+        .contains("alice"));
+    bob.write("b/w.bin", &noise(50_000, 2));
+    bob.git_ok("b", &["commit", "-q", "-am", "bob edits a locked file"]);
+    // git-lfs itself only warns (lfs.locksverify is unset); the server refuses the push.
+    let out = bob.git("b", &["push", "origin", "main"]);
+    assert!(!out.status.success(), "bob pushed over alice's lock");
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "remote: error: w.bin: locked by alice (lock 1); only they can push changes to it"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("pre-receive hook declined"), "{err}");
+    // Bob may not remove alice's lock, even with --force (he is no repo admin).
+    let out = bob.git("b", &["lfs", "unlock", "w.bin", "--force"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("locked by alice"), "{}", stderr(&out));
+
+    alice.git_ok("a", &["lfs", "unlock", "w.bin"]);
+    let out = bob.git("b", &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Bob's lock can be broken by alice, an admin of the organisation, with --force only.
+    bob.git_ok("b", &["lfs", "lock", "w.bin"]);
+    alice.git_ok("a", &["pull", "-q"]);
+    let out = alice.git("a", &["lfs", "unlock", "w.bin"]);
+    assert!(!out.status.success());
+    alice.git_ok("a", &["lfs", "unlock", "w.bin", "--force"]);
+    assert!(!bob.git_ok("b", &["lfs", "locks"]).contains("w.bin"));
+}

@@ -30,6 +30,8 @@ const STALE_TMP: Duration = Duration::from_secs(24 * 3600);
 pub struct LocalStore {
     objects: PathBuf,
     tmp: PathBuf,
+    /// How long a download may wait for its client to take the next chunk.
+    idle: Duration,
 }
 
 enum Msg {
@@ -56,7 +58,17 @@ impl LocalStore {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(LocalStore { objects, tmp })
+        Ok(LocalStore {
+            objects,
+            tmp,
+            idle: Duration::from_secs(600),
+        })
+    }
+
+    /// Sets how long a download waits for a client that stopped reading before giving up.
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
     }
 
     pub fn path(&self, oid: &LfsOid) -> PathBuf {
@@ -162,7 +174,9 @@ impl LocalStore {
         .await
         .map_err(|e| io::Error::other(e.to_string()))??;
         let (file, len) = opened;
-        tokio::task::spawn_blocking(move || read_object(file, len, tx));
+        let idle = self.idle;
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || read_object(file, len, tx, idle, rt));
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
@@ -196,8 +210,15 @@ fn write_object(
     Ok(())
 }
 
-/// The disk side of a get: read `len` bytes in large chunks into a short queue.
-fn read_object(mut file: File, mut len: u64, tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>) {
+/// The disk side of a get: read `len` bytes in large chunks into a short queue. A client that
+/// takes nothing for `idle` is given up on, so a stalled download does not hold a thread.
+fn read_object(
+    mut file: File,
+    mut len: u64,
+    tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+    idle: Duration,
+    rt: tokio::runtime::Handle,
+) {
     while len > 0 {
         let want = len.min(READ_CHUNK as u64) as usize;
         let mut buf = BytesMut::zeroed(want);
@@ -211,8 +232,8 @@ fn read_object(mut file: File, mut len: u64, tx: tokio::sync::mpsc::Sender<io::R
                 Err(e)
             }
         };
-        if tx.blocking_send(item).is_err() {
-            return; // the client went away
+        if rt.block_on(tx.send_timeout(item, idle)).is_err() {
+            return; // the client went away, or stopped reading
         }
     }
 }

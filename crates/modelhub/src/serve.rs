@@ -68,7 +68,9 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let key = data
         .signing_key()
         .context("cannot read or create the signing key")?;
-    let store = LocalStore::open(&data.root().join("lfs")).context("cannot open the LFS store")?;
+    let store = LocalStore::open(&data.root().join("lfs"))
+        .context("cannot open the LFS store")?
+        .with_idle_timeout(Duration::from_secs(args.io_timeout.max(1)));
     let mut config = Config::new(data.root().to_owned(), exe, key);
     config.public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
     config.max_pack_ops_per_repo = args.max_pack_ops_per_repo.max(1);

@@ -184,8 +184,18 @@ fn batch_errors_and_refused_uploads_leave_nothing_behind() {
     assert!(v["objects"][0].get("actions").is_none());
 
     let body = json!({ "operation": "upload", "objects": [{ "oid": "e".repeat(64), "size": 1 }], "hash_algo": "sha512" });
-    let (status, v, _) = json_request(&s.addr, "POST", "/alice/m.git/info/lfs/objects/batch", Some(&token), &body);
-    assert_eq!((status, v["objects"][0]["error"]["code"].clone()), (200, json!(409)), "{v}");
+    let (status, v, _) = json_request(
+        &s.addr,
+        "POST",
+        "/alice/m.git/info/lfs/objects/batch",
+        Some(&token),
+        &body,
+    );
+    assert_eq!(
+        (status, v["objects"][0]["error"]["code"].clone()),
+        (200, json!(409)),
+        "{v}"
+    );
 
     let bad = json!([
         { "oid": "abc", "size": 1 },

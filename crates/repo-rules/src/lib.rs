@@ -1,0 +1,264 @@
+//! Pure checks of repo content: what a push, an upload or a local folder adds or changes,
+//! judged by the rules of a model hub. Paths and bytes in, findings out: no git, no HTTP, no
+//! async, so the pre-receive hook, the HTTP commit API and `modelhub validate` run exactly the
+//! same checks.
+//!
+//! The caller describes the change as [`ChangedFile`]s and answers two questions through
+//! [`Context`]: does a path exist in the new tree, and is an LFS object present for this repo.
+#![forbid(unsafe_code)]
+
+mod card;
+mod files;
+mod json_files;
+pub mod lists;
+mod policy;
+
+use std::fmt;
+
+use hub_types::RepoType;
+use serde::Serialize;
+
+pub use files::{parse_lfs_pointer, LfsPointer};
+pub use policy::{Policy, PolicyError};
+
+/// Non-LFS files above this size are refused, as on the Hub.
+pub const MAX_REGULAR_FILE: u64 = 10 << 20;
+/// Non-LFS binary files above this size are refused, as on the Hub.
+pub const MAX_REGULAR_BINARY: u64 = 1 << 20;
+/// The most of a text file (card, JSON) read for checking; larger ones get a finding.
+pub const MAX_TEXT: usize = 10 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Off,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Off => "off",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One problem found: which rule, how bad, where, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub path: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Every rule, with its default severity and what it checks (for `modelhub policy show`).
+pub const RULES: &[(&str, Severity, &str)] = &[
+    (
+        "large-file",
+        Severity::Error,
+        "a file over 10 MiB not stored with Git LFS",
+    ),
+    (
+        "binary-file",
+        Severity::Error,
+        "a binary file over 1 MiB not stored with Git LFS",
+    ),
+    (
+        "weights-not-in-lfs",
+        Severity::Error,
+        "a weight or archive file committed as a plain git blob",
+    ),
+    (
+        "lfs-pointer",
+        Severity::Error,
+        "a malformed Git LFS pointer",
+    ),
+    (
+        "lfs-missing",
+        Severity::Error,
+        "an LFS pointer to an object this repo's store does not hold at that size",
+    ),
+    (
+        "card-missing",
+        Severity::Warning,
+        "a model repo without README.md",
+    ),
+    (
+        "card-yaml",
+        Severity::Error,
+        "README.md front matter that is not valid, safe YAML mapping",
+    ),
+    (
+        "card-license-missing",
+        Severity::Warning,
+        "a card without a license",
+    ),
+    (
+        "card-license",
+        Severity::Error,
+        "a license that is not one of the Hub's license ids",
+    ),
+    (
+        "card-license-other",
+        Severity::Error,
+        "license: other without license_name and license_link",
+    ),
+    (
+        "card-license-link",
+        Severity::Error,
+        "license_link naming a repo file that does not exist",
+    ),
+    (
+        "card-language",
+        Severity::Warning,
+        "a language that is not an ISO 639-1/2/3 code",
+    ),
+    (
+        "card-pipeline-tag",
+        Severity::Warning,
+        "a pipeline_tag that is not a known task id",
+    ),
+    (
+        "card-library",
+        Severity::Warning,
+        "a library_name that is not a known library id",
+    ),
+    (
+        "card-field-type",
+        Severity::Error,
+        "tags, datasets, metrics or other fields of the wrong type",
+    ),
+    (
+        "card-repo-id",
+        Severity::Error,
+        "base_model, new_version or datasets entries that are not repo ids",
+    ),
+    (
+        "card-base-model-relation",
+        Severity::Error,
+        "base_model_relation outside adapter, merge, quantized, finetune",
+    ),
+    (
+        "card-model-index",
+        Severity::Error,
+        "model-index not matching its schema",
+    ),
+    (
+        "config-invalid",
+        Severity::Error,
+        "config.json that transformers could not load",
+    ),
+    (
+        "config-model-type",
+        Severity::Warning,
+        "config.json without model_type",
+    ),
+    (
+        "json-invalid",
+        Severity::Error,
+        "a JSON file the runtime loads that does not parse",
+    ),
+];
+
+/// The default severity of a rule id.
+pub fn default_severity(rule: &str) -> Option<Severity> {
+    RULES
+        .iter()
+        .find(|(id, ..)| *id == rule)
+        .map(|(_, s, _)| *s)
+}
+
+/// A file the change adds or modifies.
+#[derive(Debug, Clone)]
+pub struct ChangedFile {
+    pub path: String,
+    /// Its size in git (for an LFS file, the pointer's size).
+    pub size: u64,
+    /// Its bytes, or the first [`MAX_TEXT`] of them (`size` tells if some are missing).
+    pub content: Vec<u8>,
+}
+
+impl ChangedFile {
+    fn complete(&self) -> bool {
+        self.content.len() as u64 == self.size
+    }
+}
+
+/// What an LFS object looks like from this repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsState {
+    /// Stored and linked to this repo, with this size.
+    Present(u64),
+    Missing,
+}
+
+/// What the rules may ask about the repo beyond the changed files.
+pub trait Context {
+    fn repo_type(&self) -> RepoType;
+    /// Whether `path` is a file in the tree after the change.
+    fn exists(&self, path: &str) -> bool;
+    /// The LFS store's view of an object; `None` when no store is known (a plain git server),
+    /// which skips the existence rule.
+    fn lfs_object(&self, oid: &str) -> Option<LfsState>;
+}
+
+/// Runs every rule on a change and returns the findings, errors first, with severities from
+/// `policy` (rules it turns off are dropped).
+pub fn check(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in changed {
+        files::check(f, ctx, &mut out);
+        json_files::check(f, ctx, &mut out);
+    }
+    card::check(changed, ctx, &mut out);
+    for f in &mut out {
+        f.severity = policy.severity(f.rule);
+    }
+    out.retain(|f| f.severity != Severity::Off);
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.path.cmp(&b.path))
+            .then(a.rule.cmp(b.rule))
+    });
+    out
+}
+
+/// The effective severity of each rule for one repo (see [`Policy::for_repo`]).
+#[derive(Debug, Clone, Default)]
+pub struct Severities {
+    overrides: Vec<(String, Severity)>,
+}
+
+impl Severities {
+    pub fn severity(&self, rule: &str) -> Severity {
+        self.overrides
+            .iter()
+            .rev()
+            .find(|(r, _)| r == rule)
+            .map(|(_, s)| *s)
+            .or_else(|| default_severity(rule))
+            .unwrap_or(Severity::Error)
+    }
+}
+
+/// Helper for rules: a finding with the rule's default severity (the policy applies later).
+fn finding(rule: &'static str, path: &str, message: String, hint: impl Into<String>) -> Finding {
+    Finding {
+        rule,
+        severity: default_severity(rule).unwrap_or(Severity::Error),
+        path: path.to_owned(),
+        message,
+        hint: hint.into(),
+    }
+}
+
+/// The final path component.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}

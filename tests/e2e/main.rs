@@ -6,3 +6,4 @@ mod cli;
 mod git_http;
 mod harness;
 mod lfs;
+mod validation;

@@ -3,15 +3,22 @@
 //! every ref of the push and discard its objects; what is printed reaches the pusher as
 //! `remote:` lines.
 //!
-//! Today it enforces the ref rules of a model hub and LFS locks; the content validator plugs
-//! in here.
+//! It checks the ref rules of a model hub, then for each pushed branch or tag only what
+//! changed (new tip against old tip; a new ref against the default branch): LFS locks, and
+//! the content rules of `repo-rules` with the server's policy.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use git_repos::DEFAULT_BRANCH;
-use hub_types::pushable_ref;
+use hub_types::{pushable_ref, RepoType};
+use repo_rules::report::{push_report, RefFindings};
+use repo_rules::{parse_lfs_pointer, Finding, LfsState, Policy, Severity};
+
+use crate::hook_git::{self, TreeLookup};
+use crate::hook_server::Server;
 
 #[derive(Subcommand)]
 pub enum HookCmd {
@@ -40,6 +47,89 @@ impl Update {
 
 pub fn run(cmd: HookCmd) -> Result<()> {
     let HookCmd::PreReceive = cmd;
+    let updates = read_updates()?;
+    let repo = std::env::var("MODELHUB_REPO").unwrap_or_else(|_| "this repo".into());
+    let errors = check_refs(&updates);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        reject(&repo, errors.len());
+    }
+
+    let server = Server::from_env()?;
+    let policy = match &server {
+        Some(s) => Policy::load(&s.data_dir.join("policy.toml"))?,
+        None => match std::env::var_os("MODELHUB_POLICY") {
+            Some(p) => Policy::load(std::path::Path::new(&p))?,
+            None => Policy::default(),
+        },
+    };
+    let severities = policy.for_repo(std::env::var("MODELHUB_REPO").ok().as_deref());
+    let repo_type: RepoType = std::env::var("MODELHUB_REPO_TYPE")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(RepoType::Model);
+
+    let mut per_ref: Vec<(String, Vec<Finding>)> = Vec::new();
+    let mut lock_errors = Vec::new();
+    for u in updates
+        .iter()
+        .filter(|u| !u.is_delete() && pushable_ref(&u.name).is_ok())
+    {
+        let base = hook_git::base_of(u)?;
+        let entries = hook_git::diff(&base, &u.new)?;
+        if let Some(s) = &server {
+            if u.name.starts_with("refs/heads/") {
+                lock_errors.extend(s.lock_conflicts(&u.name, &entries)?);
+            }
+        }
+        let files = hook_git::changed_files(&entries)?;
+        let oids: Vec<String> = files
+            .iter()
+            .filter_map(|f| parse_lfs_pointer(&f.content).and_then(Result::ok))
+            .map(|p| p.oid)
+            .collect();
+        let lfs = match &server {
+            Some(s) => Some(s.lfs_states(&oids)?),
+            None => None,
+        };
+        let ctx = HookContext {
+            repo_type,
+            tree: TreeLookup::new(&u.new),
+            lfs,
+        };
+        let findings = repo_rules::check(&files, &ctx, &severities);
+        per_ref.push((u.name.clone(), findings));
+    }
+    if !lock_errors.is_empty() {
+        for e in &lock_errors {
+            eprintln!("error: {e}");
+        }
+        reject(&repo, lock_errors.len());
+    }
+    let refs: Vec<RefFindings> = per_ref
+        .iter()
+        .filter(|(_, f)| !f.is_empty())
+        .map(|(name, findings)| RefFindings {
+            ref_name: name,
+            findings,
+        })
+        .collect();
+    if refs.is_empty() {
+        return Ok(());
+    }
+    eprint!("{}", push_report(&repo, &refs));
+    let failed = refs
+        .iter()
+        .any(|r| r.findings.iter().any(|f| f.severity == Severity::Error));
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn read_updates() -> Result<Vec<Update>> {
     let mut updates = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.context("reading the ref updates from git")?;
@@ -53,23 +143,35 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             _ => anyhow::bail!("unexpected pre-receive input line: {line:?}"),
         }
     }
-    let mut errors = check_refs(&updates);
-    if errors.is_empty() {
-        errors.extend(crate::hook_locks::check(&updates)?);
-    }
-    if errors.is_empty() {
-        return Ok(());
-    }
-    let repo = std::env::var("MODELHUB_REPO").unwrap_or_default();
-    for e in &errors {
-        eprintln!("error: {e}");
-    }
-    let s = if errors.len() == 1 { "" } else { "s" };
-    eprintln!(
-        "modelhub rejected the push to {repo}: {} error{s}",
-        errors.len()
-    );
+    Ok(updates)
+}
+
+fn reject(repo: &str, errors: usize) -> ! {
+    let s = if errors == 1 { "" } else { "s" };
+    eprintln!("modelhub rejected the push to {repo}: {errors} error{s}");
     std::process::exit(1);
+}
+
+/// What the content rules may ask about the pushed ref.
+struct HookContext {
+    repo_type: RepoType,
+    tree: TreeLookup,
+    lfs: Option<HashMap<String, LfsState>>,
+}
+
+impl repo_rules::Context for HookContext {
+    fn repo_type(&self) -> RepoType {
+        self.repo_type
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.tree.exists(path)
+    }
+
+    fn lfs_object(&self, oid: &str) -> Option<LfsState> {
+        let lfs = self.lfs.as_ref()?;
+        Some(lfs.get(oid).copied().unwrap_or(LfsState::Missing))
+    }
 }
 
 fn check_refs(updates: &[Update]) -> Vec<String> {

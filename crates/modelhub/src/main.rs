@@ -3,8 +3,10 @@
 
 mod admin;
 mod hook;
-mod hook_locks;
+mod hook_git;
+mod hook_server;
 mod serve;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,11 @@ enum Command {
     /// Manage repos.
     #[command(subcommand)]
     Repo(admin::RepoCmd),
+    /// Check a local folder with the push rules before pushing it (exit 1 on errors).
+    Validate(validate::ValidateArgs),
+    /// Show the validation policy.
+    #[command(subcommand)]
+    Policy(validate::PolicyCmd),
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -55,6 +62,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hook(cmd) => hook::run(cmd),
+        Command::Validate(args) => match validate::run(args) {
+            Ok(true) => return ExitCode::FAILURE,
+            other => other.map(|_| ()),
+        },
+        Command::Policy(cmd) => validate::policy(&cli.data_dir, cmd),
         command => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -67,7 +79,9 @@ fn main() -> ExitCode {
                     Command::Org(c) => admin::org(&cli.data_dir, c).await,
                     Command::Token(c) => admin::token(&cli.data_dir, c).await,
                     Command::Repo(c) => admin::repo(&cli.data_dir, c).await,
-                    Command::Hook(_) => unreachable!("hooks run without a runtime"),
+                    Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
+                        unreachable!("handled without a runtime")
+                    }
                 }
             })
         }

@@ -12,6 +12,7 @@ mod files;
 mod json_files;
 pub mod lists;
 mod policy;
+pub mod report;
 
 use std::fmt;
 
@@ -38,7 +39,7 @@ pub enum Severity {
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Severity::Off => "off",
             Severity::Warning => "warning",
             Severity::Error => "error",

@@ -137,7 +137,7 @@ fn large_and_binary_files_outside_lfs() {
 #[test]
 fn lfs_objects_must_be_in_this_repos_store_at_the_pointers_size() {
     let files = load(&fixtures().join("repos/good-model"));
-    let oid = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393".to_owned();
+    let oid = "30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58".to_owned();
     assert!(run(files.clone(), Some([(oid.clone(), 1048576)].into())).is_empty());
     let missing = run(files.clone(), Some(BTreeMap::new()));
     assert_eq!(missing.len(), 1);

@@ -1,0 +1,193 @@
+//! What a pushed ref changes, read with git plumbing. The hook runs inside git's quarantine:
+//! the `git` children inherit `GIT_OBJECT_DIRECTORY` and `GIT_ALTERNATE_OBJECT_DIRECTORIES`, so
+//! they see the pushed objects (gix would not; see the developers' guide).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use git_repos::DEFAULT_BRANCH;
+use repo_rules::{ChangedFile, MAX_TEXT};
+
+use crate::hook::Update;
+
+/// git's empty tree: the base of a ref with nothing to compare against.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// One path of `git diff-tree` output.
+pub struct Entry {
+    pub path: String,
+    pub oid: String,
+    pub mode: String,
+    pub deleted: bool,
+}
+
+/// What to compare a ref update against: the old tip, or for a new ref the default branch,
+/// or nothing (the empty tree) in a repo without one.
+pub fn base_of(u: &Update) -> Result<String> {
+    if !u.is_create() {
+        return Ok(u.old.clone());
+    }
+    let out = Command::new("git")
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{DEFAULT_BRANCH}^{{commit}}"),
+        ])
+        .output()?;
+    Ok(if out.status.success() {
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    } else {
+        EMPTY_TREE.to_owned()
+    })
+}
+
+/// Every path that differs between `base` and `new`.
+pub fn diff(base: &str, new: &str) -> Result<Vec<Entry>> {
+    let out = Command::new("git")
+        .args([
+            "diff-tree",
+            "-r",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--no-commit-id",
+            base,
+            new,
+        ])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "git diff-tree {base} {new}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let mut entries = Vec::new();
+    let mut fields = out.stdout.split(|b| *b == 0);
+    while let Some(meta) = fields.next() {
+        if meta.is_empty() {
+            continue;
+        }
+        let meta = String::from_utf8_lossy(meta);
+        let path = fields
+            .next()
+            .context("diff-tree output ends after a header")?;
+        // ":100644 100644 <old> <new> M"
+        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        if parts.len() < 5 {
+            bail!("unexpected diff-tree line {meta:?}");
+        }
+        entries.push(Entry {
+            path: String::from_utf8_lossy(path).into_owned(),
+            oid: parts[3].to_owned(),
+            mode: parts[1].to_owned(),
+            deleted: parts[4].starts_with('D'),
+        });
+    }
+    Ok(entries)
+}
+
+/// The added or modified regular files among `entries`, with their sizes and (up to
+/// [`MAX_TEXT`]) their bytes, read through `git cat-file`.
+pub fn changed_files(entries: &[Entry]) -> Result<Vec<ChangedFile>> {
+    let files: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !e.deleted && (e.mode == "100644" || e.mode == "100755"))
+        .collect();
+    let oids: Vec<&str> = files.iter().map(|e| e.oid.as_str()).collect();
+    let sizes = batch(&oids, false)?;
+    let small: Vec<&str> = files
+        .iter()
+        .zip(&sizes)
+        .filter(|(_, (size, _))| *size as usize <= MAX_TEXT)
+        .map(|(e, _)| e.oid.as_str())
+        .collect();
+    let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
+    for (oid, (_, data)) in small.iter().zip(batch(&small, true)?) {
+        contents.insert((*oid).to_owned(), data);
+    }
+    Ok(files
+        .iter()
+        .zip(sizes)
+        .map(|(e, (size, _))| ChangedFile {
+            path: e.path.clone(),
+            size,
+            content: contents.get(&e.oid).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Runs `git cat-file --batch-check` (sizes) or `--batch` (sizes and bytes) over `oids`,
+/// writing from a thread so neither pipe can fill up and block the other.
+fn batch(oids: &[&str], contents: bool) -> Result<Vec<(u64, Vec<u8>)>> {
+    if oids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mode = if contents { "--batch" } else { "--batch-check" };
+    let mut child = Command::new("git")
+        .args(["cat-file", mode])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut results = Vec::with_capacity(oids.len());
+    for oid in oids {
+        let mut header = String::new();
+        out.read_line(&mut header)?;
+        let mut parts = header.split_whitespace();
+        let (Some(_), Some(kind), Some(size)) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("git cat-file: unexpected answer {header:?} for {oid}");
+        };
+        if kind != "blob" {
+            bail!("git cat-file: {oid} is a {kind}, not a blob");
+        }
+        let size: u64 = size.parse()?;
+        let mut data = Vec::new();
+        if contents {
+            data.resize(size as usize, 0);
+            out.read_exact(&mut data)?;
+            let mut lf = [0u8; 1];
+            out.read_exact(&mut lf)?;
+        }
+        results.push((size, data));
+    }
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("git cat-file writer panicked"))??;
+    child.wait()?;
+    Ok(results)
+}
+
+/// Answers "does this path exist after the push" from git, once per path.
+pub struct TreeLookup {
+    commit: String,
+    cache: RefCell<HashMap<String, bool>>,
+}
+
+impl TreeLookup {
+    pub fn new(commit: &str) -> Self {
+        TreeLookup {
+            commit: commit.to_owned(),
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        if let Some(hit) = self.cache.borrow().get(path) {
+            return *hit;
+        }
+        let found = Command::new("git")
+            .args(["cat-file", "-e", &format!("{}:{path}", self.commit)])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        self.cache.borrow_mut().insert(path.to_owned(), found);
+        found
+    }
+}

@@ -1,0 +1,113 @@
+//! What the hook asks the modelhub server's data when it runs under the server: LFS locks and
+//! which LFS objects this repo holds. Under a plain git server none of this exists, and the
+//! rules that need it are skipped.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use accounts::{Accounts, Lock, LockQuery};
+use anyhow::{Context, Result};
+use hub_types::LfsOid;
+use lfs_store::{LocalStore, ObjectStore};
+use repo_rules::LfsState;
+use tokio::runtime::Runtime;
+
+use crate::hook_git::Entry;
+
+pub struct Server {
+    pub data_dir: PathBuf,
+    repo_id: i64,
+    pusher_id: Option<i64>,
+    runtime: Runtime,
+    db: Accounts,
+    store: LocalStore,
+}
+
+impl Server {
+    /// Connects to the server's data when the environment names it (`MODELHUB_DATA_DIR` and
+    /// `MODELHUB_REPO_ID`, as the server sets them).
+    pub fn from_env() -> Result<Option<Self>> {
+        let var = |k: &str| std::env::var(k).ok();
+        let (Some(dir), Some(repo_id)) = (var("MODELHUB_DATA_DIR"), var("MODELHUB_REPO_ID")) else {
+            return Ok(None);
+        };
+        let data_dir = PathBuf::from(dir);
+        let repo_id = repo_id
+            .parse()
+            .context("MODELHUB_REPO_ID is not a number")?;
+        let pusher_id = var("MODELHUB_PUSHER_ID").and_then(|p| p.parse().ok());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the hook's runtime")?;
+        let db = runtime.block_on(Accounts::open(&data_dir.join("modelhub.db")))?;
+        let store = LocalStore::open(&data_dir.join("lfs"))?;
+        Ok(Some(Server {
+            data_dir,
+            repo_id,
+            pusher_id,
+            runtime,
+            db,
+            store,
+        }))
+    }
+
+    /// For each oid: present (linked to this repo and stored, with its size) or missing.
+    pub fn lfs_states(&self, oids: &[String]) -> Result<HashMap<String, LfsState>> {
+        self.runtime.block_on(async {
+            let mut out = HashMap::new();
+            for raw in oids {
+                let Ok(oid) = LfsOid::parse(raw) else {
+                    continue;
+                };
+                let linked = self.db.linked_object(self.repo_id, &oid).await?;
+                let stored = match linked {
+                    Some(_) => self.store.size(&oid).await?,
+                    None => None,
+                };
+                out.insert(
+                    raw.clone(),
+                    stored.map_or(LfsState::Missing, LfsState::Present),
+                );
+            }
+            anyhow::Ok(out)
+        })
+    }
+
+    /// One error per file the push changes that someone else holds a lock on. git-lfs checks
+    /// this on the client only when `lfs.locksverify` is on; the server checks it always.
+    pub fn lock_conflicts(&self, ref_name: &str, entries: &[Entry]) -> Result<Vec<String>> {
+        let locks = self.runtime.block_on(async {
+            let mut all: Vec<Lock> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let q = LockQuery {
+                    cursor,
+                    limit: 1000,
+                    ..LockQuery::default()
+                };
+                let (page, next) = self.db.list_locks(self.repo_id, &q).await?;
+                all.extend(page);
+                match next {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
+            anyhow::Ok(all)
+        })?;
+        let changed: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        Ok(locks
+            .iter()
+            .filter(|l| Some(l.owner_id) != self.pusher_id)
+            .filter(|l| l.ref_name.as_deref().is_none_or(|r| r == ref_name))
+            .filter(|l| changed.contains(l.path.as_str()))
+            .map(|l| {
+                format!(
+                    "{}: locked by {} (lock {}); only they can push changes to it. Ask them to \
+                     run `git lfs unlock {}`, or a repo admin to force-unlock it",
+                    l.path, l.owner_name, l.id, l.path
+                )
+            })
+            .collect())
+    }
+}

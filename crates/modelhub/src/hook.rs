@@ -172,6 +172,10 @@ impl repo_rules::Context for HookContext {
         let lfs = self.lfs.as_ref()?;
         Some(lfs.get(oid).copied().unwrap_or(LfsState::Missing))
     }
+
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.tree.read(path)
+    }
 }
 
 fn check_refs(updates: &[Update]) -> Vec<String> {

@@ -178,6 +178,26 @@ impl TreeLookup {
         }
     }
 
+    /// The bytes of `path` after the push, if it is a file there of at most [`MAX_TEXT`].
+    pub fn read(&self, path: &str) -> Option<Vec<u8>> {
+        let spec = format!("{}:{path}", self.commit);
+        let size = Command::new("git")
+            .args(["cat-file", "-s", &spec])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let size: usize = String::from_utf8_lossy(&size.stdout).trim().parse().ok()?;
+        if size > MAX_TEXT {
+            return None;
+        }
+        let out = Command::new("git")
+            .args(["cat-file", "blob", &spec])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then_some(out.stdout)
+    }
+
     pub fn exists(&self, path: &str) -> bool {
         if let Some(hit) = self.cache.borrow().get(path) {
             return *hit;

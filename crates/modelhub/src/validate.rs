@@ -62,6 +62,7 @@ pub fn run(args: ValidateArgs) -> Result<bool> {
     }
     let ctx = Folder {
         repo_type,
+        root: args.dir.clone(),
         paths: files.iter().map(|f| f.path.clone()).collect(),
     };
     let findings = repo_rules::check(&files, &ctx, &policy.for_repo(args.repo.as_deref()));
@@ -136,6 +137,7 @@ fn lfs_patterns(dir: &Path) -> Result<GlobSet> {
 
 struct Folder {
     repo_type: RepoType,
+    root: PathBuf,
     paths: std::collections::HashSet<String>,
 }
 
@@ -148,6 +150,18 @@ impl repo_rules::Context for Folder {
     }
     fn lfs_object(&self, _oid: &str) -> Option<LfsState> {
         None
+    }
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        if !self.paths.contains(path) {
+            return None;
+        }
+        let mut data = Vec::new();
+        File::open(self.root.join(path))
+            .ok()?
+            .take(MAX_TEXT as u64)
+            .read_to_end(&mut data)
+            .ok()?;
+        Some(data)
     }
 }
 

@@ -40,6 +40,19 @@ pub fn check(changed: &[ChangedFile], ctx: &dyn Context, out: &mut Vec<Finding>)
     }
 }
 
+/// The license ids a card declares (empty when it declares none or cannot be parsed).
+pub fn declared_licenses(card: &ChangedFile) -> Vec<String> {
+    let Ok(Some(meta)) = front_matter(card) else {
+        return Vec::new();
+    };
+    meta.get("license")
+        .map(as_list)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The front matter as JSON: `Ok(None)` when the card has none.
 fn front_matter(card: &ChangedFile) -> Result<Option<serde_json::Map<String, Value>>, Finding> {
     let bad = |msg: String, hint: &str| finding("card-yaml", CARD, msg, hint.to_owned());

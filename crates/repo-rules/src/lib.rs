@@ -10,6 +10,7 @@
 mod card;
 mod files;
 mod json_files;
+mod license_file;
 pub mod lists;
 mod policy;
 pub mod report;
@@ -150,6 +151,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "model-index not matching its schema",
     ),
     (
+        "license-file-mismatch",
+        Severity::Warning,
+        "a LICENSE file whose text is another license than the card declares",
+    ),
+    (
         "config-invalid",
         Severity::Error,
         "config.json that transformers could not load",
@@ -206,6 +212,9 @@ pub trait Context {
     /// The LFS store's view of an object; `None` when no store is known (a plain git server),
     /// which skips the existence rule.
     fn lfs_object(&self, oid: &str) -> Option<LfsState>;
+    /// The bytes of an unchanged file of the new tree (up to [`MAX_TEXT`]), for rules that
+    /// compare a changed file with another one; `None` if absent.
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
 }
 
 /// Runs every rule on a change and returns the findings, errors first, with severities from
@@ -217,6 +226,7 @@ pub fn check(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) ->
         json_files::check(f, ctx, &mut out);
     }
     card::check(changed, ctx, &mut out);
+    license_file::check(changed, ctx, &mut out);
     for f in &mut out {
         f.severity = policy.severity(f.rule);
     }

@@ -32,6 +32,12 @@ impl Context for Repo {
                 .map_or(LfsState::Missing, |s| LfsState::Present(*s)),
         )
     }
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.content.clone())
+    }
 }
 
 fn load(dir: &Path) -> Vec<ChangedFile> {

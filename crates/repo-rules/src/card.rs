@@ -275,6 +275,9 @@ fn fields(meta: &serde_json::Map<String, Value>, ctx: &dyn Context, out: &mut Ve
             }
         }
     }
+    if ctx.repo_type() == RepoType::Dataset {
+        dataset_fields(meta, &mut push);
+    }
     if ctx.repo_type() != RepoType::Model {
         return;
     }
@@ -347,6 +350,91 @@ fn fields(meta: &serde_json::Map<String, Value>, ctx: &dyn Context, out: &mut Ve
                 "card-model-index",
                 e,
                 "see the model-index schema in the Hub's model card docs",
+            );
+        }
+    }
+}
+
+/// `size_categories` values the Hub knows.
+const SIZE_CATEGORIES: &[&str] = &[
+    "n<1K",
+    "1K<n<10K",
+    "10K<n<100K",
+    "100K<n<1M",
+    "1M<n<10M",
+    "10M<n<100M",
+    "100M<n<1B",
+    "1B<n<10B",
+    "10B<n<100B",
+    "100B<n<1T",
+    "n>1T",
+];
+
+/// The fields of a dataset card: tasks, size categories, a pretty name, configs.
+fn dataset_fields(
+    meta: &serde_json::Map<String, Value>,
+    push: &mut impl FnMut(&'static str, String, &str),
+) {
+    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    if let Some(tasks) = meta.get("task_categories") {
+        if !strings(tasks) {
+            push(
+                "card-field-type",
+                "\"task_categories\" must be a list of strings".into(),
+                "list task ids, one per line starting with -",
+            );
+        }
+        for t in tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !PIPELINE_TAGS.contains(&t) {
+                push(
+                    "card-pipeline-tag",
+                    format!(
+                        "task category {t:?} is not a known task; did you mean {:?}?",
+                        closest(t, PIPELINE_TAGS)
+                    ),
+                    "use one of the Hub's task ids",
+                );
+            }
+        }
+    }
+    if let Some(sizes) = meta.get("size_categories") {
+        let ok = sizes.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|v| v.as_str().is_some_and(|s| SIZE_CATEGORIES.contains(&s)))
+        });
+        if !ok {
+            push(
+                "card-field-type",
+                format!(
+                    "\"size_categories\" must be a list of {}",
+                    SIZE_CATEGORIES.join(", ")
+                ),
+                "pick the bucket your row count falls in",
+            );
+        }
+    }
+    if meta.get("pretty_name").is_some_and(|v| !v.is_string()) {
+        push(
+            "card-field-type",
+            "\"pretty_name\" must be a string".into(),
+            "quote it",
+        );
+    }
+    if let Some(configs) = meta.get("configs") {
+        let ok = configs.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|c| c.get("config_name").is_some_and(Value::is_string))
+        });
+        if !ok {
+            push(
+                "card-field-type",
+                "\"configs\" must be a list of mappings, each with a config_name".into(),
+                "see the dataset card docs on configs",
             );
         }
     }
@@ -517,6 +605,58 @@ fn string(v: Option<&Value>, path: &str, required: bool, errors: &mut Vec<String
 #[cfg(test)]
 mod tests {
     use super::find_tag;
+    use crate::{ChangedFile, Context, LfsState};
+    use hub_types::RepoType;
+
+    struct Dataset;
+    impl Context for Dataset {
+        fn repo_type(&self) -> RepoType {
+            RepoType::Dataset
+        }
+        fn exists(&self, _: &str) -> bool {
+            true
+        }
+        fn lfs_object(&self, _: &str) -> Option<LfsState> {
+            None
+        }
+        fn read(&self, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    #[test]
+    fn dataset_cards_get_dataset_rules() {
+        let run = |card: &str| {
+            let f = ChangedFile {
+                path: "README.md".into(),
+                size: card.len() as u64,
+                content: card.as_bytes().to_vec(),
+            };
+            let mut out = Vec::new();
+            super::check(&[f], &Dataset, &mut out);
+            out.iter().map(|f| f.rule).collect::<Vec<_>>()
+        };
+        let good = "---\nlicense: cc-by-4.0\ntask_categories:\n- text-classification\nsize_categories:\n- 1K<n<10K\npretty_name: Reviews\nconfigs:\n- config_name: default\n  data_files: data/*.parquet\n---\n";
+        assert!(run(good).is_empty(), "{:?}", run(good));
+        // Model-only fields are not judged on a dataset.
+        assert!(run("---\nlicense: mit\nlibrary_name: nope\nbase_model: /x\n---\n").is_empty());
+        assert_eq!(
+            run("---\nlicense: mit\nsize_categories: lots\n---\n"),
+            ["card-field-type"]
+        );
+        assert_eq!(
+            run("---\nlicense: mit\ntask_categories: [text-clasification]\n---\n"),
+            ["card-pipeline-tag"]
+        );
+        assert_eq!(
+            run("---\nlicense: mit\nconfigs: [{data_files: x}]\n---\n"),
+            ["card-field-type"]
+        );
+        // And a dataset without a card gets no card-missing warning.
+        let mut out = Vec::new();
+        super::check(&[], &Dataset, &mut out);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn tags_are_found_where_nodes_start() {

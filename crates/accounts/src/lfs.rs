@@ -78,6 +78,29 @@ impl Accounts {
         Ok(row.map(|r| r.get::<i64, _>(0) as u64))
     }
 
+    /// Stores what validation learnt about an object's weights (JSON), replacing older facts.
+    pub async fn record_weights(&self, oid: &LfsOid, info_json: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO lfs_weights (oid, info) VALUES (?, ?) \
+             ON CONFLICT (oid) DO UPDATE SET info = excluded.info, \
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        )
+        .bind(oid.as_str())
+        .bind(info_json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The recorded weights facts of an object (JSON), if validation has read it.
+    pub async fn weights(&self, oid: &LfsOid) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT info FROM lfs_weights WHERE oid = ?")
+            .bind(oid.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Creates a lock, or returns the lock that already holds `path` as the error value.
     pub async fn create_lock(
         &self,

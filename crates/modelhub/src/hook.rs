@@ -95,12 +95,16 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             None => None,
         };
         let ctx = HookContext {
+            server: server.as_ref(),
             repo_type,
             tree: TreeLookup::new(&u.new),
             lfs,
         };
-        let findings = repo_rules::check(&files, &ctx, &severities);
-        per_ref.push((u.name.clone(), findings));
+        let outcome = repo_rules::check_all(&files, &ctx, &severities);
+        if let Some(s) = &server {
+            s.record_weights(&outcome.weights)?;
+        }
+        per_ref.push((u.name.clone(), outcome.findings));
     }
     if !lock_errors.is_empty() {
         for e in &lock_errors {
@@ -153,13 +157,14 @@ fn reject(repo: &str, errors: usize) -> ! {
 }
 
 /// What the content rules may ask about the pushed ref.
-struct HookContext {
+struct HookContext<'a> {
+    server: Option<&'a Server>,
     repo_type: RepoType,
     tree: TreeLookup,
     lfs: Option<HashMap<String, LfsState>>,
 }
 
-impl repo_rules::Context for HookContext {
+impl repo_rules::Context for HookContext<'_> {
     fn repo_type(&self) -> RepoType {
         self.repo_type
     }
@@ -175,6 +180,14 @@ impl repo_rules::Context for HookContext {
 
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         self.tree.read(path)
+    }
+
+    fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+        let server = self.server?;
+        if self.lfs_object(oid) == Some(LfsState::Missing) {
+            return None;
+        }
+        server.lfs_read(oid, offset, len)
     }
 }
 

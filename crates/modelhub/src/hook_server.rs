@@ -74,6 +74,44 @@ impl Server {
         })
     }
 
+    /// `len` bytes at `offset` of a stored object (a ranged read; the object's size bounds it).
+    pub fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+        use futures_util::StreamExt;
+        let oid = LfsOid::parse(oid).ok()?;
+        if len == 0 {
+            return self
+                .runtime
+                .block_on(self.store.size(&oid))
+                .ok()?
+                .map(|_| Vec::new());
+        }
+        let range = lfs_store::ByteRange {
+            start: offset,
+            end: offset + len - 1,
+        };
+        self.runtime.block_on(async {
+            let mut stream = self.store.get(&oid, Some(range)).await.ok()?;
+            let mut out = Vec::with_capacity(len as usize);
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.ok()?);
+            }
+            Some(out)
+        })
+    }
+
+    /// Records what the push's weights are (parameter counts, formats) by object id.
+    pub fn record_weights(&self, weights: &[repo_rules::WeightsInfo]) -> Result<()> {
+        self.runtime.block_on(async {
+            for w in weights {
+                let oid = LfsOid::parse(&w.oid)?;
+                self.db
+                    .record_weights(&oid, &serde_json::to_string(w)?)
+                    .await?;
+            }
+            anyhow::Ok(())
+        })
+    }
+
     /// One error per file the push changes that someone else holds a lock on. git-lfs checks
     /// this on the client only when `lfs.locksverify` is on; the server checks it always.
     pub fn lock_conflicts(&self, ref_name: &str, entries: &[Entry]) -> Result<Vec<String>> {

@@ -43,6 +43,8 @@ pub fn run(args: ValidateArgs) -> Result<bool> {
     };
     let lfs = lfs_patterns(&args.dir)?;
     let mut files = Vec::new();
+    // LFS-tracked files by the oid of the pointer they stand for, so weight rules can read them.
+    let mut objects = std::collections::HashMap::new();
     for entry in walkdir::WalkDir::new(&args.dir).sort_by_file_name() {
         let entry = entry?;
         let rel = entry
@@ -58,11 +60,16 @@ pub fn run(args: ValidateArgs) -> Result<bool> {
             continue;
         }
         let path = rel.to_string_lossy().replace('\\', "/");
-        files.push(read_file(entry.path(), &path, lfs.is_match(&path))?);
+        let (file, oid) = read_file(entry.path(), &path, lfs.is_match(&path))?;
+        if let Some(oid) = oid {
+            objects.insert(oid, entry.path().to_owned());
+        }
+        files.push(file);
     }
     let ctx = Folder {
         repo_type,
         root: args.dir.clone(),
+        objects,
         paths: files.iter().map(|f| f.path.clone()).collect(),
     };
     let findings = repo_rules::check(&files, &ctx, &policy.for_repo(args.repo.as_deref()));
@@ -76,8 +83,9 @@ pub fn run(args: ValidateArgs) -> Result<bool> {
     Ok(errors > 0)
 }
 
-/// A file as git would store it: LFS-tracked files become pointers.
-fn read_file(full: &Path, path: &str, lfs_tracked: bool) -> Result<ChangedFile> {
+/// A file as git would store it: LFS-tracked files become pointers (and the pointer's oid is
+/// returned with them).
+fn read_file(full: &Path, path: &str, lfs_tracked: bool) -> Result<(ChangedFile, Option<String>)> {
     let size = std::fs::metadata(full)?.len();
     let mut head = Vec::new();
     File::open(full)?
@@ -90,24 +98,25 @@ fn read_file(full: &Path, path: &str, lfs_tracked: bool) -> Result<ChangedFile> 
         } else {
             head[..8000.min(head.len())].to_vec()
         };
-        return Ok(ChangedFile {
+        let file = ChangedFile {
             path: path.to_owned(),
             size,
             content,
-        });
+        };
+        return Ok((file, None));
     }
     let mut hasher = Sha256::new();
     std::io::copy(&mut File::open(full)?, &mut hasher)
         .with_context(|| format!("reading {path}"))?;
-    let pointer = format!(
-        "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize {size}\n",
-        hex::encode(hasher.finalize())
-    );
-    Ok(ChangedFile {
+    let oid = hex::encode(hasher.finalize());
+    let pointer =
+        format!("version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n");
+    let file = ChangedFile {
         path: path.to_owned(),
         size: pointer.len() as u64,
         content: pointer.into_bytes(),
-    })
+    };
+    Ok((file, Some(oid)))
 }
 
 /// The `filter=lfs` patterns of the folder's `.gitattributes`, matched as git does: a pattern
@@ -138,6 +147,7 @@ fn lfs_patterns(dir: &Path) -> Result<GlobSet> {
 struct Folder {
     repo_type: RepoType,
     root: PathBuf,
+    objects: std::collections::HashMap<String, PathBuf>,
     paths: std::collections::HashSet<String>,
 }
 
@@ -150,6 +160,14 @@ impl repo_rules::Context for Folder {
     }
     fn lfs_object(&self, _oid: &str) -> Option<LfsState> {
         None
+    }
+    fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = File::open(self.objects.get(oid)?).ok()?;
+        f.seek(SeekFrom::Start(offset)).ok()?;
+        let mut data = Vec::new();
+        f.take(len).read_to_end(&mut data).ok()?;
+        Some(data)
     }
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         if !self.paths.contains(path) {

@@ -622,6 +622,9 @@ mod tests {
         fn read(&self, _: &str) -> Option<Vec<u8>> {
             None
         }
+        fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
+            None
+        }
     }
 
     #[test]

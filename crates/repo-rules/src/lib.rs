@@ -14,6 +14,7 @@ mod license_file;
 pub mod lists;
 mod policy;
 pub mod report;
+pub mod weights;
 
 use std::fmt;
 
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 pub use files::{parse_lfs_pointer, LfsPointer};
 pub use policy::{Policy, PolicyError};
+pub use weights::WeightsInfo;
 
 /// Non-LFS files above this size are refused, as on the Hub.
 pub const MAX_REGULAR_FILE: u64 = 10 << 20;
@@ -156,6 +158,41 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "a LICENSE file whose text is another license than the card declares",
     ),
     (
+        "safetensors-invalid",
+        Severity::Error,
+        "a safetensors file whose header the safetensors rules refuse",
+    ),
+    (
+        "shard-index",
+        Severity::Error,
+        "a *.safetensors.index.json that does not match its shards",
+    ),
+    (
+        "pickle-blocked",
+        Severity::Error,
+        "a pickle (or PyTorch checkpoint) importing code on picklescan's block list",
+    ),
+    (
+        "pickle-unknown",
+        Severity::Warning,
+        "a pickle importing something not on the known-safe list",
+    ),
+    (
+        "pickle-unreadable",
+        Severity::Warning,
+        "a pickle or checkpoint that could not be scanned",
+    ),
+    (
+        "gguf-invalid",
+        Severity::Error,
+        "a GGUF file with a corrupt header",
+    ),
+    (
+        "config-weights",
+        Severity::Warning,
+        "config.json disagreeing with the weights' tensors",
+    ),
+    (
         "config-invalid",
         Severity::Error,
         "config.json that transformers could not load",
@@ -215,18 +252,35 @@ pub trait Context {
     /// The bytes of an unchanged file of the new tree (up to [`MAX_TEXT`]), for rules that
     /// compare a changed file with another one; `None` if absent.
     fn read(&self, path: &str) -> Option<Vec<u8>>;
+    /// `len` bytes at `offset` of an LFS object (a ranged read from the store); `None` when
+    /// there is no store or no such object, which skips the rules on weights' contents.
+    fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>>;
+}
+
+/// Everything a check finds: the findings, and what it learnt about the weights.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub weights: Vec<WeightsInfo>,
 }
 
 /// Runs every rule on a change and returns the findings, errors first, with severities from
 /// `policy` (rules it turns off are dropped).
 pub fn check(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) -> Vec<Finding> {
+    check_all(changed, ctx, policy).findings
+}
+
+/// [`check`], plus the parameter counts and formats of the weights it read.
+pub fn check_all(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) -> Outcome {
     let mut out = Vec::new();
+    let mut weights = Vec::new();
     for f in changed {
         files::check(f, ctx, &mut out);
         json_files::check(f, ctx, &mut out);
     }
     card::check(changed, ctx, &mut out);
     license_file::check(changed, ctx, &mut out);
+    weights::check(changed, ctx, &mut out, &mut weights);
     for f in &mut out {
         f.severity = policy.severity(f.rule);
     }
@@ -237,7 +291,10 @@ pub fn check(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) ->
             .then(a.path.cmp(&b.path))
             .then(a.rule.cmp(b.rule))
     });
-    out
+    Outcome {
+        findings: out,
+        weights,
+    }
 }
 
 /// The effective severity of each rule for one repo (see [`Policy::for_repo`]).

@@ -1,0 +1,164 @@
+//! Just enough of the zip format to pull the pickle members out of a PyTorch checkpoint with
+//! ranged reads: the end-of-central-directory record (zip64 too), the central directory, then
+//! each wanted member's local header and bytes. Sizes are capped, so a zip bomb or a lying
+//! directory costs at most the caps.
+
+use std::io::Read;
+
+/// A ranged read of the object: `(offset, len)` to bytes, `None` if it cannot be read.
+pub type ReadAt<'a> = &'a dyn Fn(u64, u64) -> Option<Vec<u8>>;
+
+const MAX_DIRECTORY: u64 = 64 << 20;
+pub const MAX_MEMBER: u64 = 64 << 20;
+const MAX_ENTRIES: usize = 100_000;
+
+pub fn is_zip(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04")
+}
+
+fn u16le(b: &[u8], at: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+fn u32le(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(
+        b[at..at + 4].try_into().expect("4 bytes"),
+    ))
+}
+fn u64le(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+struct Member {
+    name: String,
+    method: u64,
+    compressed: u64,
+    uncompressed: u64,
+    local_offset: u64,
+}
+
+/// The members of the zip whose names satisfy `want`, decompressed, as (name, bytes).
+pub fn members(
+    read: ReadAt<'_>,
+    size: u64,
+    want: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let tail_len = size.min(65_535 + 22);
+    let tail = read(size - tail_len, tail_len).ok_or("cannot read the end of the zip")?;
+    let eocd = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
+        .ok_or("no end-of-central-directory record: not a valid zip")?;
+    let mut entries = u16le(&tail, eocd + 10);
+    let mut dir_size = u32le(&tail, eocd + 12);
+    let mut dir_offset = u32le(&tail, eocd + 16);
+    // zip64: the locator sits just before the EOCD and points at the zip64 EOCD record.
+    if eocd >= 20 && tail[eocd - 20..].starts_with(b"PK\x06\x07") {
+        let z64_at = u64le(&tail, eocd - 20 + 8);
+        let rec = read(z64_at, 56).ok_or("cannot read the zip64 directory record")?;
+        if !rec.starts_with(b"PK\x06\x06") {
+            return Err("bad zip64 directory record".into());
+        }
+        entries = u64le(&rec, 32);
+        dir_size = u64le(&rec, 40);
+        dir_offset = u64le(&rec, 48);
+    }
+    if dir_size > MAX_DIRECTORY
+        || entries as usize > MAX_ENTRIES
+        || dir_offset.saturating_add(dir_size) > size
+    {
+        return Err(format!(
+            "the zip directory ({entries} entries, {dir_size} bytes) is out of bounds"
+        ));
+    }
+    let dir = read(dir_offset, dir_size).ok_or("cannot read the zip directory")?;
+    let mut wanted = Vec::new();
+    let mut at = 0usize;
+    for _ in 0..entries {
+        if dir.len() < at + 46 || !dir[at..].starts_with(b"PK\x01\x02") {
+            return Err("corrupt zip central directory".into());
+        }
+        let (name_len, extra_len, comment_len) = (
+            u16le(&dir, at + 28) as usize,
+            u16le(&dir, at + 30) as usize,
+            u16le(&dir, at + 32) as usize,
+        );
+        let name = String::from_utf8_lossy(
+            dir.get(at + 46..at + 46 + name_len)
+                .ok_or("corrupt zip entry name")?,
+        )
+        .into_owned();
+        let mut m = Member {
+            name,
+            method: u16le(&dir, at + 10),
+            compressed: u32le(&dir, at + 20),
+            uncompressed: u32le(&dir, at + 24),
+            local_offset: u32le(&dir, at + 42),
+        };
+        // zip64 extra field (0x0001) replaces 0xFFFFFFFF values, in this order.
+        let extra = dir
+            .get(at + 46 + name_len..at + 46 + name_len + extra_len)
+            .unwrap_or(&[]);
+        let mut e = 0;
+        while e + 4 <= extra.len() {
+            let (id, len) = (u16le(extra, e), u16le(extra, e + 2) as usize);
+            if id == 1 {
+                let mut f = e + 4;
+                for v in [&mut m.uncompressed, &mut m.compressed, &mut m.local_offset] {
+                    if *v == 0xFFFF_FFFF && f + 8 <= extra.len() {
+                        *v = u64le(extra, f);
+                        f += 8;
+                    }
+                }
+            }
+            e += 4 + len;
+        }
+        at += 46 + name_len + extra_len + comment_len;
+        if want(&m.name) {
+            wanted.push(m);
+        }
+    }
+    let mut out = Vec::new();
+    for m in wanted {
+        if m.compressed > MAX_MEMBER || m.uncompressed > MAX_MEMBER {
+            return Err(format!(
+                "{} is {} bytes, over the {MAX_MEMBER}-byte limit for a pickle",
+                m.name,
+                m.uncompressed.max(m.compressed)
+            ));
+        }
+        let head = read(m.local_offset, 30).ok_or("cannot read a zip local header")?;
+        if !head.starts_with(b"PK\x03\x04") {
+            return Err(format!("{}: corrupt local header", m.name));
+        }
+        let data_at = m.local_offset + 30 + u16le(&head, 26) + u16le(&head, 28);
+        if data_at.saturating_add(m.compressed) > size {
+            return Err(format!("{}: member runs past the end of the file", m.name));
+        }
+        let raw = read(data_at, m.compressed).ok_or("cannot read a zip member")?;
+        let data = match m.method {
+            0 => raw,
+            8 => {
+                let mut d = Vec::new();
+                flate2::read::DeflateDecoder::new(&raw[..])
+                    .take(MAX_MEMBER + 1)
+                    .read_to_end(&mut d)
+                    .map_err(|e| format!("{}: {e}", m.name))?;
+                if d.len() as u64 > MAX_MEMBER {
+                    return Err(format!(
+                        "{} inflates past the {MAX_MEMBER}-byte limit",
+                        m.name
+                    ));
+                }
+                d
+            }
+            other => {
+                return Err(format!(
+                    "{}: unsupported compression method {other}",
+                    m.name
+                ))
+            }
+        };
+        out.push((m.name, data));
+    }
+    Ok(out)
+}

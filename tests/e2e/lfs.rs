@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// A Work whose git has git-lfs installed and a token in its credential store.
-fn lfs_work(s: &Server, token: &str) -> Work {
+pub(crate) fn lfs_work(s: &Server, token: &str) -> Work {
     let w = Work::new();
     w.git_ok(".", &["lfs", "install", "--skip-repo"]);
     w.git_ok(".", &["config", "--global", "credential.helper", "store"]);

@@ -7,3 +7,4 @@ mod git_http;
 mod harness;
 mod lfs;
 mod validation;
+mod weights;

@@ -43,9 +43,12 @@ fn replace_tree(w: &Work, repo: &str, from: &Path) {
     }
 }
 
-/// Uploads the 1 MiB of zeros that fixtures/repos/good-model's pointer names.
+/// Uploads fixtures/weights/good.safetensors, which fixtures/repos/good-model's pointer names.
 fn upload_good_model_object(s: &Server, repo: &str, token: &str) {
-    let data = vec![0u8; 1 << 20];
+    let data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/weights/good.safetensors"),
+    )
+    .unwrap();
     let oid = sha256_hex(&data);
     let body = json!({ "operation": "upload", "objects": [{ "oid": oid, "size": data.len() }] });
     let (_, v, _) = json_request(
@@ -388,7 +391,9 @@ fn validate_checks_a_local_folder_like_a_push() {
         let e = e.unwrap();
         std::fs::copy(e.path(), w.path("m").join(e.file_name())).unwrap();
     }
-    w.write("m/model.safetensors", &noise(3 << 20, 5));
+    let weights =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/weights/good.safetensors");
+    w.write("m/model.safetensors", &std::fs::read(weights).unwrap());
     w.write(
         "m/.gitattributes",
         b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",

@@ -184,10 +184,16 @@ impl repo_rules::Context for HookContext<'_> {
 
     fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
         let server = self.server?;
-        if self.lfs_object(oid) == Some(LfsState::Missing) {
-            return None;
+        // Objects of unchanged files (a shard, the weights a new config describes) were not
+        // looked up with the push's pointers: only read what this repo holds.
+        let state = match self.lfs.as_ref().and_then(|m| m.get(oid)) {
+            Some(s) => *s,
+            None => *server.lfs_states(&[oid.to_owned()]).ok()?.get(oid)?,
+        };
+        match state {
+            LfsState::Present(_) => server.lfs_read(oid, offset, len),
+            LfsState::Missing => None,
         }
-        server.lfs_read(oid, offset, len)
     }
 }
 

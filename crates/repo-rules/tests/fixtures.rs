@@ -146,8 +146,8 @@ fn large_and_binary_files_outside_lfs() {
 #[test]
 fn lfs_objects_must_be_in_this_repos_store_at_the_pointers_size() {
     let files = load(&fixtures().join("repos/good-model"));
-    let oid = "30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58".to_owned();
-    assert!(run(files.clone(), Some([(oid.clone(), 1048576)].into())).is_empty());
+    let oid = "288045e974f02f65f38de5a24c768a6520fb5b8988b732e4ceb26f808b70e5e6".to_owned();
+    assert!(run(files.clone(), Some([(oid.clone(), 712)].into())).is_empty());
     let missing = run(files.clone(), Some(BTreeMap::new()));
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].rule, "lfs-missing");

@@ -1,0 +1,92 @@
+//! Weights validation end to end: git + git-lfs push real weight files to the real server;
+//! bad ones are refused with the expected `remote:` lines and the ref unchanged, good ones
+//! accepted with their parameter counts recorded.
+
+use std::path::Path;
+
+use crate::harness::*;
+use crate::lfs::lfs_work;
+
+fn weights(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/weights")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn bad_weights_are_refused_and_good_ones_recorded() {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    w.write("a/README.md", b"---\nlicense: mit\n---\n# weights\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "card"]);
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "pytorch_model.bin",
+            "malicious.bin",
+            &["remote: error: pytorch_model.bin: pytorch_model.bin:archive/data.pkl imports posix.system when unpickled: loading it would run code [pickle-blocked]"],
+        ),
+        (
+            "model.safetensors",
+            "truncated.safetensors",
+            &["remote: error: model.safetensors: model.safetensors is not a valid safetensors file: the header describes 352 bytes of tensors, so the file should be 712 bytes, but it is 702 [safetensors-invalid]"],
+        ),
+        ("model.gguf", "corrupt.gguf", &["[gguf-invalid]"]),
+    ];
+    for (path, fixture, lines) in cases {
+        let before = w.git_ok("a", &["ls-remote", "origin", "main"]);
+        w.write(&format!("a/{path}"), &weights(fixture));
+        w.git_ok("a", &["add", "-A"]);
+        w.git_ok("a", &["commit", "-q", "-m", fixture]);
+        let out = w.git("a", &["push", "origin", "main"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{fixture} was accepted");
+        for line in lines {
+            assert!(err.contains(line), "{fixture}: {line:?} not in:\n{err}");
+        }
+        assert_eq!(
+            w.git_ok("a", &["ls-remote", "origin", "main"]),
+            before,
+            "{fixture} moved main"
+        );
+        w.git_ok("a", &["reset", "-q", "--hard", "origin/main"]);
+    }
+
+    // Good weights with a matching config pass, and their parameter counts are recorded.
+    w.write("a/model.safetensors", &weights("good.safetensors"));
+    w.write("a/config.json", &weights("config-match.json"));
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "good weights"]);
+    let out = w.git("a", &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let oid = sha256_hex(&weights("good.safetensors"));
+    let db = s.data_dir().join("modelhub.db");
+    let info = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let accounts = accounts::Accounts::open(&db).await.unwrap();
+        accounts
+            .weights(&hub_types::LfsOid::parse(&oid).unwrap())
+            .await
+            .unwrap()
+    });
+    let info: serde_json::Value = serde_json::from_str(&info.expect("weights recorded")).unwrap();
+    assert_eq!(info["total"], 96);
+    assert_eq!(info["parameters"]["F32"], 80);
+    assert_eq!(info["parameters"]["BF16"], 16);
+
+    // A config that disagrees with them: warnings that name both files, and the push passes.
+    w.write("a/config.json", &weights("config-mismatch.json"));
+    w.git_ok("a", &["commit", "-q", "-am", "wrong config"]);
+    let out = w.git("a", &["push", "origin", "main"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("remote: warning: config.json: config.json says vocab_size 16, but model.safetensors has 8 rows in model.embed_tokens.weight [config-weights]"), "{err}");
+}

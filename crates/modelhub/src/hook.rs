@@ -47,6 +47,7 @@ impl Update {
 
 pub fn run(cmd: HookCmd) -> Result<()> {
     let HookCmd::PreReceive = cmd;
+    let started = std::time::Instant::now();
     let updates = read_updates()?;
     let repo = std::env::var("MODELHUB_REPO").unwrap_or_else(|_| "this repo".into());
     let errors = check_refs(&updates);
@@ -111,6 +112,15 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             eprintln!("error: {e}");
         }
         reject(&repo, lock_errors.len());
+    }
+    if std::env::var_os("MODELHUB_HOOK_STATS").is_some() {
+        // For benchmarks: what the check cost.
+        let files: usize = per_ref.len();
+        let read = server.as_ref().map_or(0, |s| s.bytes_read.get());
+        eprintln!(
+            "modelhub: checked {files} ref(s) in {} ms, reading {read} bytes of LFS objects",
+            started.elapsed().as_millis()
+        );
     }
     let refs: Vec<RefFindings> = per_ref
         .iter()

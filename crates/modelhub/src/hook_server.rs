@@ -21,6 +21,8 @@ pub struct Server {
     runtime: Runtime,
     db: Accounts,
     store: LocalStore,
+    /// Bytes of LFS objects read so far (for `MODELHUB_HOOK_STATS`).
+    pub bytes_read: std::cell::Cell<u64>,
 }
 
 impl Server {
@@ -49,6 +51,7 @@ impl Server {
             runtime,
             db,
             store,
+            bytes_read: std::cell::Cell::new(0),
         }))
     }
 
@@ -95,6 +98,8 @@ impl Server {
             while let Some(chunk) = stream.next().await {
                 out.extend_from_slice(&chunk.ok()?);
             }
+            self.bytes_read
+                .set(self.bytes_read.get() + out.len() as u64);
             Some(out)
         })
     }

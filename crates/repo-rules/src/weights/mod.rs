@@ -32,6 +32,18 @@ pub struct WeightsInfo {
     pub quantization: Option<String>,
 }
 
+/// The parameters of a whole commit, as the Hub shows them: the sum over its weight files.
+pub fn commit_total(files: &[WeightsInfo]) -> (BTreeMap<String, u64>, u64) {
+    let mut parameters: BTreeMap<String, u64> = BTreeMap::new();
+    for f in files {
+        for (dtype, n) in &f.parameters {
+            *parameters.entry(dtype.clone()).or_default() += n;
+        }
+    }
+    let total = parameters.values().sum();
+    (parameters, total)
+}
+
 fn extension(path: &str) -> String {
     file_name(path)
         .rsplit_once('.')

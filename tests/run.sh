@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs modelhub's whole test suite on a fresh machine: installs what the tests drive (git,
-# git-lfs), then builds and runs every test of the workspace, the end-to-end ones included.
+# git-lfs, and a Python venv with the pinned huggingface_hub), then builds and runs every test
+# of the workspace, the end-to-end ones included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +15,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The real Hub client, pinned, in the project's own venv (tests/e2e/hub_api.rs uses it).
+HF_HUB_VERSION=2.4.0
+if ! .venv/bin/python -c "import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION into .venv" >&2
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "huggingface_hub==$HF_HUB_VERSION"
+fi
+export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 
 cargo test --workspace --locked "$@"

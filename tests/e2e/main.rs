@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod git_http;
 mod harness;
+mod hub_api;
 mod lfs;
 mod validation;
 mod weights;

@@ -237,6 +237,21 @@ impl Accounts {
         Ok(self.org_role(who.user_id, repo.namespace.as_str()).await? == Some(Role::Admin))
     }
 
+    /// The organisations a user belongs to, with their role in each.
+    pub async fn orgs_of(&self, user_id: i64) -> Result<Vec<(String, Role)>> {
+        let rows = sqlx::query(
+            "SELECT o.name, m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
+             WHERE m.user_id = ? ORDER BY o.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), parse_role(r.get(1))))
+            .collect())
+    }
+
     async fn org_role(&self, user_id: i64, org: &str) -> Result<Option<Role>> {
         let row = sqlx::query(
             "SELECT m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod create;
+mod read;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use hub_types::RepoRef;
 use tokio::process::{Child, Command};
 
 pub use create::DEFAULT_GITATTRIBUTES;
+pub use read::{CommitInfo, EntryKind, ReadError, Reader, RefInfo, TreeEntry};
 
 /// The shim git runs before accepting a push; it execs `modelhub hook pre-receive`.
 pub const PRE_RECEIVE_SHIM: &str = include_str!("../../../hooks/pre-receive");

@@ -8,6 +8,7 @@
 mod auth;
 mod body;
 mod git_http;
+mod hf;
 mod hub;
 mod lfs;
 mod limiter;
@@ -124,9 +125,11 @@ pub fn router(state: AppState) -> Router {
     let per_type = |t: hub_types::RepoType| {
         git_http::routes()
             .merge(lfs::routes())
+            .merge(hf::resolve_routes())
             .layer(axum::Extension(t))
     };
     Router::new()
+        .merge(hf::api_routes())
         .merge(per_type(hub_types::RepoType::Model))
         .nest("/datasets", per_type(hub_types::RepoType::Dataset))
         .nest("/spaces", per_type(hub_types::RepoType::Space))

@@ -40,6 +40,17 @@ pub fn check(changed: &[ChangedFile], ctx: &dyn Context, out: &mut Vec<Finding>)
     }
 }
 
+/// A card's front matter as JSON, as the API shows it (`cardData`); `None` when the card has
+/// none or it does not parse.
+pub fn metadata(readme: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let card = ChangedFile {
+        path: CARD.into(),
+        size: readme.len() as u64,
+        content: readme.to_vec(),
+    };
+    front_matter(&card).ok().flatten()
+}
+
 /// The license ids a card declares (empty when it declares none or cannot be parsed).
 pub fn declared_licenses(card: &ChangedFile) -> Vec<String> {
     let Ok(Some(meta)) = front_matter(card) else {

@@ -21,6 +21,7 @@ use std::fmt;
 use hub_types::RepoType;
 use serde::Serialize;
 
+pub use card::metadata as card_metadata;
 pub use files::{parse_lfs_pointer, LfsPointer};
 pub use policy::{Policy, PolicyError};
 pub use weights::WeightsInfo;

@@ -55,6 +55,13 @@ fn json(status: StatusCode, body: &impl Serialize) -> Response {
     res
 }
 
+pub(crate) use objects::parse_range;
+
+/// The server's URL as this client reaches it (for the Hub API's absolute links).
+pub(crate) fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    base_url(state, headers)
+}
+
 /// The server's URL as this client reaches it: `--public-url`, else `http://` + `Host`.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &state.config().public_url {

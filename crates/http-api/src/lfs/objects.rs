@@ -254,7 +254,7 @@ pub async fn verify(
 /// The single byte range a `Range` header asks for. Headers this does not understand (other
 /// units, several ranges, bad syntax) are ignored, so the whole object is sent, as HTTP
 /// allows; a range that starts past the end is a 416.
-fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, LfsError> {
+pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, LfsError> {
     let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
         return Ok(None);
     };

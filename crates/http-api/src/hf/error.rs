@@ -1,0 +1,131 @@
+//! Errors of the Hub API: JSON `{"error": ...}` plus `X-Error-Code` and `X-Error-Message`
+//! headers, which are all a HEAD response can carry and what huggingface_hub maps to
+//! `RepositoryNotFoundError`, `RevisionNotFoundError` and `RemoteEntryNotFoundError`.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::repo_access::Denied;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HfError {
+    #[error("Repository not found")]
+    RepoNotFound,
+    #[error("Revision not found: {0}")]
+    RevisionNotFound(String),
+    /// The commit is known: the client caches the file's absence under it.
+    #[error("Entry not found: {path}")]
+    EntryNotFound { path: String, commit: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Invalid credentials in Authorization header")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Requested range not satisfiable")]
+    RangeNotSatisfiable(u64),
+    /// The detail is logged, never sent.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+impl HfError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        HfError::Internal(e.to_string())
+    }
+
+    fn parts(&self) -> (StatusCode, Option<&'static str>) {
+        match self {
+            HfError::RepoNotFound => (StatusCode::NOT_FOUND, Some("RepoNotFound")),
+            HfError::RevisionNotFound(_) => (StatusCode::NOT_FOUND, Some("RevisionNotFound")),
+            HfError::EntryNotFound { .. } => (StatusCode::NOT_FOUND, Some("EntryNotFound")),
+            HfError::NotFound(_) => (StatusCode::NOT_FOUND, None),
+            HfError::Unauthorized => (StatusCode::UNAUTHORIZED, None),
+            HfError::Forbidden(_) => (StatusCode::FORBIDDEN, None),
+            HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
+            HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
+            HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+        }
+    }
+}
+
+impl From<Denied> for HfError {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::AuthRequired => HfError::Unauthorized,
+            Denied::NotFound => HfError::RepoNotFound,
+            Denied::Forbidden(m) => HfError::Forbidden(m),
+            Denied::BadPath(m) => HfError::BadRequest(m),
+            Denied::Internal(m) => HfError::Internal(m),
+        }
+    }
+}
+
+impl From<git_repos::ReadError> for HfError {
+    fn from(e: git_repos::ReadError) -> Self {
+        match e {
+            git_repos::ReadError::RevisionNotFound(r) | git_repos::ReadError::BadRevision(r) => {
+                HfError::RevisionNotFound(r)
+            }
+            git_repos::ReadError::Git(m) => HfError::Internal(m),
+        }
+    }
+}
+
+impl From<accounts::AccountsError> for HfError {
+    fn from(e: accounts::AccountsError) -> Self {
+        HfError::Internal(e.to_string())
+    }
+}
+
+impl From<lfs_store::StoreError> for HfError {
+    fn from(e: lfs_store::StoreError) -> Self {
+        match e {
+            lfs_store::StoreError::BadRange { size, .. } => HfError::RangeNotSatisfiable(size),
+            other => HfError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for HfError {
+    fn into_response(self) -> Response {
+        if let HfError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "Hub API request failed");
+        }
+        let (status, code) = self.parts();
+        let message = self.to_string();
+        let mut res = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        let h = res.headers_mut();
+        if let Some(code) = code {
+            h.insert("x-error-code", HeaderValue::from_static(code));
+        }
+        // Header values must be visible ASCII: anything else in a path becomes '?'.
+        let printable: String = message
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&printable) {
+            h.insert("x-error-message", v);
+        }
+        if let HfError::EntryNotFound { commit, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(commit) {
+                h.insert("x-repo-commit", v);
+            }
+        }
+        if let HfError::RangeNotSatisfiable(size) = self {
+            h.insert(
+                "content-range",
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII"),
+            );
+        }
+        res
+    }
+}

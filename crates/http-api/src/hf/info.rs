@@ -1,0 +1,260 @@
+//! `GET /api/{type}s/{id}` and `/api/{type}s/{id}/revision/{rev}`: a repo described as the Hub
+//! describes it (`model_info`, `dataset_info`, `space_info`, `repo_exists`, `revision_exists`,
+//! and the first call of `snapshot_download`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use git_repos::{EntryKind, DEFAULT_BRANCH};
+use hub_types::{LfsOid, RepoType};
+use repo_rules::{parse_lfs_pointer, LfsPointer};
+use serde_json::{json, Map, Value};
+
+use super::{iso_time, readable, repo_type, with_reader, HfError};
+use crate::AppState;
+
+/// Text files read whole to describe the repo (the card, config.json).
+const MAX_DESCRIBE: u64 = 1 << 20;
+
+pub async fn info(
+    state: State<AppState>,
+    Path((kind, ns, name)): Path<(String, String, String)>,
+    q: Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    describe(state, kind, ns, name, DEFAULT_BRANCH.to_owned(), q, headers).await
+}
+
+pub async fn info_at(
+    state: State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    q: Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    describe(state, kind, ns, name, rev, q, headers).await
+}
+
+/// A file of the tree, with its LFS pointer if it is one.
+pub struct File {
+    pub path: String,
+    pub oid: String,
+    pub size: u64,
+    pub lfs: Option<LfsPointer>,
+}
+
+impl File {
+    /// The size of the content (the LFS object's, for an LFS file).
+    pub fn real_size(&self) -> u64 {
+        self.lfs.as_ref().map_or(self.size, |p| p.size)
+    }
+
+    /// A `siblings` entry; with `blobs`, sizes and ids as the Hub sends them.
+    fn sibling(&self, blobs: bool) -> Value {
+        let mut v = json!({ "rfilename": self.path });
+        if blobs {
+            v["size"] = json!(self.real_size());
+            v["blobId"] = json!(self.oid);
+            if let Some(p) = &self.lfs {
+                v["lfs"] = json!({ "sha256": p.oid, "size": p.size, "pointerSize": self.size });
+            }
+        }
+        v
+    }
+}
+
+async fn describe(
+    State(state): State<AppState>,
+    kind: String,
+    ns: String,
+    name: String,
+    rev: String,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let (commit, files, readme, config) = with_reader(path, move |r| {
+        let commit = r.resolve(&rev)?;
+        let mut files = Vec::new();
+        let (mut readme, mut config) = (None, None);
+        for e in r.list(&commit, "", true)?.unwrap_or_default() {
+            if e.kind != EntryKind::File {
+                continue;
+            }
+            let small = e.size < 1024;
+            let wanted =
+                (e.path == "README.md" || e.path == "config.json") && e.size <= MAX_DESCRIBE;
+            let data = if small || wanted {
+                Some(r.blob(&e.oid)?)
+            } else {
+                None
+            };
+            let lfs = data
+                .as_deref()
+                .filter(|_| small)
+                .and_then(parse_lfs_pointer)
+                .and_then(Result::ok);
+            if lfs.is_none() {
+                match e.path.as_str() {
+                    "README.md" => readme = data,
+                    "config.json" => config = data,
+                    _ => {}
+                }
+            }
+            files.push(File {
+                path: e.path,
+                oid: e.oid,
+                size: e.size,
+                lfs,
+            });
+        }
+        Ok((commit, files, readme, config))
+    })
+    .await?;
+
+    let flag = |k: &str| {
+        q.iter()
+            .any(|(key, v)| key == k && (v == "true" || v == "1"))
+    };
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let card = readme.as_deref().and_then(repo_rules::card_metadata);
+    let id = repo.repo_ref().id.to_string();
+
+    let mut out = Map::new();
+    out.insert("_id".into(), json!(repo.id.to_string()));
+    out.insert("id".into(), json!(id));
+    if t == RepoType::Model {
+        out.insert("modelId".into(), json!(id));
+    }
+    out.insert("author".into(), json!(repo.namespace.as_str()));
+    out.insert("sha".into(), json!(commit.id));
+    out.insert("lastModified".into(), json!(iso_time(commit.time)));
+    out.insert("createdAt".into(), json!(repo.created_at));
+    out.insert("private".into(), json!(repo.private));
+    out.insert("gated".into(), json!(false));
+    out.insert("disabled".into(), json!(false));
+    out.insert("downloads".into(), json!(0));
+    out.insert("likes".into(), json!(0));
+    out.insert("tags".into(), json!(tags(card.as_ref(), &files)));
+    if let Some(card) = &card {
+        for key in ["pipeline_tag", "library_name"] {
+            if let Some(v) = card.get(key).filter(|v| v.is_string()) {
+                out.insert(key.into(), v.clone());
+            }
+        }
+        out.insert("cardData".into(), Value::Object(card.clone()));
+    }
+    let blobs = flag("blobs");
+    out.insert(
+        "siblings".into(),
+        json!(files.iter().map(|f| f.sibling(blobs)).collect::<Vec<_>>()),
+    );
+    out.insert(
+        "usedStorage".into(),
+        json!(files.iter().map(File::real_size).sum::<u64>()),
+    );
+    if let Some(st) = safetensors(&state, &files).await? {
+        out.insert("safetensors".into(), st);
+    }
+    if let Some(Value::Object(c)) = config
+        .as_deref()
+        .and_then(|c| serde_json::from_slice(c).ok())
+    {
+        let subset: Map<String, Value> = c
+            .into_iter()
+            .filter(|(k, _)| k == "architectures" || k == "model_type")
+            .collect();
+        out.insert("config".into(), Value::Object(subset));
+    }
+    if !expand.is_empty() {
+        out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
+    }
+    Ok(Json(Value::Object(out)).into_response())
+}
+
+/// The card's tags plus the ones the Hub derives: library, formats, task, languages, license,
+/// base models and datasets.
+fn tags(card: Option<&Map<String, Value>>, files: &[File]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |t: String| {
+        if !t.is_empty() && !out.contains(&t) {
+            out.push(t);
+        }
+    };
+    let list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let card = card.cloned().unwrap_or_default();
+    for t in list(card.get("library_name")) {
+        add(t);
+    }
+    for (ext, tag) in [
+        (".safetensors", "safetensors"),
+        (".gguf", "gguf"),
+        (".onnx", "onnx"),
+    ] {
+        if files.iter().any(|f| f.path.ends_with(ext)) {
+            add(tag.into());
+        }
+    }
+    for t in list(card.get("pipeline_tag")) {
+        add(t);
+    }
+    for t in list(card.get("tags")) {
+        add(t);
+    }
+    for t in list(card.get("language")) {
+        add(t);
+    }
+    for t in list(card.get("license")) {
+        add(format!("license:{t}"));
+    }
+    for t in list(card.get("base_model")) {
+        add(format!("base_model:{t}"));
+    }
+    for t in list(card.get("datasets")) {
+        add(format!("dataset:{t}"));
+    }
+    out
+}
+
+/// `{parameters: {dtype: n}, total}` over the safetensors files whose headers validation read.
+async fn safetensors(state: &AppState, files: &[File]) -> Result<Option<Value>, HfError> {
+    let mut infos = Vec::new();
+    for f in files.iter().filter(|f| f.path.ends_with(".safetensors")) {
+        let Some(p) = &f.lfs else { continue };
+        let Ok(oid) = LfsOid::parse(&p.oid) else {
+            continue;
+        };
+        if let Some(json) = state.accounts().weights(&oid).await? {
+            if let Ok(w) = serde_json::from_str::<Value>(&json) {
+                infos.push(w);
+            }
+        }
+    }
+    if infos.is_empty() {
+        return Ok(None);
+    }
+    let mut parameters: BTreeMap<String, u64> = BTreeMap::new();
+    for w in &infos {
+        for (dtype, n) in w["parameters"].as_object().into_iter().flatten() {
+            *parameters.entry(dtype.clone()).or_default() += n.as_u64().unwrap_or(0);
+        }
+    }
+    let total: u64 = parameters.values().sum();
+    Ok(Some(json!({ "parameters": parameters, "total": total })))
+}

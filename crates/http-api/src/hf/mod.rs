@@ -1,0 +1,127 @@
+//! The Hugging Face Hub HTTP API, read side: what `huggingface_hub` calls to find, describe
+//! and download repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`,
+//! `/api/whoami-v2`). Answers follow the shapes the client parses; errors carry the
+//! `X-Error-Code` header the client maps to its exceptions.
+
+mod error;
+mod info;
+mod refs;
+mod resolve;
+mod tree;
+
+use std::path::PathBuf;
+
+use accounts::{Principal, Repo};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use git_repos::{ReadError, Reader};
+use hub_types::{RepoType, Role};
+
+use crate::repo_access::{self, Denied};
+use crate::AppState;
+pub use error::HfError;
+
+/// `/api/...` routes (the repo type is in the path: `models`, `datasets`, `spaces`).
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/whoami-v2", get(refs::whoami))
+        .route("/api/{kind}/{ns}/{repo}", get(info::info))
+        .route("/api/{kind}/{ns}/{repo}/revision/{rev}", get(info::info_at))
+        .route("/api/{kind}/{ns}/{repo}/tree/{rev}", get(tree::tree_root))
+        .route(
+            "/api/{kind}/{ns}/{repo}/tree/{rev}/{*path}",
+            get(tree::tree_path),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/paths-info/{rev}",
+            post(tree::paths_info),
+        )
+        .route("/api/{kind}/{ns}/{repo}/refs", get(refs::refs))
+        .route("/api/{kind}/{ns}/{repo}/commits/{rev}", get(refs::commits))
+}
+
+/// `/{repo}/resolve/...`, relative to a repo type's URL prefix (as the git routes).
+pub fn resolve_routes() -> Router<AppState> {
+    Router::new().route("/{ns}/{repo}/resolve/{rev}/{*path}", get(resolve::resolve))
+}
+
+/// `models` -> Model, and so on.
+fn repo_type(kind: &str) -> Result<RepoType, HfError> {
+    match kind {
+        "models" => Ok(RepoType::Model),
+        "datasets" => Ok(RepoType::Dataset),
+        "spaces" => Ok(RepoType::Space),
+        other => Err(HfError::NotFound(format!("unknown repo type {other:?}"))),
+    }
+}
+
+/// A repo the caller may read, with its path on disk. Missing and hidden look the same.
+async fn readable(
+    state: &AppState,
+    headers: &HeaderMap,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+) -> Result<(Repo, Option<Principal>, PathBuf), HfError> {
+    let target = repo_access::repo_ref(t, ns, name)?;
+    let (repo, who, _) = match repo_access::authorize(state, headers, &target, Role::Read).await {
+        Err(Denied::AuthRequired) if crate::auth::token(headers).is_none() => {
+            return Err(HfError::RepoNotFound)
+        }
+        other => other?,
+    };
+    let path = state.repos().path(&repo.repo_ref());
+    Ok((repo, who, path))
+}
+
+/// Runs `f` on a gix reader of the repo, on a blocking thread.
+async fn with_reader<T: Send + 'static>(
+    path: PathBuf,
+    f: impl FnOnce(&Reader) -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, HfError> {
+    tokio::task::spawn_blocking(move || {
+        let reader = Reader::open(&path)?;
+        f(&reader)
+    })
+    .await
+    .map_err(HfError::internal)?
+    .map_err(HfError::from)
+}
+
+/// `2026-01-02T03:04:05.000Z` for a Unix time (the only date form the client parses).
+pub fn iso_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The server's base URL as this client sees it (for absolute pagination links).
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    crate::lfs::public_base(state, headers)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_times() {
+        assert_eq!(super::iso_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso_time(1_767_225_600), "2026-01-01T00:00:00.000Z");
+        assert_eq!(super::iso_time(951_782_400), "2000-02-29T00:00:00.000Z");
+    }
+}

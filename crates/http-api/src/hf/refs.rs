@@ -1,0 +1,122 @@
+//! `GET /api/{type}s/{id}/refs` (`list_repo_refs`), `GET /api/{type}s/{id}/commits/{rev}`
+//! (`list_repo_commits`, paginated), and `GET /api/whoami-v2`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::tree::percent_encode;
+use super::{base_url, iso_time, readable, repo_type, with_reader, HfError};
+use crate::repo_access;
+use crate::AppState;
+
+const COMMITS_PAGE: usize = 50;
+
+pub async fn refs(
+    State(state): State<AppState>,
+    Path((kind, ns, name)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let (_, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let prs = q
+        .iter()
+        .any(|(k, v)| k == "include_prs" && (v == "1" || v == "true"));
+    let (branches, tags, pulls) = with_reader(path, |r| {
+        Ok((
+            r.refs("refs/heads/")?,
+            r.refs("refs/tags/")?,
+            r.refs("refs/pr/")?,
+        ))
+    })
+    .await?;
+    let items = |v: &[git_repos::RefInfo]| -> Vec<Value> {
+        v.iter()
+            .map(|r| json!({ "name": r.name, "ref": r.full, "targetCommit": r.target }))
+            .collect()
+    };
+    let mut body = json!({ "branches": items(&branches), "converts": [], "tags": items(&tags) });
+    if prs {
+        body["pullRequests"] = json!(items(&pulls));
+    }
+    Ok(Json(body).into_response())
+}
+
+pub async fn commits(
+    State(state): State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let page: usize = q
+        .iter()
+        .find(|(k, _)| k == "p")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let rev2 = rev.clone();
+    let (list, more) = with_reader(path, move |r| {
+        let c = r.resolve(&rev2)?;
+        r.log(&c, page.saturating_mul(COMMITS_PAGE), COMMITS_PAGE)
+    })
+    .await?;
+    let body: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "authors": [{ "user": c.author_name, "email": c.author_email }],
+                "date": iso_time(c.time),
+                "title": c.title,
+                "message": c.message,
+            })
+        })
+        .collect();
+    let mut res = Json(Value::Array(body)).into_response();
+    if more {
+        let next = format!(
+            "{}/api/{kind}/{}/commits/{}?p={}",
+            base_url(&state, &headers),
+            repo.repo_ref().id,
+            percent_encode(&rev),
+            page + 1
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            res.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(res)
+}
+
+pub async fn whoami(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let who = repo_access::principal(&state, &headers)
+        .await?
+        .ok_or(HfError::Unauthorized)?;
+    let orgs: Vec<Value> = state
+        .accounts()
+        .orgs_of(who.user_id)
+        .await?
+        .into_iter()
+        .map(|(name, role)| json!({ "type": "org", "name": name, "roleInOrg": role.as_str() }))
+        .collect();
+    Ok(Json(json!({
+        "type": "user",
+        "id": who.user_id.to_string(),
+        "name": who.name,
+        "fullname": who.name,
+        "isPro": false,
+        "orgs": orgs,
+        "auth": {
+            "type": "access_token",
+            "accessToken": { "displayName": "modelhub token", "role": who.token_role.as_str() }
+        }
+    }))
+    .into_response())
+}

@@ -1,0 +1,154 @@
+//! `HEAD` and `GET /{[type]s/}{id}/resolve/{rev}/{path}`: the call behind `hf_hub_download`,
+//! `snapshot_download`, `file_exists` and every `from_pretrained`. LFS files stream from the
+//! store (ranged, never whole in memory); plain files come from git.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use git_repos::EntryKind;
+use hub_types::{LfsOid, RepoType};
+use repo_rules::parse_lfs_pointer;
+
+use super::tree::percent_encode;
+use super::{readable, with_reader, HfError};
+use crate::AppState;
+
+/// What the path resolved to.
+enum Found {
+    Missing(String),
+    Lfs {
+        commit: String,
+        oid: String,
+        size: u64,
+    },
+    Plain {
+        commit: String,
+        oid: String,
+        data: Vec<u8>,
+    },
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    method: Method,
+    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let file2 = file.clone();
+    let found = with_reader(path, move |r| {
+        let commit = r.resolve(&rev)?;
+        let Some(e) = r
+            .entry(&commit, &file2)?
+            .filter(|e| e.kind == EntryKind::File && !e.path.is_empty())
+        else {
+            return Ok(Found::Missing(commit.id));
+        };
+        let data = r.blob(&e.oid)?;
+        if let Some(Ok(p)) = parse_lfs_pointer(&data) {
+            return Ok(Found::Lfs {
+                commit: commit.id,
+                oid: p.oid,
+                size: p.size,
+            });
+        }
+        Ok(Found::Plain {
+            commit: commit.id,
+            oid: e.oid,
+            data,
+        })
+    })
+    .await?;
+
+    let (commit, etag, size) = match &found {
+        Found::Missing(commit) => {
+            return Err(HfError::EntryNotFound {
+                path: file,
+                commit: commit.clone(),
+            })
+        }
+        Found::Lfs { commit, oid, size } => (commit.clone(), oid.clone(), *size),
+        Found::Plain { commit, oid, data } => (commit.clone(), oid.clone(), data.len() as u64),
+    };
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = crate::lfs::parse_range(range_header, size)
+        .map_err(|_| HfError::RangeNotSatisfiable(size))?;
+    let head = method == Method::HEAD;
+    let body = match found {
+        Found::Missing(_) => unreachable!("answered above"),
+        Found::Lfs { oid, .. } => {
+            let oid = LfsOid::parse(&oid).map_err(HfError::internal)?;
+            // The pointer is in the repo, so the object was linked when it was pushed; a
+            // missing object is the server's fault, not a missing file.
+            if state
+                .accounts()
+                .linked_object(repo.id, &oid)
+                .await?
+                .is_none()
+            {
+                return Err(HfError::Internal(format!(
+                    "{} points at {oid}, which is not in the store",
+                    file
+                )));
+            }
+            if head {
+                Body::empty()
+            } else {
+                Body::from_stream(state.store().get(&oid, range).await?)
+            }
+        }
+        Found::Plain { data, .. } => match (head, range) {
+            (true, _) => Body::empty(),
+            (false, Some(r)) => Body::from(data[r.start as usize..=r.end as usize].to_vec()),
+            (false, None) => Body::from(data),
+        },
+    };
+    let lfs = etag.len() == 64;
+    let (status, len) = match range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
+        None => (StatusCode::OK, size),
+    };
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    let v = |s: &str| HeaderValue::from_str(s).expect("ASCII header value");
+    h.insert(header::CONTENT_LENGTH, v(&len.to_string()));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, v(&format!("\"{etag}\"")));
+    h.insert("x-repo-commit", v(&commit));
+    if lfs {
+        h.insert("x-linked-etag", v(&format!("\"{etag}\"")));
+        h.insert("x-linked-size", v(&size.to_string()));
+    }
+    let base = file.rsplit('/').next().unwrap_or(&file);
+    let ascii: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        v(&format!(
+            "inline; filename*=UTF-8''{}; filename=\"{ascii}\"",
+            percent_encode(base)
+        )),
+    );
+    if let Some(r) = range {
+        h.insert(
+            header::CONTENT_RANGE,
+            v(&format!("bytes {}-{}/{size}", r.start, r.end)),
+        );
+    }
+    Ok(res)
+}

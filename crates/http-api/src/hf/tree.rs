@@ -1,0 +1,156 @@
+//! `GET /api/{type}s/{id}/tree/{rev}[/{path}]` (`list_repo_tree`, `list_repo_files`,
+//! `snapshot_download`) and `POST /api/{type}s/{id}/paths-info/{rev}`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use git_repos::{EntryKind, ReadError, Reader, TreeEntry};
+use repo_rules::parse_lfs_pointer;
+use serde_json::{json, Value};
+
+use super::{base_url, readable, repo_type, with_reader, HfError};
+use crate::AppState;
+
+const PAGE: usize = 1000;
+const PAGE_EXPANDED: usize = 50;
+
+/// The JSON of one tree entry; LFS files get their object's size and an `lfs` block.
+fn entry_json(r: &Reader, e: &TreeEntry) -> Result<Value, ReadError> {
+    if e.kind == EntryKind::Dir {
+        return Ok(json!({ "type": "directory", "oid": e.oid, "size": 0, "path": e.path }));
+    }
+    let pointer = if e.size < 1024 {
+        parse_lfs_pointer(&r.blob(&e.oid)?).and_then(Result::ok)
+    } else {
+        None
+    };
+    let mut v = json!({ "type": "file", "oid": e.oid, "size": e.size, "path": e.path });
+    if let Some(p) = pointer {
+        v["size"] = json!(p.size);
+        v["lfs"] = json!({ "oid": p.oid, "size": p.size, "pointerSize": e.size });
+    }
+    Ok(v)
+}
+
+pub async fn tree_root(
+    state: State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    q: Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    tree(state, kind, ns, name, rev, String::new(), q, headers).await
+}
+
+pub async fn tree_path(
+    state: State<AppState>,
+    Path((kind, ns, name, rev, path)): Path<(String, String, String, String, String)>,
+    q: Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    tree(state, kind, ns, name, rev, path, q, headers).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn tree(
+    State(state): State<AppState>,
+    kind: String,
+    ns: String,
+    name: String,
+    rev: String,
+    dir: String,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let on = |k: &str| matches!(get(k), Some("true" | "1"));
+    let recursive = on("recursive");
+    let page = if on("expand") { PAGE_EXPANDED } else { PAGE };
+    let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (rev2, dir2) = (rev.clone(), dir.clone());
+    let (entries, more) = with_reader(path, move |r| {
+        let commit = r.resolve(&rev2)?;
+        let Some(all) = r.list(&commit, &dir2, recursive)? else {
+            return Ok(Err(commit.id));
+        };
+        let more = all.len() > cursor + page;
+        let mut out = Vec::new();
+        for e in all.iter().skip(cursor).take(page) {
+            out.push(entry_json(r, e)?);
+        }
+        Ok(Ok((out, more)))
+    })
+    .await?
+    .map_err(|commit| HfError::EntryNotFound {
+        path: dir.clone(),
+        commit,
+    })?;
+
+    let mut res = Json(Value::Array(entries)).into_response();
+    if more {
+        let enc = |s: &str| percent_encode(s);
+        let sub = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", enc(&dir))
+        };
+        let next = format!(
+            "{}/api/{kind}/{}/tree/{}{sub}?recursive={recursive}&expand={}&cursor={}",
+            base_url(&state, &headers),
+            repo.repo_ref().id,
+            enc(&rev),
+            on("expand"),
+            cursor + page
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            res.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(res)
+}
+
+/// `POST .../paths-info/{rev}` with a form of `paths=...` (and `expand`): the entries that exist.
+pub async fn paths_info(
+    State(state): State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let (_, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let paths: Vec<String> = form
+        .into_iter()
+        .filter(|(k, _)| k == "paths" || k == "paths[]")
+        .map(|(_, v)| v)
+        .take(10_000)
+        .collect();
+    let entries = with_reader(path, move |r| {
+        let commit = r.resolve(&rev)?;
+        let mut out = Vec::new();
+        for p in &paths {
+            if let Some(e) = r.entry(&commit, p)? {
+                if !e.path.is_empty() {
+                    out.push(entry_json(r, &e)?);
+                }
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(Value::Array(entries)).into_response())
+}
+
+/// Percent-encodes everything but unreserved characters (as Python's `quote(s, safe="")`).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

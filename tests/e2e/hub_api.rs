@@ -1,0 +1,231 @@
+//! The Hugging Face Hub API with the real `huggingface_hub` client (2.4.0, in the venv that
+//! tests/run.sh creates), against content pushed with real git + git-lfs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+use crate::lfs::lfs_work;
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("MODELHUB_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python with huggingface_hub at {}: run ./tests/run.sh, which creates it",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Python script with huggingface_hub pointed at the server; returns its stdout.
+fn hub_script(s: &Server, token: Option<&str>, script: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(python());
+    cmd.arg("-c")
+        .arg(script)
+        .env("HF_ENDPOINT", &s.url)
+        .env("HF_HOME", home.path().join("hf"))
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        .env("HF_HUB_DISABLE_XET", "1")
+        .env("HOME", home.path())
+        .env_remove("HF_TOKEN");
+    if let Some(t) = token {
+        cmd.env("HF_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        stderr(&out)
+    );
+    stdout
+}
+
+/// alice/m with a card, a config, a 50 MiB LFS weights file and a small safetensors file,
+/// a tag v1, a second commit, and a pull-request ref.
+fn seeded() -> (Server, String, Work, String) {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    std::fs::copy(
+        fixtures.join("repos/good-model/README.md"),
+        w.path("a/README.md"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("weights/config-match.json"),
+        w.path("a/config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("weights/good.safetensors"),
+        w.path("a/model.safetensors"),
+    )
+    .unwrap();
+    w.write("a/big/weights.bin.gz", &noise(50 << 20, 9));
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Add model"]);
+    let first = w.git_ok("a", &["rev-parse", "HEAD"]);
+    w.git_ok("a", &["tag", "v1"]);
+    w.write("a/notes.txt", b"second commit\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Add notes"]);
+    let out = w.git("a", &["push", "origin", "main", "v1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A pull-request ref (pushes may not create one; the API will).
+    let bare = s.bare_repo("models/alice/m.git");
+    git_in(&bare, &bare, &["update-ref", "refs/pr/1", &first]);
+    (s, token, w, first)
+}
+
+#[test]
+fn downloads_by_every_kind_of_revision_keep_bytes() {
+    let (s, _token, w, first) = seeded();
+    let head = w.git_ok("a", &["rev-parse", "HEAD"]);
+    let script = format!(
+        r#"
+import hashlib, os
+from huggingface_hub import snapshot_download, hf_hub_download, HfApi
+def sha(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
+root = snapshot_download("alice/m")
+assert os.path.basename(root) == "{head}", root
+for f in ["README.md", "config.json", "model.safetensors", "big/weights.bin.gz", "notes.txt"]:
+    print(f, sha(os.path.join(root, f)))
+for rev in ["main", "v1", "{first}", "{first}"[:7], "refs/pr/1"]:
+    p = hf_hub_download("alice/m", "config.json", revision=rev)
+    print("rev", rev, p.split("/snapshots/")[1].split("/")[0])
+meta = HfApi().get_safetensors_metadata("alice/m")
+print("safetensors", sorted(meta.files_metadata["model.safetensors"].tensors))
+"#
+    );
+    let out = hub_script(&s, None, &script);
+    for f in [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "big/weights.bin.gz",
+        "notes.txt",
+    ] {
+        let expected = sha256_hex(&std::fs::read(w.path(&format!("a/{f}"))).unwrap());
+        assert!(
+            out.contains(&format!("{f} {expected}")),
+            "{f} differs:\n{out}"
+        );
+    }
+    assert!(out.contains(&format!("rev main {head}")), "{out}");
+    for rev in [
+        "v1".to_owned(),
+        first.clone(),
+        first[..7].to_owned(),
+        "refs/pr/1".to_owned(),
+    ] {
+        assert!(out.contains(&format!("rev {rev} {first}")), "{rev}:\n{out}");
+    }
+    assert!(out.contains("safetensors ['lm_head.weight', 'model.embed_tokens.weight', 'model.layers.0.mlp.weight', 'model.layers.1.mlp.weight']"), "{out}");
+}
+
+#[test]
+fn info_listings_refs_commits_whoami_and_errors() {
+    let (s, token, _w, first) = seeded();
+    s.repo("alice/secret", true);
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError
+from huggingface_hub import hf_hub_download
+api = HfApi()
+i = api.model_info("alice/m")
+assert i.id == "alice/m" and len(i.sha) == 40 and i.private is False, i
+assert i.safetensors.total == 96 and i.safetensors.parameters == {{"F32": 80, "BF16": 16}}, i.safetensors
+assert "license:apache-2.0" in i.tags and "transformers" in i.tags and i.pipeline_tag == "text-generation", i.tags
+assert i.card_data.license == "apache-2.0"
+assert i.config == {{"model_type": "llama"}}, i.config
+assert i.last_modified is not None and i.created_at is not None
+assert all(s.size is None for s in i.siblings)
+full = api.model_info("alice/m", files_metadata=True)
+big = [s for s in full.siblings if s.rfilename == "big/weights.bin.gz"][0]
+assert big.size == 50 * 1024 * 1024 and big.lfs.size == big.size and len(big.lfs.sha256) == 64, big
+old = api.model_info("alice/m", revision="v1")
+assert old.sha == "{first}", old.sha
+assert sorted(api.list_repo_files("alice/m")) == [".gitattributes", "README.md", "big/weights.bin.gz", "config.json", "model.safetensors", "notes.txt"]
+tree = list(api.list_repo_tree("alice/m", path_in_repo="big"))
+assert [t.path for t in tree] == ["big/weights.bin.gz"] and tree[0].lfs.size == 50 * 1024 * 1024, tree
+top = [t.path for t in api.list_repo_tree("alice/m")]
+assert top == [".gitattributes", "README.md", "big", "config.json", "model.safetensors", "notes.txt"], top
+refs = api.list_repo_refs("alice/m", include_pull_requests=True)
+assert [b.name for b in refs.branches] == ["main"] and [t.name for t in refs.tags] == ["v1"], refs
+assert [p.ref for p in refs.pull_requests] == ["refs/pr/1"], refs
+commits = api.list_repo_commits("alice/m")
+assert [c.title for c in commits] == ["Add notes", "Add model", "initial commit"], commits
+assert commits[1].commit_id == "{first}" and commits[0].authors == ["Test Author"], commits
+assert api.repo_exists("alice/m") and not api.repo_exists("alice/nope")
+assert api.revision_exists("alice/m", "v1") and not api.revision_exists("alice/m", "v9")
+assert api.file_exists("alice/m", "big/weights.bin.gz") and not api.file_exists("alice/m", "nope.bin")
+for call, exc in [
+    (lambda: api.model_info("alice/nope"), RepositoryNotFoundError),
+    (lambda: api.model_info("alice/m", revision="nope"), RevisionNotFoundError),
+    (lambda: hf_hub_download("alice/m", "nope.txt"), EntryNotFoundError),
+    (lambda: hf_hub_download("alice/m", "config.json", revision="nope"), RevisionNotFoundError),
+    (lambda: hf_hub_download("alice/nope", "config.json"), RepositoryNotFoundError),
+]:
+    try:
+        call()
+        raise SystemExit(f"no {{exc.__name__}}")
+    except exc:
+        pass
+# Private: invisible without a token, readable with the owner's.
+assert not api.repo_exists("alice/secret")
+assert HfApi(token="{token}").repo_exists("alice/secret")
+me = HfApi(token="{token}").whoami()
+assert me["name"] == "alice" and me["auth"]["accessToken"]["role"] == "write", me
+print("OK")
+"#
+    );
+    assert_eq!(hub_script(&s, None, &script).trim(), "OK");
+}
+
+#[test]
+fn tree_listings_page_with_absolute_links() {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/many", false);
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/many", Some(&token)), "a"],
+    );
+    for i in 0..1100 {
+        w.write(&format!("a/files/f{i:04}.txt"), format!("{i}\n").as_bytes());
+    }
+    w.write("a/README.md", b"---\nlicense: mit\n---\n# many\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "many"]);
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    // The raw API: a first page of 1000 and an absolute Link to the rest.
+    let r = raw(
+        &s.addr,
+        &request("GET", "/api/models/alice/many/tree/main/files", &[], b""),
+    );
+    let page: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 1000);
+    let link = r.header("link").expect("a Link header");
+    assert!(
+        link.starts_with("<http://") && link.ends_with("rel=\"next\""),
+        "{link}"
+    );
+    let out = hub_script(
+        &s,
+        None,
+        "from huggingface_hub import HfApi\nprint(len(HfApi().list_repo_files('alice/many')))",
+    );
+    assert_eq!(out.trim(), "1102");
+}

@@ -16,12 +16,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The real Hub client, pinned, in the project's own venv (tests/e2e/hub_api.rs uses it).
+# The real Hub clients, pinned, in the project's own venv (tests/e2e/hub_api.rs uses them;
+# transformers installs without torch for configs and tokenizers).
 HF_HUB_VERSION=2.4.0
-if ! .venv/bin/python -c "import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION')" 2>/dev/null; then
-    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION into .venv" >&2
+TRANSFORMERS_VERSION=5.24.0
+if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION and transformers==$TRANSFORMERS_VERSION into .venv" >&2
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check "huggingface_hub==$HF_HUB_VERSION"
+    .venv/bin/pip install --quiet --disable-pip-version-check \
+        "huggingface_hub==$HF_HUB_VERSION" "transformers==$TRANSFORMERS_VERSION"
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 

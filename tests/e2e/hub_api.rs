@@ -229,3 +229,195 @@ fn tree_listings_page_with_absolute_links() {
     );
     assert_eq!(out.trim(), "1102");
 }
+
+#[test]
+fn repo_management_through_the_client() {
+    let s = Server::start();
+    s.user("alice");
+    s.user("bob");
+    s.cli_ok(&["org", "create", "acme", "--owner", "alice"]);
+    let alice = s.token("alice", "write");
+    let bob = s.token("bob", "write");
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+api = HfApi(token="{alice}")
+url = api.create_repo("alice/new")
+assert url.repo_id == "alice/new" and url.endpoint == api.endpoint, url
+assert api.create_repo("alice/new", exist_ok=True).repo_id == "alice/new"
+try:
+    api.create_repo("alice/new")
+    raise SystemExit("a second create_repo succeeded")
+except HfHubHTTPError as e:
+    assert e.response.status_code == 409, e
+assert api.create_repo("acme/org-model", private=True).repo_id == "acme/org-model"
+assert api.create_repo("data", repo_type="dataset").repo_id == "alice/data"
+anon = HfApi(token=False)
+assert not anon.repo_exists("acme/org-model") and api.repo_exists("acme/org-model")
+api.update_repo_settings("alice/new", private=True)
+assert api.model_info("alice/new").private is True and not anon.repo_exists("alice/new")
+api.update_repo_settings("alice/new", private=False)
+assert anon.repo_exists("alice/new")
+api.create_branch("alice/new", branch="dev")
+api.create_branch("alice/new", branch="dev", exist_ok=True)
+api.create_tag("alice/new", tag="v1", tag_message="first release")
+api.create_tag("alice/new", tag="v0", revision="dev")
+refs = api.list_repo_refs("alice/new")
+assert sorted(b.name for b in refs.branches) == ["dev", "main"] and sorted(t.name for t in refs.tags) == ["v0", "v1"], refs
+api.delete_tag("alice/new", tag="v0")
+api.delete_branch("alice/new", branch="dev")
+refs = api.list_repo_refs("alice/new")
+assert [b.name for b in refs.branches] == ["main"] and [t.name for t in refs.tags] == ["v1"], refs
+try:
+    HfApi(token="{bob}").delete_repo("alice/new")
+    raise SystemExit("bob deleted alice's repo")
+except HfHubHTTPError:
+    pass
+api.move_repo("alice/new", "alice/renamed")
+assert api.repo_exists("alice/renamed") and not api.repo_exists("alice/new")
+assert api.model_info("alice/renamed", revision="v1").sha
+api.delete_repo("alice/renamed")
+assert not api.repo_exists("alice/renamed")
+api.delete_repo("alice/renamed", missing_ok=True)
+print("OK")
+"#
+    );
+    assert_eq!(hub_script(&s, None, &script).trim(), "OK");
+    // What the API created is a real git repo.
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("datasets/alice/data", None), "d"],
+    );
+    assert!(w.path("d/.gitattributes").exists());
+    assert!(
+        !s.bare_repo("models/alice/renamed.git").exists(),
+        "the deleted repo stayed on disk"
+    );
+}
+
+/// Creates `id` with a card and pushes it (as alice).
+fn repo_with_card(s: &Server, token: &str, id: &str, card: &str) {
+    s.repo(id, false);
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url(id, Some(token)), "a"]);
+    w.write("a/README.md", card.as_bytes());
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "card"]);
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+}
+
+#[test]
+fn listing_search_filters_sort_pages_and_downloads() {
+    let s = Server::start();
+    s.user("alice");
+    s.user("bob");
+    let alice = s.token("alice", "write");
+    let bob = s.token("bob", "write");
+    repo_with_card(
+        &s,
+        &alice,
+        "alice/alpha",
+        "---\nlicense: mit\ntags: [nlp]\npipeline_tag: text-classification\n---\n",
+    );
+    repo_with_card(
+        &s,
+        &alice,
+        "alice/beta",
+        "---\nlicense: apache-2.0\ntags: [vision]\n---\n",
+    );
+    s.repo("bob/gamma", true);
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, hf_hub_download
+import tempfile
+api = HfApi(token=False)
+ids = lambda it: [m.id for m in it]
+assert ids(api.list_models()) == ["alice/alpha", "alice/beta"], ids(api.list_models())
+assert ids(api.list_models(author="alice", search="alp")) == ["alice/alpha"]
+assert ids(api.list_models(filter="vision")) == ["alice/beta"]
+assert ids(api.list_models(filter=["license:mit", "nlp"])) == ["alice/alpha"]
+assert ids(api.list_models(pipeline_tag="text-classification")) == ["alice/alpha"]
+assert ids(api.list_models(sort="lastModified")) == ["alice/beta", "alice/alpha"]
+assert len(ids(api.list_models(limit=1))) == 1
+assert "bob/gamma" in ids(HfApi(token="{bob}").list_models())
+assert "bob/gamma" not in ids(HfApi(token="{alice}").list_models())
+full = list(api.list_models(search="alpha", full=True, cardData=True))[0]
+assert full.card_data.license == "mit" and [s.rfilename for s in full.siblings] == [".gitattributes", "README.md"], full
+for _ in range(3):
+    hf_hub_download("alice/beta", "README.md", cache_dir=tempfile.mkdtemp())
+print("OK")
+"#
+    );
+    assert_eq!(hub_script(&s, None, &script).trim(), "OK");
+    // Pages: an absolute Link that carries every parameter.
+    let r = raw(
+        &s.addr,
+        &request("GET", "/api/models?author=alice&limit=1", &[], b""),
+    );
+    let page: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    let link = r.header("link").expect("Link");
+    // Built from the request's Host (this raw request says `localhost`).
+    assert_eq!(
+        link,
+        "<http://localhost/api/models?author=alice&limit=1&cursor=1>; rel=\"next\""
+    );
+}
+
+#[test]
+fn downloads_are_counted_per_config_fetch_and_cards_validate() {
+    let (s, _token, _w, _) = seeded();
+    let script = r#"
+import tempfile
+from huggingface_hub import HfApi, hf_hub_download, ModelCard
+for _ in range(3):
+    hf_hub_download("alice/m", "config.json", cache_dir=tempfile.mkdtemp())
+hf_hub_download("alice/m", "README.md", cache_dir=tempfile.mkdtemp())
+api = HfApi()
+assert api.model_info("alice/m").downloads == 3, api.model_info("alice/m").downloads
+ModelCard.load("alice/m").validate()
+try:
+    ModelCard("---\nlicense: apache2\n---\n# x\n").validate()
+    raise SystemExit("a bad card validated")
+except ValueError as e:  # the client raises the server's JSON answer
+    assert "the closest is" in str(e) and "apache-2.0" in str(e), e
+print("OK")
+"#;
+    assert_eq!(hub_script(&s, None, script).trim(), "OK");
+}
+
+#[test]
+fn transformers_loads_config_and_tokenizer() {
+    let (s, token, w, _) = seeded();
+    // A tiny tokenizer, made by the tokenizers library itself, pushed with git.
+    let dir = w.path("a");
+    hub_script(
+        &s,
+        None,
+        &format!(
+            r#"
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+tok = Tokenizer(models.WordLevel({{"[UNK]": 0, "hello": 1, "world": 2}}, unk_token="[UNK]"))
+tok.pre_tokenizer = pre_tokenizers.Whitespace()
+PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained("{}")
+"#,
+            dir.display()
+        ),
+    );
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Add tokenizer"]);
+    let out = w.git("a", &["push", &s.git_url("alice/m", Some(&token)), "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = r#"
+from transformers import AutoConfig, AutoTokenizer
+config = AutoConfig.from_pretrained("alice/m")
+assert config.model_type == "llama" and config.vocab_size == 8, config
+tok = AutoTokenizer.from_pretrained("alice/m")
+assert tok("hello world")["input_ids"] == [1, 2], tok("hello world")
+print("OK")
+"#;
+    assert_eq!(hub_script(&s, None, script).trim(), "OK");
+}

@@ -46,6 +46,7 @@ mod tests {
             name: Name::parse("m").unwrap(),
             private,
             created_at: String::new(),
+            downloads: 0,
         }
     }
 

@@ -70,6 +70,7 @@ pub struct Repo {
     pub name: Name,
     pub private: bool,
     pub created_at: String,
+    pub downloads: i64,
 }
 
 impl Repo {

@@ -207,8 +207,8 @@ impl Accounts {
     /// Finds a repo by type and id; names match whatever their case.
     pub async fn repo(&self, repo: &RepoRef) -> Result<Option<Repo>> {
         let row = sqlx::query(
-            "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at FROM repos r \
-             JOIN accounts a ON a.id = r.namespace_id \
+            "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads \
+             FROM repos r JOIN accounts a ON a.id = r.namespace_id \
              WHERE r.repo_type = ? AND a.name = ? AND r.name = ?",
         )
         .bind(repo.repo_type.as_str())
@@ -217,6 +217,61 @@ impl Accounts {
         .fetch_optional(&self.pool)
         .await?;
         row.map(repo_from_row).transpose()
+    }
+
+    /// Every repo of a type, for listings (the caller filters by access).
+    pub async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads \
+             FROM repos r JOIN accounts a ON a.id = r.namespace_id WHERE r.repo_type = ? \
+             ORDER BY a.name, r.name",
+        )
+        .bind(repo_type.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(repo_from_row).collect()
+    }
+
+    pub async fn set_private(&self, id: i64, private: bool) -> Result<()> {
+        sqlx::query("UPDATE repos SET private = ? WHERE id = ?")
+            .bind(private)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Renames a repo (possibly into another namespace).
+    pub async fn move_repo(&self, id: i64, to: &RepoRef) -> Result<Repo> {
+        let ns = sqlx::query("SELECT id FROM accounts WHERE name = ?")
+            .bind(to.id.namespace.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))?
+            .get::<i64, _>(0);
+        let updated = sqlx::query("UPDATE repos SET namespace_id = ?, name = ? WHERE id = ?")
+            .bind(ns)
+            .bind(to.id.name.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match updated {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(AccountsError::RepoExists(to.repo_type, to.id.to_string()))
+            }
+            other => other?,
+        };
+        self.repo(to)
+            .await?
+            .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))
+    }
+
+    pub async fn count_download(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE repos SET downloads = downloads + 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// What `who` may do with `repo` (see [`access`]); `None` means they may not see it.
@@ -296,6 +351,7 @@ fn repo_from_row(r: SqliteRow) -> Result<Repo> {
         name: Name::parse(r.get(3)).map_err(|e| corrupt(e.to_string()))?,
         private: r.get(4),
         created_at: r.get(5),
+        downloads: r.get(6),
     })
 }
 

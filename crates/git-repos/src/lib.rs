@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod create;
+mod manage;
 mod read;
 
 use std::ffi::OsString;
@@ -17,6 +18,7 @@ use hub_types::RepoRef;
 use tokio::process::{Child, Command};
 
 pub use create::DEFAULT_GITATTRIBUTES;
+pub use manage::{valid_ref_name, RefUpdateError};
 pub use read::{CommitInfo, EntryKind, ReadError, Reader, RefInfo, TreeEntry};
 
 /// The shim git runs before accepting a push; it execs `modelhub hook pre-receive`.

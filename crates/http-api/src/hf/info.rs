@@ -76,6 +76,31 @@ async fn describe(
 ) -> Result<Response, HfError> {
     let t = repo_type(&kind)?;
     let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let flag = |k: &str| {
+        q.iter()
+            .any(|(key, v)| key == k && (v == "true" || v == "1"))
+    };
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut out = summary(&state, &repo, path, rev, flag("blobs"), true).await?;
+    if !expand.is_empty() {
+        out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
+    }
+    Ok(Json(Value::Object(out)).into_response())
+}
+
+/// The Hub's description of `repo` at `rev`, as `model_info` and the listings show it.
+pub async fn summary(
+    state: &AppState,
+    repo: &accounts::Repo,
+    path: std::path::PathBuf,
+    rev: String,
+    blobs: bool,
+    with_siblings: bool,
+) -> Result<Map<String, Value>, HfError> {
     let (commit, files, readme, config) = with_reader(path, move |r| {
         let commit = r.resolve(&rev)?;
         let mut files = Vec::new();
@@ -115,22 +140,12 @@ async fn describe(
     })
     .await?;
 
-    let flag = |k: &str| {
-        q.iter()
-            .any(|(key, v)| key == k && (v == "true" || v == "1"))
-    };
-    let expand: Vec<&str> = q
-        .iter()
-        .filter(|(k, _)| k == "expand" || k == "expand[]")
-        .map(|(_, v)| v.as_str())
-        .collect();
     let card = readme.as_deref().and_then(repo_rules::card_metadata);
     let id = repo.repo_ref().id.to_string();
-
     let mut out = Map::new();
     out.insert("_id".into(), json!(repo.id.to_string()));
     out.insert("id".into(), json!(id));
-    if t == RepoType::Model {
+    if repo.repo_type == RepoType::Model {
         out.insert("modelId".into(), json!(id));
     }
     out.insert("author".into(), json!(repo.namespace.as_str()));
@@ -140,7 +155,7 @@ async fn describe(
     out.insert("private".into(), json!(repo.private));
     out.insert("gated".into(), json!(false));
     out.insert("disabled".into(), json!(false));
-    out.insert("downloads".into(), json!(0));
+    out.insert("downloads".into(), json!(repo.downloads));
     out.insert("likes".into(), json!(0));
     out.insert("tags".into(), json!(tags(card.as_ref(), &files)));
     if let Some(card) = &card {
@@ -151,16 +166,17 @@ async fn describe(
         }
         out.insert("cardData".into(), Value::Object(card.clone()));
     }
-    let blobs = flag("blobs");
-    out.insert(
-        "siblings".into(),
-        json!(files.iter().map(|f| f.sibling(blobs)).collect::<Vec<_>>()),
-    );
+    if with_siblings {
+        out.insert(
+            "siblings".into(),
+            json!(files.iter().map(|f| f.sibling(blobs)).collect::<Vec<_>>()),
+        );
+    }
     out.insert(
         "usedStorage".into(),
         json!(files.iter().map(File::real_size).sum::<u64>()),
     );
-    if let Some(st) = safetensors(&state, &files).await? {
+    if let Some(st) = safetensors(state, &files).await? {
         out.insert("safetensors".into(), st);
     }
     if let Some(Value::Object(c)) = config
@@ -173,10 +189,7 @@ async fn describe(
             .collect();
         out.insert("config".into(), Value::Object(subset));
     }
-    if !expand.is_empty() {
-        out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
-    }
-    Ok(Json(Value::Object(out)).into_response())
+    Ok(out)
 }
 
 /// The card's tags plus the ones the Hub derives: library, formats, task, languages, license,

@@ -5,6 +5,8 @@
 
 mod error;
 mod info;
+mod list;
+mod manage;
 mod refs;
 mod resolve;
 mod tree;
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 
 use accounts::{Principal, Repo};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use git_repos::{ReadError, Reader};
 use hub_types::{RepoType, Role};
@@ -26,6 +28,20 @@ pub use error::HfError;
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/whoami-v2", get(refs::whoami))
+        .route("/api/validate-yaml", post(list::validate_yaml))
+        .route("/api/repos/create", post(manage::create))
+        .route("/api/repos/delete", delete(manage::delete))
+        .route("/api/repos/move", post(manage::move_repo))
+        .route("/api/{kind}", get(list::list))
+        .route("/api/{kind}/{ns}/{repo}/settings", put(manage::settings))
+        .route(
+            "/api/{kind}/{ns}/{repo}/branch/{branch}",
+            post(manage::create_branch).delete(manage::delete_branch),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/tag/{rev}",
+            post(manage::create_tag).delete(manage::delete_tag),
+        )
         .route("/api/{kind}/{ns}/{repo}", get(info::info))
         .route("/api/{kind}/{ns}/{repo}/revision/{rev}", get(info::info_at))
         .route("/api/{kind}/{ns}/{repo}/tree/{rev}", get(tree::tree_root))

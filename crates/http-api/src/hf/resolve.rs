@@ -77,6 +77,16 @@ pub async fn resolve(
     let range = crate::lfs::parse_range(range_header, size)
         .map_err(|_| HfError::RangeNotSatisfiable(size))?;
     let head = method == Method::HEAD;
+    // Downloads are counted as the Hub counts them: one per fetch of a model's config.json
+    // (every from_pretrained reads it), not one per file.
+    if !head && t == RepoType::Model && file == "config.json" {
+        let (accounts, id) = (state.accounts().clone(), repo.id);
+        tokio::spawn(async move {
+            if let Err(e) = accounts.count_download(id).await {
+                tracing::warn!(error = %e, "could not count a download");
+            }
+        });
+    }
     let body = match found {
         Found::Missing(_) => unreachable!("answered above"),
         Found::Lfs { oid, .. } => {

@@ -1,0 +1,235 @@
+//! `GET /api/models` (and datasets, spaces): search, author, tag filters, sorting and absolute
+//! `Link` pagination (`list_models`); and `POST /api/validate-yaml` (the card rules behind the
+//! Hub's request and response shapes).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use git_repos::DEFAULT_BRANCH;
+use hub_types::RepoType;
+use repo_rules::{ChangedFile, LfsState, Severity};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::info::summary;
+use super::tree::percent_encode;
+use super::{base_url, repo_type, HfError};
+use crate::repo_access::principal;
+use crate::AppState;
+
+const DEFAULT_LIMIT: usize = 1000;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let t = repo_type(&kind)?;
+    let who = principal(&state, &headers).await?;
+    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let on = |k: &str| matches!(get(k), Some("true" | "1"));
+    let search = get("search").unwrap_or_default().to_ascii_lowercase();
+    let author = get("author").map(str::to_ascii_lowercase);
+    let filters: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let pipeline = get("pipeline_tag");
+    let limit = get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, DEFAULT_LIMIT);
+    let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let full = on("full");
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+
+    let mut rows: Vec<Map<String, Value>> = Vec::new();
+    for repo in state.accounts().list_repos(t).await? {
+        if state
+            .accounts()
+            .access(who.as_ref(), &repo)
+            .await?
+            .is_none()
+        {
+            continue; // private repos appear only to those who may read them
+        }
+        let id = repo.repo_ref().id.to_string();
+        if !id.to_ascii_lowercase().contains(&search) {
+            continue;
+        }
+        if author
+            .as_deref()
+            .is_some_and(|a| a != repo.namespace.as_str().to_ascii_lowercase())
+        {
+            continue;
+        }
+        let path = state.repos().path(&repo.repo_ref());
+        let Ok(s) = summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), false, full).await
+        else {
+            continue;
+        };
+        let tags: Vec<&str> = s["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !filters
+            .iter()
+            .all(|f| tags.contains(f) || s.get("library_name").and_then(Value::as_str) == Some(*f))
+        {
+            continue;
+        }
+        if pipeline.is_some_and(|p| s.get("pipeline_tag").and_then(Value::as_str) != Some(p)) {
+            continue;
+        }
+        rows.push(s);
+    }
+    let sort = get("sort").unwrap_or("id");
+    let key = |m: &Map<String, Value>| -> (i64, String) {
+        let s = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match sort {
+            "downloads" | "likes" | "trendingScore" => (
+                m.get(if sort == "likes" {
+                    "likes"
+                } else {
+                    "downloads"
+                })
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+                String::new(),
+            ),
+            "lastModified" => (0, s("lastModified")),
+            "createdAt" => (0, s("createdAt")),
+            _ => (0, s("id")),
+        }
+    };
+    rows.sort_by_key(key);
+    // Popularity and dates sort newest or biggest first unless asked otherwise.
+    let descending = match get("direction") {
+        Some("1") | Some("asc") => false,
+        Some(_) => true,
+        None => sort != "id",
+    };
+    if descending {
+        rows.reverse();
+    }
+    let more = rows.len() > cursor + limit;
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(cursor)
+        .take(limit)
+        .map(|mut m| {
+            if !on("cardData") && !full {
+                m.remove("cardData");
+            }
+            if !expand.is_empty() {
+                m.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let mut res = Json(Value::Array(page)).into_response();
+    if more {
+        let kept: String = q
+            .iter()
+            .filter(|(k, _)| k != "cursor")
+            .map(|(k, v)| format!("{}={}&", percent_encode(k), percent_encode(v)))
+            .collect();
+        let next = format!(
+            "{}/api/{kind}?{kept}cursor={}",
+            base_url(&state, &headers),
+            cursor + limit
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            res.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct YamlRequest {
+    content: String,
+    #[serde(rename = "repoType")]
+    repo_type: Option<String>,
+}
+
+/// A card checked alone: other files are taken to exist, and there is no LFS store.
+struct CardOnly(RepoType);
+
+impl repo_rules::Context for CardOnly {
+    fn repo_type(&self) -> RepoType {
+        self.0
+    }
+    fn exists(&self, _: &str) -> bool {
+        true
+    }
+    fn lfs_object(&self, _: &str) -> Option<LfsState> {
+        None
+    }
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+pub async fn validate_yaml(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<YamlRequest>,
+) -> Result<Response, HfError> {
+    let t: RepoType = req
+        .repo_type
+        .as_deref()
+        .unwrap_or("model")
+        .parse()
+        .unwrap_or(RepoType::Model);
+    if req.content.len() > repo_rules::MAX_TEXT {
+        return Err(HfError::BadRequest("README.md is too large".into()));
+    }
+    let card = ChangedFile {
+        path: "README.md".into(),
+        size: req.content.len() as u64,
+        content: req.content.into_bytes(),
+    };
+    let policy =
+        repo_rules::Policy::load(&state.config().data_dir.join("policy.toml")).unwrap_or_default();
+    let _ = headers;
+    let findings = repo_rules::check(&[card], &CardOnly(t), &policy.for_repo(None));
+    let msg = |f: &repo_rules::Finding| json!({ "message": f.message });
+    let errors: Vec<Value> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(msg)
+        .collect();
+    let warnings: Vec<Value> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(msg)
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((
+        status,
+        Json(json!({ "errors": errors, "warnings": warnings })),
+    )
+        .into_response())
+}

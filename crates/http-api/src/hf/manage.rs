@@ -1,0 +1,401 @@
+//! Repo management through the Hub API: create, delete, settings (visibility), move, branches
+//! and tags (`create_repo`, `delete_repo`, `update_repo_settings`, `move_repo`,
+//! `create_branch`, `delete_branch`, `create_tag`, `delete_tag`).
+
+use accounts::{AccountsError, Principal, Repo};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use git_repos::RefUpdateError;
+use hub_types::{RepoId, RepoRef, RepoType, Role};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{readable, repo_type, with_reader, HfError};
+use crate::repo_access::{self, principal};
+use crate::{AppState, HubError};
+
+/// The caller, who must be authenticated with a write token.
+async fn writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, HfError> {
+    let who = principal(state, headers)
+        .await?
+        .ok_or(HfError::Unauthorized)?;
+    if who.token_role < Role::Write {
+        return Err(HfError::Forbidden("this needs a write token".into()));
+    }
+    Ok(who)
+}
+
+/// Whether `who` may create repos in namespace `ns`: their own, or an organisation where they
+/// are a write or admin member (site admins anywhere).
+async fn may_create_in(state: &AppState, who: &Principal, ns: &str) -> Result<bool, HfError> {
+    if who.is_admin || who.name.eq_ignore_ascii_case(ns) {
+        return Ok(true);
+    }
+    Ok(state
+        .accounts()
+        .orgs_of(who.user_id)
+        .await?
+        .iter()
+        .any(|(o, r)| o.eq_ignore_ascii_case(ns) && *r >= Role::Write))
+}
+
+fn repo_url(state: &AppState, headers: &HeaderMap, r: &RepoRef) -> String {
+    format!("{}/{r}", super::base_url(state, headers))
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+    private: Option<bool>,
+    visibility: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<CreateRequest>,
+) -> Result<Response, HfError> {
+    let who = writer(&state, &headers).await?;
+    let t: RepoType = req
+        .repo_type
+        .as_deref()
+        .unwrap_or("model")
+        .parse()
+        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let ns = req.organization.clone().unwrap_or_else(|| who.name.clone());
+    let id = RepoId::from_parts(&ns, &req.name)
+        .map_err(|e| HfError::BadRequest(format!("invalid repo id: {e}")))?;
+    let target = RepoRef { repo_type: t, id };
+    if !may_create_in(&state, &who, &ns).await? {
+        return Err(HfError::Forbidden(format!(
+            "you cannot create repos in {ns}"
+        )));
+    }
+    let private = req.private.unwrap_or(false) || req.visibility.as_deref() == Some("private");
+    match state
+        .inner
+        .hub
+        .create_repo(&target, private, &who.name)
+        .await
+    {
+        Ok((repo, _)) => {
+            let r = repo.repo_ref();
+            Ok(Json(json!({ "url": repo_url(&state, &headers, &r), "name": r.id.to_string(), "id": repo.id.to_string() })).into_response())
+        }
+        Err(HubError::Accounts(AccountsError::RepoExists(..))) => {
+            let url = repo_url(&state, &headers, &target);
+            Ok((
+                StatusCode::CONFLICT,
+                Json(json!({ "error": format!("You already created this {t} repo"), "url": url })),
+            )
+                .into_response())
+        }
+        Err(HubError::Accounts(AccountsError::NoSuchNamespace(n))) => Err(HfError::NotFound(
+            format!("no user or organisation named {n}"),
+        )),
+        Err(e) => Err(HfError::internal(e)),
+    }
+}
+
+/// A repo the caller administers (owner, organisation admin, site admin).
+async fn administered(
+    state: &AppState,
+    headers: &HeaderMap,
+    target: &RepoRef,
+) -> Result<(Repo, Principal), HfError> {
+    let who = writer(state, headers).await?;
+    let repo = repo_access::find_repo(state, target).await?;
+    let visible = state.accounts().access(Some(&who), &repo).await?.is_some();
+    if !visible {
+        return Err(HfError::RepoNotFound);
+    }
+    if !state.accounts().owns(&who, &repo).await? {
+        return Err(HfError::Forbidden(format!(
+            "only admins of {target} can do this"
+        )));
+    }
+    Ok((repo, who))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteRequest {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<DeleteRequest>,
+) -> Result<Response, HfError> {
+    let who = writer(&state, &headers).await?;
+    let t: RepoType = req
+        .repo_type
+        .as_deref()
+        .unwrap_or("model")
+        .parse()
+        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let ns = req.organization.clone().unwrap_or(who.name);
+    let target = RepoRef {
+        repo_type: t,
+        id: RepoId::from_parts(&ns, &req.name).map_err(|_| HfError::RepoNotFound)?,
+    };
+    let (repo, _) = administered(&state, &headers, &target).await?;
+    state.accounts().delete_repo(repo.id).await?;
+    state
+        .repos()
+        .remove(&repo.repo_ref())
+        .await
+        .map_err(HfError::internal)?;
+    tracing::info!(repo = %repo.repo_ref(), "repo deleted through the API");
+    Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SettingsRequest {
+    private: Option<bool>,
+    visibility: Option<String>,
+    gated: Option<Value>,
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    Path((kind, ns, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(req): Json<SettingsRequest>,
+) -> Result<Response, HfError> {
+    let target = repo_access::repo_ref(repo_type(&kind)?, &ns, &name)?;
+    let (repo, _) = administered(&state, &headers, &target).await?;
+    if req.gated.as_ref().is_some_and(|g| g != &json!(false)) {
+        return Err(HfError::BadRequest(
+            "gated repos are not supported yet".into(),
+        ));
+    }
+    let private = match (req.private, req.visibility.as_deref()) {
+        (Some(p), _) => Some(p),
+        (None, Some("private")) => Some(true),
+        (None, Some("public")) => Some(false),
+        (None, Some(other)) => {
+            return Err(HfError::BadRequest(format!("unknown visibility {other:?}")))
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = private {
+        state.accounts().set_private(repo.id, p).await?;
+    }
+    Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MoveRequest {
+    #[serde(rename = "fromRepo")]
+    from: String,
+    #[serde(rename = "toRepo")]
+    to: String,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+}
+
+pub async fn move_repo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<MoveRequest>,
+) -> Result<Response, HfError> {
+    let t: RepoType = req
+        .repo_type
+        .as_deref()
+        .unwrap_or("model")
+        .parse()
+        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let from = RepoRef {
+        repo_type: t,
+        id: RepoId::parse(&req.from).map_err(|_| HfError::RepoNotFound)?,
+    };
+    let to = RepoRef {
+        repo_type: t,
+        id: RepoId::parse(&req.to)
+            .map_err(|e| HfError::BadRequest(format!("invalid target: {e}")))?,
+    };
+    let (repo, who) = administered(&state, &headers, &from).await?;
+    if !may_create_in(&state, &who, to.id.namespace.as_str()).await? {
+        return Err(HfError::Forbidden(format!(
+            "you cannot create repos in {}",
+            to.id.namespace
+        )));
+    }
+    let old = repo.repo_ref();
+    let moved = match state.accounts().move_repo(repo.id, &to).await {
+        Err(AccountsError::RepoExists(..)) => {
+            return Err(HfError::BadRequest(format!("{to} already exists")))
+        }
+        Err(AccountsError::NoSuchNamespace(n)) => {
+            return Err(HfError::NotFound(format!(
+                "no user or organisation named {n}"
+            )))
+        }
+        other => other?,
+    };
+    if let Err(e) = state.repos().rename(&old, &moved.repo_ref()).await {
+        // Put the registration back, so the repo stays reachable where it is.
+        let _ = state.accounts().move_repo(repo.id, &old).await;
+        return Err(HfError::internal(e));
+    }
+    Ok(Json(json!({ "url": repo_url(&state, &headers, &moved.repo_ref()) })).into_response())
+}
+
+fn ref_error(e: RefUpdateError) -> Response {
+    match e {
+        RefUpdateError::Exists(r) => (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": format!("{r} already exists") })),
+        )
+            .into_response(),
+        RefUpdateError::Missing(r) => HfError::RevisionNotFound(r).into_response(),
+        RefUpdateError::BadName(n) => {
+            HfError::BadRequest(format!("invalid ref name {n:?}")).into_response()
+        }
+        RefUpdateError::Repo(e) => HfError::internal(e).into_response(),
+    }
+}
+
+/// A repo the caller may write to, with the commit `rev` resolves to.
+async fn writable_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    rev: &str,
+) -> Result<(Repo, Principal, String), HfError> {
+    let target = repo_access::repo_ref(repo_type(kind)?, ns, name)?;
+    let (repo, who, _) = repo_access::authorize(state, headers, &target, Role::Write).await?;
+    let who = who.ok_or(HfError::Unauthorized)?;
+    let (_, _, path) = readable(state, headers, target.repo_type, ns, name).await?;
+    let rev = rev.to_owned();
+    let commit = with_reader(path, move |r| Ok(r.resolve(&rev)?.id)).await?;
+    Ok((repo, who, commit))
+}
+
+#[derive(Deserialize, Default)]
+pub struct BranchRequest {
+    #[serde(rename = "startingPoint")]
+    starting_point: Option<String>,
+}
+
+pub async fn create_branch(
+    State(state): State<AppState>,
+    Path((kind, ns, name, branch)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: Option<Json<BranchRequest>>,
+) -> Result<Response, HfError> {
+    let from = body
+        .and_then(|b| b.0.starting_point)
+        .unwrap_or_else(|| git_repos::DEFAULT_BRANCH.to_owned());
+    let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &from).await?;
+    Ok(
+        match state
+            .repos()
+            .create_branch(&repo.repo_ref(), &branch, &commit, &who.name)
+            .await
+        {
+            Ok(()) => Json(json!({})).into_response(),
+            Err(e) => ref_error(e),
+        },
+    )
+}
+
+pub async fn delete_branch(
+    State(state): State<AppState>,
+    Path((kind, ns, name, branch)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    if branch == git_repos::DEFAULT_BRANCH {
+        return Err(HfError::Forbidden(
+            "the default branch cannot be deleted".into(),
+        ));
+    }
+    let (repo, _, _) = writable_at(
+        &state,
+        &headers,
+        &kind,
+        &ns,
+        &name,
+        git_repos::DEFAULT_BRANCH,
+    )
+    .await?;
+    Ok(
+        match state
+            .repos()
+            .delete_ref(&repo.repo_ref(), &format!("refs/heads/{branch}"))
+            .await
+        {
+            Ok(()) => Json(json!({})).into_response(),
+            Err(e) => ref_error(e),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TagRequest {
+    tag: String,
+    message: Option<String>,
+}
+
+pub async fn create_tag(
+    State(state): State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    Json(req): Json<TagRequest>,
+) -> Result<Response, HfError> {
+    let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &rev).await?;
+    let message = req.message.filter(|m| !m.is_empty());
+    Ok(
+        match state
+            .repos()
+            .create_tag(
+                &repo.repo_ref(),
+                &req.tag,
+                &commit,
+                message.as_deref(),
+                &who.name,
+            )
+            .await
+        {
+            Ok(()) => Json(json!({})).into_response(),
+            Err(e) => ref_error(e),
+        },
+    )
+}
+
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Path((kind, ns, name, tag)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let (repo, _, _) = writable_at(
+        &state,
+        &headers,
+        &kind,
+        &ns,
+        &name,
+        git_repos::DEFAULT_BRANCH,
+    )
+    .await?;
+    Ok(
+        match state
+            .repos()
+            .delete_ref(&repo.repo_ref(), &format!("refs/tags/{tag}"))
+            .await
+        {
+            Ok(()) => Json(json!({})).into_response(),
+            Err(e) => ref_error(e),
+        },
+    )
+}

@@ -376,6 +376,11 @@ for _ in range(3):
     hf_hub_download("alice/m", "config.json", cache_dir=tempfile.mkdtemp())
 hf_hub_download("alice/m", "README.md", cache_dir=tempfile.mkdtemp())
 api = HfApi()
+import time
+for _ in range(50):  # counts are written once a second
+    if api.model_info("alice/m").downloads == 3:
+        break
+    time.sleep(0.1)
 assert api.model_info("alice/m").downloads == 3, api.model_info("alice/m").downloads
 ModelCard.load("alice/m").validate()
 try:

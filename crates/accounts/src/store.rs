@@ -266,8 +266,9 @@ impl Accounts {
             .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))
     }
 
-    pub async fn count_download(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE repos SET downloads = downloads + 1 WHERE id = ?")
+    pub async fn add_downloads(&self, id: i64, n: i64) -> Result<()> {
+        sqlx::query("UPDATE repos SET downloads = downloads + ? WHERE id = ?")
+            .bind(n)
             .bind(id)
             .execute(&self.pool)
             .await?;

@@ -118,6 +118,7 @@ impl GitRepos {
 
     /// Removes a repo from disk (used to undo a creation whose registration failed).
     pub async fn remove(&self, repo: &RepoRef) -> Result<(), RepoError> {
+        self.readers.forget(&self.path(repo));
         match tokio::fs::remove_dir_all(self.path(repo)).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

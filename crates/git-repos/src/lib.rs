@@ -19,7 +19,7 @@ use tokio::process::{Child, Command};
 
 pub use create::DEFAULT_GITATTRIBUTES;
 pub use manage::{valid_ref_name, RefUpdateError};
-pub use read::{CommitInfo, EntryKind, ReadError, Reader, RefInfo, TreeEntry};
+pub use read::{CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry};
 
 /// The shim git runs before accepting a push; it execs `modelhub hook pre-receive`.
 pub const PRE_RECEIVE_SHIM: &str = include_str!("../../../hooks/pre-receive");
@@ -76,10 +76,19 @@ pub struct ServiceEnv {
 }
 
 /// The bare repos under one directory, laid out as `{models,datasets,spaces}/NS/NAME.git`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitRepos {
     root: PathBuf,
     hooks_dir: PathBuf,
+    readers: read::ReaderCache,
+}
+
+impl std::fmt::Debug for GitRepos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepos")
+            .field("root", &self.root)
+            .finish()
+    }
 }
 
 impl GitRepos {
@@ -88,6 +97,7 @@ impl GitRepos {
         GitRepos {
             root: root.into(),
             hooks_dir: hooks_dir.into(),
+            readers: read::ReaderCache::default(),
         }
     }
 
@@ -100,6 +110,11 @@ impl GitRepos {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// A reader of the repo at `path` (a path from [`GitRepos::path`]), from the cache.
+    pub fn reader(&self, path: &Path) -> Result<Reader, ReadError> {
+        self.readers.reader(path)
     }
 
     /// Writes the server's hooks. Git runs them through `core.hooksPath`, so nothing pushed

@@ -144,6 +144,7 @@ impl GitRepos {
             return Err(RepoError::Exists(target));
         }
         tokio::fs::create_dir_all(target.parent().expect("a repo path has a parent")).await?;
+        self.readers.forget(&self.path(from));
         tokio::fs::rename(self.path(from), &target).await?;
         Ok(())
     }

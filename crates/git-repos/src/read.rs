@@ -64,6 +64,46 @@ pub struct Reader {
     repo: gix::Repository,
 }
 
+/// Opened repos, shared across requests: opening a repo (config, refs, object database) costs
+/// more than most reads. gix re-reads refs and finds new packs on its own, so a cached handle
+/// sees pushes; a moved or deleted repo is dropped from the cache by its owner.
+#[derive(Default, Clone)]
+pub struct ReaderCache {
+    repos: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
+    >,
+}
+
+/// Repos kept open at most; past it the cache starts over.
+const MAX_OPEN: usize = 512;
+
+impl ReaderCache {
+    pub fn reader(&self, path: &Path) -> Result<Reader, ReadError> {
+        let mut repos = self
+            .repos
+            .lock()
+            .expect("reader cache lock is never poisoned");
+        if let Some(r) = repos.get(path) {
+            return Ok(Reader {
+                repo: r.to_thread_local(),
+            });
+        }
+        let opened = gix::open_opts(path, gix::open::Options::isolated()).map_err(git)?;
+        if repos.len() >= MAX_OPEN {
+            repos.clear();
+        }
+        repos.insert(path.to_owned(), opened.clone().into_sync());
+        Ok(Reader { repo: opened })
+    }
+
+    pub fn forget(&self, path: &Path) {
+        self.repos
+            .lock()
+            .expect("reader cache lock is never poisoned")
+            .remove(path);
+    }
+}
+
 /// A revision as the Hub accepts it: a branch, a tag, `refs/pr/N`, or a full or short sha.
 /// Anything with revision syntax (`~`, `^`, `:`, `@{`, `..`) or control characters is refused.
 fn check_revision(rev: &str) -> Result<(), ReadError> {

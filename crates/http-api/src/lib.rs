@@ -7,6 +7,7 @@
 
 mod auth;
 mod body;
+mod downloads;
 mod git_http;
 mod hf;
 mod hub;
@@ -79,6 +80,7 @@ struct Inner {
     hub: Hub,
     store: Arc<dyn ObjectStore>,
     signer: lfs::Signer,
+    downloads: downloads::DownloadCounter,
     config: Config,
     limiter: limiter::PackLimiter,
 }
@@ -92,6 +94,7 @@ impl AppState {
                 hub,
                 store,
                 signer: lfs::Signer::new(&config.signing_key),
+                downloads: downloads::DownloadCounter::default(),
                 config,
                 limiter,
             }),
@@ -151,7 +154,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    state
+        .inner
+        .downloads
+        .spawn_flusher(state.accounts().clone());
+    let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Counts gathered since the last tick are not lost on a clean stop.
+    state.inner.downloads.flush(state.accounts()).await;
+    result
 }

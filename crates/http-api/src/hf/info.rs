@@ -101,7 +101,7 @@ pub async fn summary(
     blobs: bool,
     with_siblings: bool,
 ) -> Result<Map<String, Value>, HfError> {
-    let (commit, files, readme, config) = with_reader(path, move |r| {
+    let (commit, files, readme, config) = with_reader(state, path, move |r| {
         let commit = r.resolve(&rev)?;
         let mut files = Vec::new();
         let (mut readme, mut config) = (None, None);

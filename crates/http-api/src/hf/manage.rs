@@ -279,7 +279,7 @@ async fn writable_at(
     let who = who.ok_or(HfError::Unauthorized)?;
     let (_, _, path) = readable(state, headers, target.repo_type, ns, name).await?;
     let rev = rev.to_owned();
-    let commit = with_reader(path, move |r| Ok(r.resolve(&rev)?.id)).await?;
+    let commit = with_reader(state, path, move |r| Ok(r.resolve(&rev)?.id)).await?;
     Ok((repo, who, commit))
 }
 

@@ -93,11 +93,13 @@ async fn readable(
 
 /// Runs `f` on a gix reader of the repo, on a blocking thread.
 async fn with_reader<T: Send + 'static>(
+    state: &AppState,
     path: PathBuf,
     f: impl FnOnce(&Reader) -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, HfError> {
+    let repos = state.repos().clone();
     tokio::task::spawn_blocking(move || {
-        let reader = Reader::open(&path)?;
+        let reader = repos.reader(&path)?;
         f(&reader)
     })
     .await

@@ -25,7 +25,7 @@ pub async fn refs(
     let prs = q
         .iter()
         .any(|(k, v)| k == "include_prs" && (v == "1" || v == "true"));
-    let (branches, tags, pulls) = with_reader(path, |r| {
+    let (branches, tags, pulls) = with_reader(&state, path, |r| {
         Ok((
             r.refs("refs/heads/")?,
             r.refs("refs/tags/")?,
@@ -59,7 +59,7 @@ pub async fn commits(
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
     let rev2 = rev.clone();
-    let (list, more) = with_reader(path, move |r| {
+    let (list, more) = with_reader(&state, path, move |r| {
         let c = r.resolve(&rev2)?;
         r.log(&c, page.saturating_mul(COMMITS_PAGE), COMMITS_PAGE)
     })

@@ -39,7 +39,7 @@ pub async fn resolve(
 ) -> Result<Response, HfError> {
     let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
     let file2 = file.clone();
-    let found = with_reader(path, move |r| {
+    let found = with_reader(&state, path, move |r| {
         let commit = r.resolve(&rev)?;
         let Some(e) = r
             .entry(&commit, &file2)?
@@ -80,12 +80,7 @@ pub async fn resolve(
     // Downloads are counted as the Hub counts them: one per fetch of a model's config.json
     // (every from_pretrained reads it), not one per file.
     if !head && t == RepoType::Model && file == "config.json" {
-        let (accounts, id) = (state.accounts().clone(), repo.id);
-        tokio::spawn(async move {
-            if let Err(e) = accounts.count_download(id).await {
-                tracing::warn!(error = %e, "could not count a download");
-            }
-        });
+        state.inner.downloads.count(repo.id);
     }
     let body = match found {
         Found::Missing(_) => unreachable!("answered above"),

@@ -70,7 +70,7 @@ async fn tree(
     let page = if on("expand") { PAGE_EXPANDED } else { PAGE };
     let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let (rev2, dir2) = (rev.clone(), dir.clone());
-    let (entries, more) = with_reader(path, move |r| {
+    let (entries, more) = with_reader(&state, path, move |r| {
         let commit = r.resolve(&rev2)?;
         let Some(all) = r.list(&commit, &dir2, recursive)? else {
             return Ok(Err(commit.id));
@@ -126,7 +126,7 @@ pub async fn paths_info(
         .map(|(_, v)| v)
         .take(10_000)
         .collect();
-    let entries = with_reader(path, move |r| {
+    let entries = with_reader(&state, path, move |r| {
         let commit = r.resolve(&rev)?;
         let mut out = Vec::new();
         for p in &paths {

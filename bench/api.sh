@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Hub API request rates: wrk against `GET /{id}/resolve/main/config.json` (every
+# from_pretrained fetches it; wrk cannot time HEAD, whose responses it waits on for a body) and `GET /api/models/{id}`, beside nginx serving a small static file,
+# in the same run. Prints requests per second, p99 latency and the ratios.
+# Not a test: nothing here asserts a rate.
+#
+#   bench/api.sh [SECONDS]      (default 10 per target; installs wrk and nginx-light if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SECS=${1:-10}
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+for pkg in wrk nginx; do
+    command -v $pkg >/dev/null || [ -x /usr/sbin/$pkg ] || {
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk nginx-light >/dev/null
+    }
+done
+cargo build --release --quiet -p modelhub
+BIN=$ROOT/target/release/modelhub
+WORK=$(mktemp -d /tmp/modelhub-api-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1 MODELHUB_DATA_DIR=$WORK/data
+mkdir -p "$HOME"
+git config --global user.name bench && git config --global user.email bench@example.com
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+"$BIN" user create bench 2>/dev/null
+TOKEN=$("$BIN" token create bench --role write)
+"$BIN" repo create bench/model 2>/dev/null
+"$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> /dev/null &
+PIDS+=("$!")
+for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
+URL=$(sed -n 's/^modelhub listening on //p' "$WORK/out")
+git clone -q "http://bench:$TOKEN@${URL#http://}/bench/model" "$WORK/repo"
+cp fixtures/repos/good-model/README.md fixtures/weights/config-match.json "$WORK/repo/"
+mv "$WORK/repo/config-match.json" "$WORK/repo/config.json"
+git -C "$WORK/repo" add -A && git -C "$WORK/repo" commit -qm model && git -C "$WORK/repo" push -q origin main
+
+NG_PORT=$(free_port)
+mkdir -p "$WORK/nginx/root" "$WORK/nginx/tmp"
+cp "$WORK/repo/config.json" "$WORK/nginx/root/config.json"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp;
+    proxy_temp_path $WORK/nginx/tmp;
+    fastcgi_temp_path $WORK/nginx/tmp;
+    uwsgi_temp_path $WORK/nginx/tmp;
+    scgi_temp_path $WORK/nginx/tmp;
+    server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/root; }
+}
+EOF
+nginx -c "$WORK/nginx/nginx.conf" &
+PIDS+=("$!")
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NG_PORT/config.json" && break; sleep 0.1; done
+
+run() { # label url [script]
+    local out
+    out=$(wrk -t2 -c32 -d"${SECS}s" --latency ${3:+-s "$3"} "$2")
+    local rps p99
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    printf '  %-44s %10s req/s   p99 %s\n' "$1" "$rps" "$p99" >&2
+    echo "$rps"
+}
+echo "wrk, 2 threads, 32 connections, ${SECS}s each:" >&2
+NG=$(run "nginx GET /config.json (static)" "http://127.0.0.1:$NG_PORT/config.json")
+RES=$(run "modelhub GET /bench/model/resolve/main/config.json" "$URL/bench/model/resolve/main/config.json")
+INFO=$(run "modelhub GET /api/models/bench/model" "$URL/api/models/bench/model")
+printf 'ratio resolve / nginx = %.2f (target >= 0.5); model info / nginx = %.2f\n' \
+    "$(echo "$RES / $NG" | bc -l)" "$(echo "$INFO / $NG" | bc -l)"

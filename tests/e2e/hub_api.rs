@@ -160,6 +160,8 @@ tree = list(api.list_repo_tree("alice/m", path_in_repo="big"))
 assert [t.path for t in tree] == ["big/weights.bin.gz"] and tree[0].lfs.size == 50 * 1024 * 1024, tree
 top = [t.path for t in api.list_repo_tree("alice/m")]
 assert top == [".gitattributes", "README.md", "big", "config.json", "model.safetensors", "notes.txt"], top
+last = {{t.path: t.last_commit.title for t in api.list_repo_tree("alice/m", expand=True)}}
+assert last == {{".gitattributes": "initial commit", "README.md": "Add model", "big": "Add model", "config.json": "Add model", "model.safetensors": "Add model", "notes.txt": "Add notes"}}, last
 refs = api.list_repo_refs("alice/m", include_pull_requests=True)
 assert [b.name for b in refs.branches] == ["main"] and [t.name for t in refs.tags] == ["v1"], refs
 assert [p.ref for p in refs.pull_requests] == ["refs/pr/1"], refs

@@ -302,6 +302,67 @@ impl Reader {
         Ok(out)
     }
 
+    /// For each path, the last commit (on the first-parent history of `commit`) that changed
+    /// it; the walk stops after `max_commits`, leaving older paths out.
+    pub fn last_commits(
+        &self,
+        commit: &CommitInfo,
+        paths: &[String],
+        max_commits: usize,
+    ) -> Result<std::collections::HashMap<String, CommitInfo>, ReadError> {
+        let mut found = std::collections::HashMap::new();
+        let mut pending: Vec<&String> = paths.iter().collect();
+        let id = ObjectId::from_hex(commit.id.as_bytes()).map_err(git)?;
+        let walk = self
+            .repo
+            .find_commit(id)
+            .map_err(git)?
+            .ancestors()
+            .first_parent_only()
+            .all()
+            .map_err(git)?;
+        let oid_at = |tree: ObjectId, path: &str| -> Result<Option<ObjectId>, ReadError> {
+            let t = self.repo.find_tree(tree).map_err(git)?;
+            Ok(t.lookup_entry_by_path(path)
+                .map_err(git)?
+                .map(|e| e.object_id()))
+        };
+        for info in walk.take(max_commits) {
+            if pending.is_empty() {
+                break;
+            }
+            let info = info.map_err(git)?;
+            let c = self.repo.find_commit(info.id).map_err(git)?;
+            let tree = c.tree_id().map_err(git)?.detach();
+            let parent_tree = match c.parent_ids().next() {
+                Some(p) => Some(
+                    self.repo
+                        .find_commit(p.detach())
+                        .map_err(git)?
+                        .tree_id()
+                        .map_err(git)?
+                        .detach(),
+                ),
+                None => None,
+            };
+            let mut still = Vec::new();
+            for p in pending {
+                let here = oid_at(tree, p)?;
+                let before = match parent_tree {
+                    Some(pt) => oid_at(pt, p)?,
+                    None => None,
+                };
+                if here != before {
+                    found.insert(p.clone(), self.commit(info.id)?);
+                } else {
+                    still.push(p);
+                }
+            }
+            pending = still;
+        }
+        Ok(found)
+    }
+
     /// History from `commit` (first parents), `skip` then at most `limit`, and whether more follow.
     pub fn log(
         &self,

@@ -14,6 +14,8 @@ use crate::AppState;
 
 const PAGE: usize = 1000;
 const PAGE_EXPANDED: usize = 50;
+/// How far back `expand=true` looks for the commit that last changed an entry.
+const MAX_HISTORY: usize = 10_000;
 
 /// The JSON of one tree entry; LFS files get their object's size and an `lfs` block.
 fn entry_json(r: &Reader, e: &TreeEntry) -> Result<Value, ReadError> {
@@ -67,7 +69,8 @@ async fn tree(
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let on = |k: &str| matches!(get(k), Some("true" | "1"));
     let recursive = on("recursive");
-    let page = if on("expand") { PAGE_EXPANDED } else { PAGE };
+    let expand = on("expand");
+    let page = if expand { PAGE_EXPANDED } else { PAGE };
     let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let (rev2, dir2) = (rev.clone(), dir.clone());
     let (entries, more) = with_reader(&state, path, move |r| {
@@ -76,9 +79,21 @@ async fn tree(
             return Ok(Err(commit.id));
         };
         let more = all.len() > cursor + page;
+        let shown: Vec<&TreeEntry> = all.iter().skip(cursor).take(page).collect();
+        let last = if expand {
+            let paths: Vec<String> = shown.iter().map(|e| e.path.clone()).collect();
+            r.last_commits(&commit, &paths, MAX_HISTORY)?
+        } else {
+            Default::default()
+        };
         let mut out = Vec::new();
-        for e in all.iter().skip(cursor).take(page) {
-            out.push(entry_json(r, e)?);
+        for e in shown {
+            let mut v = entry_json(r, e)?;
+            if let Some(c) = last.get(&e.path) {
+                v["lastCommit"] =
+                    json!({ "id": c.id, "title": c.title, "date": super::iso_time(c.time) });
+            }
+            out.push(v);
         }
         Ok(Ok((out, more)))
     })

@@ -428,3 +428,19 @@ print("OK")
 "#;
     assert_eq!(hub_script(&s, None, script).trim(), "OK");
 }
+
+#[test]
+fn a_push_is_visible_to_the_api_at_once() {
+    let (s, token, w, _) = seeded();
+    let fetch = r#"
+import tempfile
+from huggingface_hub import hf_hub_download
+print(open(hf_hub_download("alice/m", "notes.txt", cache_dir=tempfile.mkdtemp())).read().strip())
+"#;
+    assert_eq!(hub_script(&s, None, fetch).trim(), "second commit");
+    w.write("a/notes.txt", b"third commit\n");
+    w.git_ok("a", &["commit", "-q", "-am", "third"]);
+    w.git_ok("a", &["push", "-q", &s.git_url("alice/m", Some(&token)), "main"]);
+    // No waiting: the push itself drops what the API had cached about `main`.
+    assert_eq!(hub_script(&s, None, fetch).trim(), "third commit");
+}

@@ -7,6 +7,7 @@
 
 mod auth;
 mod body;
+mod cache;
 mod downloads;
 mod git_http;
 mod hf;
@@ -70,6 +71,32 @@ impl Config {
     }
 }
 
+/// Short-lived copies of what the hot read paths look up on every request. Anything this
+/// server changes is dropped at once; changes from outside (the admin CLI) show within the TTL.
+struct Caches {
+    /// `type/ns/name` (lowercase) -> the registered repo, or none.
+    repos: cache::TtlCache<String, Option<accounts::Repo>>,
+    /// SHA-256 of a token -> its user, or none.
+    tokens: cache::TtlCache<String, Option<accounts::Principal>>,
+    /// (repo path, revision) -> commit id.
+    revisions: cache::TtlCache<(PathBuf, String), String>,
+    /// (repo path, commit, file) -> what resolve found there (immutable).
+    files: cache::TtlCache<(PathBuf, String, String), Arc<hf::Found>>,
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+impl Caches {
+    fn new() -> Self {
+        Caches {
+            repos: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
+            tokens: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
+            revisions: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
+            files: cache::TtlCache::new(None, 4096),
+        }
+    }
+}
+
 /// Shared by every request handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -81,6 +108,7 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     signer: lfs::Signer,
     downloads: downloads::DownloadCounter,
+    caches: Caches,
     config: Config,
     limiter: limiter::PackLimiter,
 }
@@ -95,6 +123,7 @@ impl AppState {
                 store,
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
+                caches: Caches::new(),
                 config,
                 limiter,
             }),
@@ -111,6 +140,16 @@ impl AppState {
 
     fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Drops cached repo records (after a repo is created, moved, deleted or changed).
+    fn forget_repos(&self) {
+        self.inner.caches.repos.clear();
+    }
+
+    /// Drops cached revisions (after refs moved: a push, a branch or tag made by the API).
+    fn forget_revisions(&self) {
+        self.inner.caches.revisions.clear();
     }
 
     fn signer(&self) -> &lfs::Signer {

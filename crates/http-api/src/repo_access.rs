@@ -32,26 +32,42 @@ pub fn repo_ref(t: RepoType, ns: &str, repo: &str) -> Result<RepoRef, Denied> {
 /// The caller's identity, from a token in `Authorization` (Basic or Bearer). A token that does
 /// not exist is an error, so clients drop it and ask for a new one.
 pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Denied> {
-    match crate::auth::token(headers) {
-        None => Ok(None),
-        Some(secret) => state
-            .accounts()
-            .authenticate(&secret)
-            .await
-            .map_err(|e| Denied::Internal(e.to_string()))?
-            .map(Some)
-            .ok_or(Denied::AuthRequired),
-    }
+    let Some(secret) = crate::auth::token(headers) else {
+        return Ok(None);
+    };
+    // Keyed by the token's hash: the cache never holds a secret.
+    let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
+    let found = match state.inner.caches.tokens.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let p = state
+                .accounts()
+                .authenticate(&secret)
+                .await
+                .map_err(|e| Denied::Internal(e.to_string()))?;
+            state.inner.caches.tokens.put(key, p.clone());
+            p
+        }
+    };
+    found.map(Some).ok_or(Denied::AuthRequired)
 }
 
 /// The registered repo, with no access check (for requests authorised by a signature).
 pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denied> {
-    state
-        .accounts()
-        .repo(target)
-        .await
-        .map_err(|e| Denied::Internal(e.to_string()))?
-        .ok_or(Denied::NotFound)
+    let key = format!("{}/{}", target.repo_type, target.id).to_ascii_lowercase();
+    let found = match state.inner.caches.repos.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let r = state
+                .accounts()
+                .repo(target)
+                .await
+                .map_err(|e| Denied::Internal(e.to_string()))?;
+            state.inner.caches.repos.put(key, r.clone());
+            r
+        }
+    };
+    found.ok_or(Denied::NotFound)
 }
 
 /// Who is asking (if anyone), their role, and whether it allows `need`.

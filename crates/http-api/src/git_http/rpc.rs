@@ -209,6 +209,8 @@ pub async fn run(
         timeout,
         label,
         finished: false,
+        // A push moves refs: what the Hub API cached about revisions is stale once it ends.
+        on_end: (service == Service::ReceivePack).then(|| state.clone()),
     };
     Ok(Body::from_stream(
         stream::iter(head).chain(stream::unfold(out, Output::next)),
@@ -223,6 +225,7 @@ struct Output {
     timeout: Duration,
     label: String,
     finished: bool,
+    on_end: Option<AppState>,
 }
 
 impl Output {
@@ -234,6 +237,9 @@ impl Output {
         match tokio::time::timeout(self.timeout, self.stdout.read_buf(&mut buf)).await {
             Ok(Ok(0)) => {
                 reap(&mut self.child, &self.label).await;
+                if let Some(state) = self.on_end.take() {
+                    state.forget_revisions();
+                }
                 None
             }
             Ok(Ok(_)) => Some((Ok(buf.freeze()), self)),

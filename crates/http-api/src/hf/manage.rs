@@ -84,6 +84,7 @@ pub async fn create(
         .await
     {
         Ok((repo, _)) => {
+            state.forget_repos();
             let r = repo.repo_ref();
             Ok(Json(json!({ "url": repo_url(&state, &headers, &r), "name": r.id.to_string(), "id": repo.id.to_string() })).into_response())
         }
@@ -149,6 +150,8 @@ pub async fn delete(
     };
     let (repo, _) = administered(&state, &headers, &target).await?;
     state.accounts().delete_repo(repo.id).await?;
+    state.forget_repos();
+    state.forget_revisions();
     state
         .repos()
         .remove(&repo.repo_ref())
@@ -189,6 +192,7 @@ pub async fn settings(
     };
     if let Some(p) = private {
         state.accounts().set_private(repo.id, p).await?;
+        state.forget_repos();
     }
     Ok(Json(json!({})).into_response())
 }
@@ -242,11 +246,15 @@ pub async fn move_repo(
         }
         other => other?,
     };
-    if let Err(e) = state.repos().rename(&old, &moved.repo_ref()).await {
+    let renamed = state.repos().rename(&old, &moved.repo_ref()).await;
+    if let Err(e) = renamed {
         // Put the registration back, so the repo stays reachable where it is.
         let _ = state.accounts().move_repo(repo.id, &old).await;
+        state.forget_repos();
         return Err(HfError::internal(e));
     }
+    state.forget_repos();
+    state.forget_revisions();
     Ok(Json(json!({ "url": repo_url(&state, &headers, &moved.repo_ref()) })).into_response())
 }
 
@@ -305,7 +313,10 @@ pub async fn create_branch(
             .create_branch(&repo.repo_ref(), &branch, &commit, &who.name)
             .await
         {
-            Ok(()) => Json(json!({})).into_response(),
+            Ok(()) => {
+                state.forget_revisions();
+                Json(json!({})).into_response()
+            }
             Err(e) => ref_error(e),
         },
     )
@@ -336,7 +347,10 @@ pub async fn delete_branch(
             .delete_ref(&repo.repo_ref(), &format!("refs/heads/{branch}"))
             .await
         {
-            Ok(()) => Json(json!({})).into_response(),
+            Ok(()) => {
+                state.forget_revisions();
+                Json(json!({})).into_response()
+            }
             Err(e) => ref_error(e),
         },
     )
@@ -368,7 +382,10 @@ pub async fn create_tag(
             )
             .await
         {
-            Ok(()) => Json(json!({})).into_response(),
+            Ok(()) => {
+                state.forget_revisions();
+                Json(json!({})).into_response()
+            }
             Err(e) => ref_error(e),
         },
     )
@@ -394,7 +411,10 @@ pub async fn delete_tag(
             .delete_ref(&repo.repo_ref(), &format!("refs/tags/{tag}"))
             .await
         {
-            Ok(()) => Json(json!({})).into_response(),
+            Ok(()) => {
+                state.forget_revisions();
+                Json(json!({})).into_response()
+            }
             Err(e) => ref_error(e),
         },
     )

@@ -23,6 +23,7 @@ use hub_types::{RepoType, Role};
 use crate::repo_access::{self, Denied};
 use crate::AppState;
 pub use error::HfError;
+pub(crate) use resolve::Found;
 
 /// `/api/...` routes (the repo type is in the path: `models`, `datasets`, `spaces`).
 pub fn api_routes() -> Router<AppState> {

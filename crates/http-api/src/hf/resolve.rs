@@ -2,11 +2,14 @@
 //! `snapshot_download`, `file_exists` and every `from_pretrained`. LFS files stream from the
 //! store (ranged, never whole in memory); plain files come from git.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use bytes::Bytes;
 use git_repos::EntryKind;
 use hub_types::{LfsOid, RepoType};
 use repo_rules::parse_lfs_pointer;
@@ -15,8 +18,9 @@ use super::tree::percent_encode;
 use super::{readable, with_reader, HfError};
 use crate::AppState;
 
-/// What the path resolved to.
-enum Found {
+/// What a path at a revision resolved to. At a given commit it never changes, so small
+/// answers are cached by (repo, commit, path).
+pub(crate) enum Found {
     Missing(String),
     Lfs {
         commit: String,
@@ -26,21 +30,44 @@ enum Found {
     Plain {
         commit: String,
         oid: String,
-        data: Vec<u8>,
+        data: Bytes,
     },
 }
 
-pub async fn resolve(
-    State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    method: Method,
-    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, HfError> {
-    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
-    let file2 = file.clone();
-    let found = with_reader(&state, path, move |r| {
-        let commit = r.resolve(&rev)?;
+impl Found {
+    fn commit(&self) -> &str {
+        match self {
+            Found::Missing(c) | Found::Lfs { commit: c, .. } | Found::Plain { commit: c, .. } => c,
+        }
+    }
+}
+
+/// Plain files up to this size are kept in the cache with their bytes.
+const CACHED_BYTES: usize = 16 << 10;
+
+fn full_sha(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+async fn lookup(
+    state: &AppState,
+    path: &std::path::Path,
+    rev: &str,
+    file: &str,
+) -> Result<Arc<Found>, HfError> {
+    let caches = &state.inner.caches;
+    let commit = match full_sha(rev) {
+        true => Some(rev.to_owned()),
+        false => caches.revisions.get(&(path.to_owned(), rev.to_owned())),
+    };
+    if let Some(c) = commit {
+        if let Some(hit) = caches.files.get(&(path.to_owned(), c, file.to_owned())) {
+            return Ok(hit);
+        }
+    }
+    let (rev2, file2) = (rev.to_owned(), file.to_owned());
+    let found = with_reader(state, path.to_owned(), move |r| {
+        let commit = r.resolve(&rev2)?;
         let Some(e) = r
             .entry(&commit, &file2)?
             .filter(|e| e.kind == EntryKind::File && !e.path.is_empty())
@@ -58,12 +85,37 @@ pub async fn resolve(
         Ok(Found::Plain {
             commit: commit.id,
             oid: e.oid,
-            data,
+            data: Bytes::from(data),
         })
     })
     .await?;
+    let found = Arc::new(found);
+    if !full_sha(rev) {
+        caches
+            .revisions
+            .put((path.to_owned(), rev.to_owned()), found.commit().to_owned());
+    }
+    let small = !matches!(&*found, Found::Plain { data, .. } if data.len() > CACHED_BYTES);
+    if small {
+        caches.files.put(
+            (path.to_owned(), found.commit().to_owned(), file.to_owned()),
+            found.clone(),
+        );
+    }
+    Ok(found)
+}
 
-    let (commit, etag, size) = match &found {
+pub async fn resolve(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    method: Method,
+    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let found = lookup(&state, &path, &rev, &file).await?;
+
+    let (commit, etag, size) = match &*found {
         Found::Missing(commit) => {
             return Err(HfError::EntryNotFound {
                 path: file,
@@ -82,10 +134,10 @@ pub async fn resolve(
     if !head && t == RepoType::Model && file == "config.json" {
         state.inner.downloads.count(repo.id);
     }
-    let body = match found {
+    let body = match &*found {
         Found::Missing(_) => unreachable!("answered above"),
         Found::Lfs { oid, .. } => {
-            let oid = LfsOid::parse(&oid).map_err(HfError::internal)?;
+            let oid = LfsOid::parse(oid).map_err(HfError::internal)?;
             // The pointer is in the repo, so the object was linked when it was pushed; a
             // missing object is the server's fault, not a missing file.
             if state
@@ -107,8 +159,8 @@ pub async fn resolve(
         }
         Found::Plain { data, .. } => match (head, range) {
             (true, _) => Body::empty(),
-            (false, Some(r)) => Body::from(data[r.start as usize..=r.end as usize].to_vec()),
-            (false, None) => Body::from(data),
+            (false, Some(r)) => Body::from(data.slice(r.start as usize..=r.end as usize)),
+            (false, None) => Body::from(data.clone()),
         },
     };
     let lfs = etag.len() == 64;

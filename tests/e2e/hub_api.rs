@@ -312,7 +312,8 @@ fn repo_with_card(s: &Server, token: &str, id: &str, card: &str) {
 
 #[test]
 fn listing_search_filters_sort_pages_and_downloads() {
-    let s = Server::start();
+    // Pages of 2 repos, so the client has to follow the Link header to see all three.
+    let s = Server::start_with(&["--api-page-size", "2"]);
     s.user("alice");
     s.user("bob");
     let alice = s.token("alice", "write");
@@ -330,18 +331,21 @@ fn listing_search_filters_sort_pages_and_downloads() {
         "---\nlicense: apache-2.0\ntags: [vision]\n---\n",
     );
     s.repo("bob/gamma", true);
+    s.repo("alice/delta", false);
     let script = format!(
         r#"
 from huggingface_hub import HfApi, hf_hub_download
 import tempfile
 api = HfApi(token=False)
 ids = lambda it: [m.id for m in it]
-assert ids(api.list_models()) == ["alice/alpha", "alice/beta"], ids(api.list_models())
+assert ids(api.list_models()) == ["alice/alpha", "alice/beta", "alice/delta"], ids(api.list_models())
 assert ids(api.list_models(author="alice", search="alp")) == ["alice/alpha"]
 assert ids(api.list_models(filter="vision")) == ["alice/beta"]
 assert ids(api.list_models(filter=["license:mit", "nlp"])) == ["alice/alpha"]
 assert ids(api.list_models(pipeline_tag="text-classification")) == ["alice/alpha"]
-assert ids(api.list_models(sort="lastModified")) == ["alice/beta", "alice/alpha"]
+# The test pushes carry a fixed 2026-01-01 date; delta's initial commit is from now.
+assert ids(api.list_models(sort="lastModified"))[0] == "alice/delta", ids(api.list_models(sort="lastModified"))
+assert ids(api.list_models(sort="createdAt")) == ["alice/delta", "alice/beta", "alice/alpha"], ids(api.list_models(sort="createdAt"))
 assert len(ids(api.list_models(limit=1))) == 1
 assert "bob/gamma" in ids(HfApi(token="{bob}").list_models())
 assert "bob/gamma" not in ids(HfApi(token="{alice}").list_models())
@@ -440,7 +444,10 @@ print(open(hf_hub_download("alice/m", "notes.txt", cache_dir=tempfile.mkdtemp())
     assert_eq!(hub_script(&s, None, fetch).trim(), "second commit");
     w.write("a/notes.txt", b"third commit\n");
     w.git_ok("a", &["commit", "-q", "-am", "third"]);
-    w.git_ok("a", &["push", "-q", &s.git_url("alice/m", Some(&token)), "main"]);
+    w.git_ok(
+        "a",
+        &["push", "-q", &s.git_url("alice/m", Some(&token)), "main"],
+    );
     // No waiting: the push itself drops what the API had cached about `main`.
     assert_eq!(hub_script(&s, None, fetch).trim(), "third commit");
 }

@@ -49,6 +49,8 @@ pub struct Config {
     /// Largest upload-pack request (after gzip decoding) read into memory, as git's
     /// `http.maxRequestBuffer`.
     pub max_request_buffer: usize,
+    /// Entries per page of API listings (repos, tree entries); the Hub pages at 1000.
+    pub api_page_size: usize,
     /// Largest LFS object accepted (the Hub's hard limit is 500 GB).
     pub max_lfs_object_size: u64,
     /// Key for the signatures on LFS transfer links.
@@ -65,6 +67,7 @@ impl Config {
             pack_queue_wait: Duration::from_secs(30),
             io_timeout: Duration::from_secs(600),
             max_request_buffer: 10 << 20,
+            api_page_size: 1000,
             max_lfs_object_size: 500_000_000_000,
             signing_key,
         }

@@ -37,6 +37,9 @@ pub struct ServeArgs {
         default_value_t = 500_000_000_000
     )]
     max_lfs_object_size: u64,
+    /// Entries per page of API listings (repos, tree entries), as the Hub's 1000.
+    #[arg(long, env = "MODELHUB_API_PAGE_SIZE", default_value_t = 1000)]
+    api_page_size: usize,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -77,6 +80,7 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     config.pack_queue_wait = Duration::from_secs(args.pack_queue_wait);
     config.io_timeout = Duration::from_secs(args.io_timeout.max(1));
     config.max_lfs_object_size = args.max_lfs_object_size;
+    config.api_page_size = args.api_page_size.max(1);
     let public_url = config
         .public_url
         .clone()

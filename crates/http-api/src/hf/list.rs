@@ -18,8 +18,6 @@ use super::{base_url, repo_type, HfError};
 use crate::repo_access::principal;
 use crate::AppState;
 
-const DEFAULT_LIMIT: usize = 1000;
-
 pub async fn list(
     State(state): State<AppState>,
     Path(kind): Path<String>,
@@ -38,10 +36,11 @@ pub async fn list(
         .map(|(_, v)| v.as_str())
         .collect();
     let pipeline = get("pipeline_tag");
+    let max = state.config().api_page_size.max(1);
     let limit = get("limit")
         .and_then(|l| l.parse().ok())
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, DEFAULT_LIMIT);
+        .unwrap_or(max)
+        .clamp(1, max);
     let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let full = on("full");
     let expand: Vec<&str> = q

@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 use super::{base_url, readable, repo_type, with_reader, HfError};
 use crate::AppState;
 
-const PAGE: usize = 1000;
 const PAGE_EXPANDED: usize = 50;
 /// How far back `expand=true` looks for the commit that last changed an entry.
 const MAX_HISTORY: usize = 10_000;
@@ -70,7 +69,12 @@ async fn tree(
     let on = |k: &str| matches!(get(k), Some("true" | "1"));
     let recursive = on("recursive");
     let expand = on("expand");
-    let page = if expand { PAGE_EXPANDED } else { PAGE };
+    let full_page = state.config().api_page_size.max(1);
+    let page = if expand {
+        PAGE_EXPANDED.min(full_page)
+    } else {
+        full_page
+    };
     let cursor: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let (rev2, dir2) = (rev.clone(), dir.clone());
     let (entries, more) = with_reader(&state, path, move |r| {

@@ -258,6 +258,17 @@ pub async fn move_repo(
     Ok(Json(json!({ "url": repo_url(&state, &headers, &moved.repo_ref()) })).into_response())
 }
 
+/// The answer to a ref change: `{}` (and cached revisions dropped), or the error.
+fn ref_answer(state: &AppState, result: Result<(), RefUpdateError>) -> Response {
+    match result {
+        Ok(()) => {
+            state.forget_revisions();
+            Json(json!({})).into_response()
+        }
+        Err(e) => ref_error(e),
+    }
+}
+
 fn ref_error(e: RefUpdateError) -> Response {
     match e {
         RefUpdateError::Exists(r) => (
@@ -307,19 +318,13 @@ pub async fn create_branch(
         .and_then(|b| b.0.starting_point)
         .unwrap_or_else(|| git_repos::DEFAULT_BRANCH.to_owned());
     let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &from).await?;
-    Ok(
-        match state
+    Ok(ref_answer(
+        &state,
+        state
             .repos()
             .create_branch(&repo.repo_ref(), &branch, &commit, &who.name)
-            .await
-        {
-            Ok(()) => {
-                state.forget_revisions();
-                Json(json!({})).into_response()
-            }
-            Err(e) => ref_error(e),
-        },
-    )
+            .await,
+    ))
 }
 
 pub async fn delete_branch(
@@ -341,19 +346,13 @@ pub async fn delete_branch(
         git_repos::DEFAULT_BRANCH,
     )
     .await?;
-    Ok(
-        match state
+    Ok(ref_answer(
+        &state,
+        state
             .repos()
             .delete_ref(&repo.repo_ref(), &format!("refs/heads/{branch}"))
-            .await
-        {
-            Ok(()) => {
-                state.forget_revisions();
-                Json(json!({})).into_response()
-            }
-            Err(e) => ref_error(e),
-        },
-    )
+            .await,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -370,8 +369,9 @@ pub async fn create_tag(
 ) -> Result<Response, HfError> {
     let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &rev).await?;
     let message = req.message.filter(|m| !m.is_empty());
-    Ok(
-        match state
+    Ok(ref_answer(
+        &state,
+        state
             .repos()
             .create_tag(
                 &repo.repo_ref(),
@@ -380,15 +380,8 @@ pub async fn create_tag(
                 message.as_deref(),
                 &who.name,
             )
-            .await
-        {
-            Ok(()) => {
-                state.forget_revisions();
-                Json(json!({})).into_response()
-            }
-            Err(e) => ref_error(e),
-        },
-    )
+            .await,
+    ))
 }
 
 pub async fn delete_tag(
@@ -405,17 +398,11 @@ pub async fn delete_tag(
         git_repos::DEFAULT_BRANCH,
     )
     .await?;
-    Ok(
-        match state
+    Ok(ref_answer(
+        &state,
+        state
             .repos()
             .delete_ref(&repo.repo_ref(), &format!("refs/tags/{tag}"))
-            .await
-        {
-            Ok(()) => {
-                state.forget_revisions();
-                Json(json!({})).into_response()
-            }
-            Err(e) => ref_error(e),
-        },
-    )
+            .await,
+    ))
 }

@@ -242,7 +242,7 @@ fn repo_management_through_the_client() {
     let bob = s.token("bob", "write");
     let script = format!(
         r#"
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 api = HfApi(token="{alice}")
 url = api.create_repo("alice/new")
@@ -255,6 +255,11 @@ except HfHubHTTPError as e:
     assert e.response.status_code == 409, e
 assert api.create_repo("acme/org-model", private=True).repo_id == "acme/org-model"
 assert api.create_repo("data", repo_type="dataset").repo_id == "alice/data"
+assert api.dataset_info("alice/data").id == "alice/data"
+assert [d.id for d in api.list_datasets()] == ["alice/data"]
+assert "filter=lfs" in open(hf_hub_download("alice/data", ".gitattributes", repo_type="dataset")).read()
+assert api.create_repo("app", repo_type="space", space_sdk="static").repo_id == "alice/app"
+assert api.space_info("alice/app").id == "alice/app"
 anon = HfApi(token=False)
 assert not anon.repo_exists("acme/org-model") and api.repo_exists("acme/org-model")
 api.update_repo_settings("alice/new", private=True)

@@ -20,7 +20,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs a Python script with huggingface_hub pointed at the server; returns its stdout.
-fn hub_script(s: &Server, token: Option<&str>, script: &str) -> String {
+pub(crate) fn hub_script(s: &Server, token: Option<&str>, script: &str) -> String {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     cmd.arg("-c")

@@ -6,6 +6,7 @@ mod cli;
 mod git_http;
 mod harness;
 mod hub_api;
+mod hub_upload;
 mod lfs;
 mod validation;
 mod weights;

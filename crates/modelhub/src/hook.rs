@@ -208,9 +208,15 @@ impl repo_rules::Context for HookContext<'_> {
 }
 
 fn check_refs(updates: &[Update]) -> Vec<String> {
+    // Pull-request refs are written by the server's commit API, which says so; a client can
+    // never set this variable for its own push.
+    let api_pr = std::env::var("MODELHUB_API_PR").is_ok_and(|v| v == "1");
     let mut errors = Vec::new();
     for u in updates {
         let deleting = u.is_delete();
+        if api_pr && u.name.starts_with("refs/pr/") {
+            continue;
+        }
         if let Err(e) = pushable_ref(&u.name) {
             // Deleting a stray ref is how one cleans up; creating or moving one is refused.
             if !deleting {

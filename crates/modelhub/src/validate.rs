@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use hub_types::RepoType;
 use repo_rules::report::{counts, lint_report};
-use repo_rules::{parse_lfs_pointer, ChangedFile, LfsState, Policy, MAX_TEXT};
+use repo_rules::{parse_lfs_pointer, ChangedFile, LfsPatterns, LfsState, Policy, MAX_TEXT};
 use sha2::{Digest, Sha256};
 
 #[derive(Args)]
@@ -60,7 +59,7 @@ pub fn run(args: ValidateArgs) -> Result<bool> {
             continue;
         }
         let path = rel.to_string_lossy().replace('\\', "/");
-        let (file, oid) = read_file(entry.path(), &path, lfs.is_match(&path))?;
+        let (file, oid) = read_file(entry.path(), &path, lfs.is_lfs(&path))?;
         if let Some(oid) = oid {
             objects.insert(oid, entry.path().to_owned());
         }
@@ -119,29 +118,11 @@ fn read_file(full: &Path, path: &str, lfs_tracked: bool) -> Result<(ChangedFile,
     Ok((file, Some(oid)))
 }
 
-/// The `filter=lfs` patterns of the folder's `.gitattributes`, matched as git does: a pattern
-/// without `/` matches a file name at any depth; one with `/` matches from the root.
-fn lfs_patterns(dir: &Path) -> Result<GlobSet> {
-    let mut set = GlobSetBuilder::new();
-    let text = std::fs::read_to_string(dir.join(".gitattributes")).unwrap_or_default();
-    for line in text.lines() {
-        let mut parts = line.split_whitespace();
-        let Some(pattern) = parts.next().filter(|p| !p.starts_with('#')) else {
-            continue;
-        };
-        if !parts.any(|a| a == "filter=lfs") {
-            continue;
-        }
-        let glob = if pattern.contains('/') {
-            pattern.trim_start_matches('/').to_owned()
-        } else {
-            format!("**/{pattern}")
-        };
-        if let Ok(g) = GlobBuilder::new(&glob).literal_separator(true).build() {
-            set.add(g);
-        }
-    }
-    Ok(set.build()?)
+/// The `filter=lfs` patterns of the folder's `.gitattributes`.
+fn lfs_patterns(dir: &Path) -> Result<LfsPatterns> {
+    Ok(LfsPatterns::parse(
+        &std::fs::read_to_string(dir.join(".gitattributes")).unwrap_or_default(),
+    ))
 }
 
 struct Folder {

@@ -9,6 +9,7 @@
 
 mod card;
 mod files;
+mod gitattributes;
 mod json_files;
 mod license_file;
 pub mod lists;
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 pub use card::metadata as card_metadata;
 pub use files::{parse_lfs_pointer, LfsPointer};
+pub use gitattributes::LfsPatterns;
 pub use policy::{Policy, PolicyError};
 pub use weights::WeightsInfo;
 

@@ -72,8 +72,20 @@ fn service_env(
     who: Option<&Principal>,
     headers: &HeaderMap,
 ) -> ServiceEnv {
+    let mut env = match who {
+        Some(p) => push_env(state, repo, p),
+        None => ServiceEnv {
+            git_protocol: None,
+            vars: repo_vars(state, repo),
+        },
+    };
+    env.git_protocol = git_protocol(headers);
+    env
+}
+
+fn repo_vars(state: &AppState, repo: &Repo) -> Vec<(String, String)> {
     let cfg = state.config();
-    let mut vars = vec![
+    vec![
         (
             "MODELHUB_DATA_DIR".into(),
             cfg.data_dir.display().to_string(),
@@ -82,19 +94,22 @@ fn service_env(
         ("MODELHUB_REPO".into(), repo.repo_ref().id.to_string()),
         ("MODELHUB_REPO_TYPE".into(), repo.repo_type.to_string()),
         ("MODELHUB_REPO_ID".into(), repo.id.to_string()),
-    ];
-    if let Some(p) = who {
-        vars.push(("MODELHUB_PUSHER".into(), p.name.clone()));
-        vars.push(("MODELHUB_PUSHER_ID".into(), p.user_id.to_string()));
-        // Reflogs name the pusher, as with git http-backend's REMOTE_USER.
-        vars.push(("GIT_COMMITTER_NAME".into(), p.name.clone()));
-        vars.push((
-            "GIT_COMMITTER_EMAIL".into(),
-            format!("{}@users.noreply.modelhub", p.name),
-        ));
-    }
+    ]
+}
+
+/// The environment of a push by `who`: the repo, the pusher, and the reflog identity (as git
+/// http-backend's REMOTE_USER). Also used by the commit API, which lands commits as pushes.
+pub(crate) fn push_env(state: &AppState, repo: &Repo, who: &Principal) -> ServiceEnv {
+    let mut vars = repo_vars(state, repo);
+    vars.push(("MODELHUB_PUSHER".into(), who.name.clone()));
+    vars.push(("MODELHUB_PUSHER_ID".into(), who.user_id.to_string()));
+    vars.push(("GIT_COMMITTER_NAME".into(), who.name.clone()));
+    vars.push((
+        "GIT_COMMITTER_EMAIL".into(),
+        format!("{}@users.noreply.modelhub", who.name),
+    ));
     ServiceEnv {
-        git_protocol: git_protocol(headers),
+        git_protocol: None,
         vars,
     }
 }

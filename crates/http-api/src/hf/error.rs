@@ -24,6 +24,10 @@ pub enum HfError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("Requested range not satisfiable")]
     RangeNotSatisfiable(u64),
     /// The detail is logged, never sent.
@@ -46,6 +50,8 @@ impl HfError {
             HfError::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
+            HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
+            HfError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
     }

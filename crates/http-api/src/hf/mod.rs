@@ -3,6 +3,7 @@
 //! `/api/whoami-v2`). Answers follow the shapes the client parses; errors carry the
 //! `X-Error-Code` header the client maps to its exceptions.
 
+mod commit;
 mod error;
 mod info;
 mod list;
@@ -34,6 +35,19 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/repos/delete", delete(manage::delete))
         .route("/api/repos/move", post(manage::move_repo))
         .route("/api/{kind}", get(list::list))
+        .route(
+            "/api/{kind}/{ns}/{repo}/preupload/{rev}",
+            post(commit::preupload),
+        )
+        .route("/api/{kind}/{ns}/{repo}/commit/{rev}", post(commit::commit))
+        .route(
+            "/api/{kind}/{ns}/{repo}/xet-write-token/{rev}",
+            get(commit::xet_token),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/xet-read-token/{rev}",
+            get(commit::xet_token),
+        )
         .route("/api/{kind}/{ns}/{repo}/settings", put(manage::settings))
         .route(
             "/api/{kind}/{ns}/{repo}/branch/{branch}",

@@ -1,0 +1,296 @@
+//! Uploads through the Hub API: `preupload` (which files go to LFS), the NDJSON `commit`
+//! (`upload_file`, `upload_folder`, `create_commit`, `delete_file`, `delete_folder`,
+//! `create_pr`), and the Xet token endpoint, which says plainly that Xet is not spoken yet.
+//!
+//! A commit is landed as a push (see `git_repos::commit`): it passes the same validator with
+//! the same policy, and the ref moves only if its tip is still the one the commit was made on.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use git_repos::{CommitError, CommitRequest, EntryKind, Op};
+use hub_types::{LfsOid, Role};
+use repo_rules::{parse_lfs_pointer, LfsPatterns};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{base_url, repo_type, with_reader, HfError};
+use crate::body::BodyReader;
+use crate::repo_access::{self, repo_ref};
+use crate::AppState;
+
+/// Files of 10 MB or more go to LFS, as the Hub decides.
+const LFS_THRESHOLD: u64 = 10_000_000;
+/// The most a commit request may carry (regular files travel base64 inside it).
+const MAX_COMMIT_BODY: usize = 512 << 20;
+
+#[derive(Deserialize)]
+pub struct PreuploadFile {
+    path: String,
+    sample: Option<String>,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+pub struct PreuploadRequest {
+    files: Vec<PreuploadFile>,
+}
+
+/// `POST /api/{type}s/{id}/preupload/{rev}`: for each file, `lfs` or `regular`, and the oid of
+/// what the revision holds at that path (so unchanged files are skipped by the client).
+pub async fn preupload(
+    State(state): State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    Json(req): Json<PreuploadRequest>,
+) -> Result<Response, HfError> {
+    let target = repo_ref(repo_type(&kind)?, &ns, &name)?;
+    let (repo, _, _) = repo_access::authorize(&state, &headers, &target, Role::Write).await?;
+    let path = state.repos().path(&repo.repo_ref());
+    let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
+    let (attributes, existing) = with_reader(&state, path, move |r| {
+        // A new branch (create_pr, or an unborn revision) is judged against main.
+        let commit = r
+            .resolve(&rev)
+            .or_else(|_| r.resolve(git_repos::DEFAULT_BRANCH))?;
+        let attributes = match r.entry(&commit, ".gitattributes")? {
+            Some(e) if e.kind == EntryKind::File => {
+                String::from_utf8_lossy(&r.blob(&e.oid)?).into_owned()
+            }
+            _ => String::new(),
+        };
+        let mut existing = Vec::new();
+        for p in &paths {
+            let oid = match r.entry(&commit, p)? {
+                Some(e) if e.kind == EntryKind::File => {
+                    let data = if e.size < 1024 {
+                        Some(r.blob(&e.oid)?)
+                    } else {
+                        None
+                    };
+                    match data.as_deref().and_then(parse_lfs_pointer) {
+                        Some(Ok(ptr)) => Some(ptr.oid),
+                        _ => Some(e.oid),
+                    }
+                }
+                _ => None,
+            };
+            existing.push(oid);
+        }
+        Ok((attributes, existing))
+    })
+    .await?;
+    let lfs = LfsPatterns::parse(&attributes);
+    let files: Vec<Value> = req
+        .files
+        .iter()
+        .zip(existing)
+        .map(|(f, oid)| {
+            let sample = f
+                .sample
+                .as_deref()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .unwrap_or_default();
+            let binary = sample.contains(&0);
+            let mode = if f.size > 0 && (f.size >= LFS_THRESHOLD || binary || lfs.is_lfs(&f.path)) {
+                "lfs"
+            } else {
+                "regular"
+            };
+            json!({ "path": f.path, "uploadMode": mode, "shouldIgnore": false, "oid": oid })
+        })
+        .collect();
+    Ok(Json(json!({ "files": files })).into_response())
+}
+
+/// `GET /api/{type}s/{id}/xet-write-token/{rev}` (and read): Xet is not spoken yet.
+pub async fn xet_token() -> HfError {
+    HfError::NotImplemented(
+        "modelhub does not speak Xet yet: upload with HF_HUB_DISABLE_XET=1 (huggingface_hub then uses Git LFS); downloads need nothing".into(),
+    )
+}
+
+#[derive(Deserialize)]
+struct Header {
+    summary: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "parentCommit")]
+    parent_commit: Option<String>,
+}
+
+/// `POST /api/{type}s/{id}/commit/{rev}[?create_pr=1]` with NDJSON operations.
+pub async fn commit(
+    State(state): State<AppState>,
+    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HfError> {
+    let target = repo_ref(repo_type(&kind)?, &ns, &name)?;
+    let (repo, who, _) = repo_access::authorize(&state, &headers, &target, Role::Write).await?;
+    let who = who.ok_or(HfError::Unauthorized)?;
+    let create_pr = q
+        .iter()
+        .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
+
+    let mut reader = BodyReader::new(
+        body,
+        false,
+        state.config().io_timeout,
+        Some(MAX_COMMIT_BODY),
+    );
+    let raw = reader
+        .read_all()
+        .await
+        .map_err(|e| HfError::BadRequest(e.to_string()))?;
+    let mut header: Option<Header> = None;
+    let mut ops = Vec::new();
+    for (n, line) in raw
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+    {
+        let v: Value = serde_json::from_slice(line)
+            .map_err(|e| HfError::BadRequest(format!("line {}: {e}", n + 1)))?;
+        let key = v["key"].as_str().unwrap_or_default();
+        let value = &v["value"];
+        let path = || {
+            value["path"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| HfError::BadRequest(format!("line {}: {key} needs a path", n + 1)))
+        };
+        match key {
+            "header" => {
+                header = Some(
+                    serde_json::from_value(value.clone())
+                        .map_err(|e| HfError::BadRequest(format!("header: {e}")))?,
+                )
+            }
+            "file" => {
+                let content = base64::engine::general_purpose::STANDARD
+                    .decode(value["content"].as_str().unwrap_or_default())
+                    .map_err(|e| {
+                        HfError::BadRequest(format!("line {}: content is not base64: {e}", n + 1))
+                    })?;
+                ops.push(Op::Put {
+                    path: path()?,
+                    content,
+                });
+            }
+            "lfsFile" => {
+                let oid = LfsOid::parse(value["oid"].as_str().unwrap_or_default())
+                    .map_err(|e| HfError::BadRequest(e.to_string()))?;
+                // The object must be in the store and linked to this repo (copies omit the size).
+                let size = state
+                    .accounts()
+                    .linked_object(repo.id, &oid)
+                    .await?
+                    .ok_or_else(|| {
+                        HfError::BadRequest(format!(
+                            "LFS object {oid} has not been uploaded to {}; upload it first",
+                            repo.repo_ref()
+                        ))
+                    })?;
+                if value["size"].as_u64().is_some_and(|s| s != size) {
+                    return Err(HfError::BadRequest(format!(
+                        "LFS object {oid} has {size} bytes, not {}",
+                        value["size"]
+                    )));
+                }
+                let pointer = format!(
+                    "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
+                );
+                ops.push(Op::Put {
+                    path: path()?,
+                    content: pointer.into_bytes(),
+                });
+            }
+            "deletedFile" => ops.push(Op::Delete { path: path()? }),
+            "deletedFolder" => ops.push(Op::DeleteFolder { path: path()? }),
+            "copyFile" => ops.push(Op::Copy {
+                from: value["srcPath"].as_str().unwrap_or_default().to_owned(),
+                to: value["destPath"]
+                    .as_str()
+                    .or(value["path"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                revision: value["srcRevision"].as_str().map(str::to_owned),
+            }),
+            other => {
+                return Err(HfError::BadRequest(format!(
+                    "line {}: unknown operation {other:?}",
+                    n + 1
+                )))
+            }
+        }
+    }
+    let header = header.ok_or_else(|| HfError::BadRequest("the commit has no header".into()))?;
+
+    let path = state.repos().path(&repo.repo_ref());
+    let rev2 = rev.clone();
+    let (base, prs) = with_reader(&state, path, move |r| {
+        let base = r.resolve(&rev2)?.id;
+        let prs: Vec<u64> = r
+            .refs("refs/pr/")?
+            .iter()
+            .filter_map(|p| p.name.trim_start_matches("refs/pr/").parse().ok())
+            .collect();
+        Ok((base, prs))
+    })
+    .await?;
+    if let Some(parent) = &header.parent_commit {
+        if !base.starts_with(parent.as_str()) || parent.len() < 5 {
+            return Err(HfError::PreconditionFailed(format!(
+                "{rev} is at {base}, not at the parent commit {parent}"
+            )));
+        }
+    }
+    let (target_ref, expected, pr) = if create_pr {
+        let n = prs.iter().max().map_or(1, |m| m + 1);
+        (format!("refs/pr/{n}"), None, Some(n))
+    } else if rev.starts_with("refs/pr/") {
+        (rev.clone(), Some(base.clone()), None)
+    } else {
+        (format!("refs/heads/{rev}"), Some(base.clone()), None)
+    };
+    let summary = header.summary.unwrap_or_else(|| "Upload files".into());
+    let message = match header.description.filter(|d| !d.is_empty()) {
+        Some(d) => format!("{summary}\n\n{d}\n"),
+        None => format!("{summary}\n"),
+    };
+    let mut env = crate::git_http::push_env(&state, &repo, &who);
+    if create_pr || target_ref.starts_with("refs/pr/") {
+        env.vars.push(("MODELHUB_API_PR".into(), "1".into()));
+    }
+    let request = CommitRequest {
+        target_ref: &target_ref,
+        parent: &base,
+        expected_tip: expected.as_deref(),
+        ops: &ops,
+        author: &who.name,
+        message: &message,
+        env: &env,
+    };
+    let oid = match state.repos().commit(&repo.repo_ref(), &request).await {
+        Ok(oid) => oid,
+        Err(CommitError::Rejected(text)) => return Err(HfError::BadRequest(text)),
+        Err(CommitError::Stale) => {
+            return Err(HfError::PreconditionFailed(format!(
+                "{rev} moved while committing; retry on top of its new head"
+            )))
+        }
+        Err(CommitError::BadOp(m)) => return Err(HfError::BadRequest(m)),
+        Err(CommitError::Repo(e)) => return Err(HfError::internal(e)),
+    };
+    state.forget_revisions();
+    let url = format!("{}/{}", base_url(&state, &headers), repo.repo_ref());
+    let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
+    if let Some(n) = pr {
+        out["pullRequestUrl"] = json!(format!("{url}/discussions/{n}"));
+    }
+    Ok((StatusCode::OK, Json(out)).into_response())
+}

@@ -1,0 +1,289 @@
+//! Uploads through the Hub API with the real huggingface_hub (`HF_HUB_DISABLE_XET=1`), checked
+//! with real git + git-lfs clones: same validation as a push, compare-and-swap on the branch.
+
+use std::path::Path;
+
+use crate::harness::*;
+use crate::hub_api::hub_script;
+use crate::lfs::lfs_work;
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn setup() -> (Server, String) {
+    let s = Server::start();
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    (s, token)
+}
+
+/// A fresh git + git-lfs clone of alice/m.
+fn clone(s: &Server, token: &str) -> Work {
+    let w = lfs_work(s, token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "c"]);
+    w
+}
+
+#[test]
+fn upload_file_and_folder_land_as_commits_git_clones() {
+    let (s, token) = setup();
+    let src = tempfile::tempdir().unwrap();
+    let folder = src.path().join("model");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        fixtures().join("repos/good-model/README.md"),
+        folder.join("README.md"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("weights/config-match.json"),
+        folder.join("config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("weights/good.safetensors"),
+        folder.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("tokenizer_config.json"),
+        b"{\"model_max_length\": 4096}\n",
+    )
+    .unwrap();
+    let big = noise(50 << 20, 77);
+    std::fs::write(src.path().join("big.bin"), &big).unwrap();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+api = HfApi()
+print("folder", api.upload_folder(folder_path="{folder}", repo_id="alice/m", commit_message="Upload model", commit_description="From a folder").oid)
+print("small", api.upload_file(path_or_fileobj=b"hello\n", path_in_repo="docs/hello.txt", repo_id="alice/m").oid)
+print("big", api.upload_file(path_or_fileobj="{big}", path_in_repo="weights/big.bin", repo_id="alice/m", commit_message="Add big weights").oid)
+"#,
+        folder = folder.display(),
+        big = src.path().join("big.bin").display()
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let w = clone(&s, &token);
+    for f in [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+    ] {
+        assert_eq!(
+            std::fs::read(w.path(&format!("c/{f}"))).unwrap(),
+            std::fs::read(folder.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(w.path("c/docs/hello.txt")).unwrap(),
+        b"hello\n"
+    );
+    assert!(
+        std::fs::read(w.path("c/weights/big.bin")).unwrap() == big,
+        "50 MiB file differs"
+    );
+    // In git, the weights are LFS pointers, and the log names the uploader.
+    let pointer = w.git_ok("c", &["cat-file", "-p", "HEAD:weights/big.bin"]);
+    assert!(
+        pointer.starts_with("version https://git-lfs.github.com/spec/v1"),
+        "{pointer}"
+    );
+    let log = w.git_ok("c", &["log", "--format=%an|%s|%b", "-3"]);
+    let lines: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "alice|Add big weights|", "{log}");
+    assert!(log.contains("alice|Upload model|From a folder"), "{log}");
+    let head = w.git_ok("c", &["rev-parse", "HEAD"]);
+    assert!(out.contains(&format!("big {head}")), "{out}");
+    assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
+}
+
+#[test]
+fn create_commit_with_every_operation_and_pull_requests() {
+    let (s, token) = setup();
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationDelete, CommitOperationCopy, hf_hub_download
+api = HfApi()
+api.create_commit("alice/m", operations=[
+    CommitOperationAdd("a.txt", b"a\n"),
+    CommitOperationAdd("dir/b.txt", b"b\n"),
+    CommitOperationAdd("dir/c.txt", b"c\n"),
+    CommitOperationAdd("old/x.txt", b"x\n"),
+], commit_message="Seed")
+api.create_commit("alice/m", operations=[
+    CommitOperationAdd("new.txt", b"new\n"),
+    CommitOperationDelete("a.txt"),
+    CommitOperationCopy("dir/b.txt", "copy/b.txt"),
+    CommitOperationDelete("old/"),
+], commit_message="Mixed")
+api.delete_file("dir/c.txt", "alice/m")
+api.delete_folder("copy", "alice/m")
+pr = api.upload_file(path_or_fileobj=b"proposal\n", path_in_repo="pr.txt", repo_id="alice/m", create_pr=True)
+assert pr.pr_url.endswith("/discussions/1") and pr.pr_revision == "refs/pr/1", pr
+print(open(hf_hub_download("alice/m", "pr.txt", revision="refs/pr/1")).read().strip())
+print(sorted(api.list_repo_files("alice/m")))
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("proposal"), "{out}");
+    assert!(
+        out.contains("['.gitattributes', 'dir/b.txt', 'new.txt']"),
+        "{out}"
+    );
+    let w = clone(&s, &token);
+    let files = w.git_ok("c", &["ls-files"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [".gitattributes", "dir/b.txt", "new.txt"]
+    );
+    let subjects = w.git_ok("c", &["log", "--format=%s"]);
+    assert!(subjects.starts_with("Delete folder copy with huggingface_hub\nDelete dir/c.txt with huggingface_hub\nMixed\nSeed"), "{subjects}");
+    // The PR is a ref of its own; main does not have its file.
+    assert!(w
+        .git_ok("c", &["ls-remote", "origin", "refs/pr/1"])
+        .contains("refs/pr/1"));
+    assert!(!w.path("c/pr.txt").exists());
+}
+
+#[test]
+fn bad_commits_are_refused_like_pushes_and_write_nothing() {
+    let (s, token) = setup();
+    let bare = s.bare_repo("models/alice/m.git");
+    let before = git_in(&bare, &bare, &["rev-parse", "main"]);
+    let malicious = fixtures().join("weights/malicious.bin");
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+main = api.model_info("alice/m").sha
+for name, op in [
+    ("pickle", CommitOperationAdd("pytorch_model.bin", "{malicious}")),
+    ("config", CommitOperationAdd("config.json", b'{{"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3}}')),
+]:
+    try:
+        api.create_commit("alice/m", operations=[op], commit_message=name)
+        raise SystemExit(f"{{name}} was accepted")
+    except HfHubHTTPError as e:
+        print(name, e.response.status_code, str(e).replace(chr(10), " | "))
+# A stale parent commit is refused.
+api.upload_file(path_or_fileobj=b"1\n", path_in_repo="one.txt", repo_id="alice/m")
+try:
+    api.upload_file(path_or_fileobj=b"2\n", path_in_repo="two.txt", repo_id="alice/m", parent_commit=main)
+    raise SystemExit("a stale parent was accepted")
+except HfHubHTTPError as e:
+    print("stale", e.response.status_code)
+"#,
+        malicious = malicious.display()
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    assert!(
+        out.contains("pickle 400")
+            && out
+                .contains("pytorch_model.bin:archive/data.pkl imports posix.system when unpickled"),
+        "{out}"
+    );
+    assert!(
+        out.contains("modelhub rejected the push to alice/m"),
+        "{out}"
+    );
+    assert!(
+        out.contains("config 400")
+            && out.contains("hidden_size 100 is not divisible by num_attention_heads 3"),
+        "{out}"
+    );
+    assert!(out.contains("stale 412"), "{out}");
+    // Only the one good commit landed; no refused object is in the repo.
+    let log = git_in(&bare, &bare, &["log", "--format=%s", "main"]);
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        ["Upload one.txt with huggingface_hub", "initial commit"]
+    );
+    let _ = before;
+    let objects = git_in(&bare, &bare, &["count-objects", "-v"]);
+    assert!(
+        String::from_utf8_lossy(&objects.stdout).contains("count: "),
+        "{}",
+        stderr(&objects)
+    );
+    assert_fsck_clean(&bare);
+    let garbage = git_in(&bare, &bare, &["fsck", "--unreachable", "--no-reflogs"]);
+    assert!(
+        String::from_utf8_lossy(&garbage.stdout).trim().is_empty(),
+        "refused objects stayed: {}",
+        String::from_utf8_lossy(&garbage.stdout)
+    );
+}
+
+#[test]
+fn git_pushes_and_api_commits_interleave_and_race_safely() {
+    let (s, token) = setup();
+    let w = lfs_work(&s, &token);
+    let url = s.git_url("alice/m", Some(&token));
+    w.git_ok(".", &["clone", "-q", &url, "a"]);
+    w.commit("a", &[("pushed.txt", b"from git\n")], "A git push");
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    hub_script(&s, Some(&token), "from huggingface_hub import HfApi\nHfApi().upload_file(path_or_fileobj=b'api\\n', path_in_repo='api.txt', repo_id='alice/m')");
+    w.git_ok("a", &["pull", "-q", "--rebase"]);
+    assert_eq!(std::fs::read(w.path("a/api.txt")).unwrap(), b"api\n");
+    w.commit("a", &[("pushed2.txt", b"again\n")], "Another git push");
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    let out = hub_script(
+        &s,
+        Some(&token),
+        "from huggingface_hub import HfApi\nprint(sorted(HfApi().list_repo_files('alice/m')))",
+    );
+    assert!(
+        out.contains("'api.txt'") && out.contains("'pushed2.txt'"),
+        "{out}"
+    );
+
+    // Now race: API commits in a loop against git pushes of a stale clone.
+    w.git_ok(".", &["clone", "-q", &url, "b"]);
+    let api = std::thread::scope(|sc| {
+        let api = sc.spawn(|| {
+            hub_script(
+                &s,
+                Some(&token),
+                r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api, ok, refused = HfApi(), 0, 0
+for i in range(8):
+    try:
+        api.upload_file(path_or_fileobj=f"{i}\n".encode(), path_in_repo=f"race/{i}.txt", repo_id="alice/m")
+        ok += 1
+    except HfHubHTTPError as e:
+        assert e.response.status_code == 412, e
+        refused += 1
+print("api", ok, refused)
+"#,
+            )
+        });
+        for i in 0..8 {
+            w.commit(
+                "b",
+                &[(&format!("git/{i}.txt"), format!("{i}\n").as_bytes())],
+                &format!("git {i}"),
+            );
+            if !w
+                .git("b", &["push", "-q", "origin", "main"])
+                .status
+                .success()
+            {
+                w.git_ok("b", &["pull", "-q", "--rebase"]);
+            }
+        }
+        api.join().unwrap()
+    });
+    let landed: usize = api.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Every API commit that said it landed is there, whole.
+    let out = hub_script(&s, Some(&token), "from huggingface_hub import HfApi\nprint(len([f for f in HfApi().list_repo_files('alice/m') if f.startswith('race/')]))");
+    assert_eq!(out.trim().parse::<usize>().unwrap(), landed, "{api}");
+    assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
+}

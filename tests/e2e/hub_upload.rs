@@ -160,6 +160,12 @@ from huggingface_hub import HfApi, CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 api = HfApi()
 main = api.model_info("alice/m").sha
+# A bad card: the client checks it with the server's validator first, and stops.
+try:
+    api.upload_file(path_or_fileobj=b"---\nlicense: apache2\n---\n", path_in_repo="README.md", repo_id="alice/m")
+    raise SystemExit("a bad card was accepted")
+except ValueError as e:
+    print("card", str(e).replace(chr(10), " | "))
 for name, op in [
     ("pickle", CommitOperationAdd("pytorch_model.bin", "{malicious}")),
     ("config", CommitOperationAdd("config.json", b'{{"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3}}')),
@@ -196,6 +202,7 @@ except HfHubHTTPError as e:
         "{out}"
     );
     assert!(out.contains("stale 412"), "{out}");
+    assert!(out.contains("card Invalid metadata in README.md. | - \"license\" \"apache2\" is not a Hub license id; the closest is \"apache-2.0\""), "{out}");
     // Only the one good commit landed; no refused object is in the repo.
     let log = git_in(&bare, &bare, &["log", "--format=%s", "main"]);
     assert_eq!(

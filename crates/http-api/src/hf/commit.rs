@@ -148,6 +148,7 @@ pub async fn commit(
         .map_err(|e| HfError::BadRequest(e.to_string()))?;
     let mut header: Option<Header> = None;
     let mut ops = Vec::new();
+    let mut lfs_paths = Vec::new();
     for (n, line) in raw
         .split(|b| *b == b'\n')
         .enumerate()
@@ -204,6 +205,7 @@ pub async fn commit(
                 let pointer = format!(
                     "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
                 );
+                lfs_paths.push(path()?);
                 ops.push(Op::Put {
                     path: path()?,
                     content: pointer.into_bytes(),
@@ -232,14 +234,18 @@ pub async fn commit(
 
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();
-    let (base, prs) = with_reader(&state, path, move |r| {
-        let base = r.resolve(&rev2)?.id;
+    let (base, prs, attributes) = with_reader(&state, path, move |r| {
+        let commit = r.resolve(&rev2)?;
         let prs: Vec<u64> = r
             .refs("refs/pr/")?
             .iter()
             .filter_map(|p| p.name.trim_start_matches("refs/pr/").parse().ok())
             .collect();
-        Ok((base, prs))
+        let attributes = match r.entry(&commit, ".gitattributes")? {
+            Some(e) if e.kind == EntryKind::File => Some(r.blob(&e.oid)?),
+            _ => None,
+        };
+        Ok((commit.id, prs, attributes))
     })
     .await?;
     if let Some(parent) = &header.parent_commit {
@@ -257,6 +263,7 @@ pub async fn commit(
     } else {
         (format!("refs/heads/{rev}"), Some(base.clone()), None)
     };
+    keep_gitattributes_consistent(&mut ops, lfs_paths, attributes);
     let summary = header.summary.unwrap_or_else(|| "Upload files".into());
     let message = match header.description.filter(|d| !d.is_empty()) {
         Some(d) => format!("{summary}\n\n{d}\n"),
@@ -293,4 +300,43 @@ pub async fn commit(
         out["pullRequestUrl"] = json!(format!("{url}/discussions/{n}"));
     }
     Ok((StatusCode::OK, Json(out)).into_response())
+}
+
+/// LFS files whose paths `.gitattributes` does not send to LFS get a line of their own in it,
+/// in the same commit, as the Hub does: otherwise a git clone would check out the pointers.
+fn keep_gitattributes_consistent(ops: &mut Vec<Op>, lfs_paths: Vec<String>, base: Option<Vec<u8>>) {
+    if lfs_paths.is_empty() {
+        return;
+    }
+    // The commit's own .gitattributes, if it writes one, else the revision's.
+    let mut text = ops
+        .iter()
+        .rev()
+        .find_map(|op| match op {
+            Op::Put { path, content } if path == ".gitattributes" => {
+                Some(String::from_utf8_lossy(content).into_owned())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&base.unwrap_or_default()).into_owned());
+    let patterns = LfsPatterns::parse(&text);
+    let missing: Vec<&String> = lfs_paths.iter().filter(|p| !patterns.is_lfs(p)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for p in missing {
+        // Spaces would split the pattern; git's attribute syntax escapes them as [[:space:]].
+        text.push_str(&format!(
+            "{} filter=lfs diff=lfs merge=lfs -text\n",
+            p.replace(' ', "[[:space:]]")
+        ));
+    }
+    ops.retain(|op| !matches!(op, Op::Put { path, .. } if path == ".gitattributes"));
+    ops.push(Op::Put {
+        path: ".gitattributes".into(),
+        content: text.into_bytes(),
+    });
 }

@@ -28,4 +28,13 @@ if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; sys.exit(hu
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 
-cargo test --workspace --locked "$@"
+# Every test target (there are no doc tests), then one closing line with the totals.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked --all-targets "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+sum() { grep -E '^test result:' "$log" | grep -oE "[0-9]+ $1" | awk '{n += $1} END {print n + 0}'; }
+echo "tests: $(sum passed) passed, $(sum failed) failed"
+exit "$status"

@@ -39,18 +39,24 @@ pub enum Op {
     },
 }
 
-/// What to commit, on which ref, expecting which tip.
+/// Where the commit goes, expecting which tip, by whom.
 pub struct CommitRequest<'a> {
     pub target_ref: &'a str,
-    /// The commit the new one is made on.
-    pub parent: &'a str,
     /// What `target_ref` must point at for the commit to land (`None`: it must not exist).
     pub expected_tip: Option<&'a str>,
-    pub ops: &'a [Op],
     pub author: &'a str,
     pub message: &'a str,
     /// The hook environment of a push by this user.
     pub env: &'a ServiceEnv,
+}
+
+/// A commit being built: changes are applied as they arrive (file contents go straight into
+/// the scratch repo's object store), so a large request is never held in memory.
+pub struct CommitBuilder {
+    tmp: tempfile::TempDir,
+    index: std::path::PathBuf,
+    parent: String,
+    index_info: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,12 +130,12 @@ fn check_path(p: &str) -> Result<(), CommitError> {
 }
 
 impl GitRepos {
-    /// Builds the commit and pushes it; returns the new commit's id.
-    pub async fn commit(
+    /// Starts a commit on top of `parent` in a scratch repo that borrows this repo's objects.
+    pub async fn begin_commit(
         &self,
         repo: &RepoRef,
-        req: &CommitRequest<'_>,
-    ) -> Result<String, CommitError> {
+        parent: &str,
+    ) -> Result<CommitBuilder, CommitError> {
         let target = self.path(repo);
         let staging = self.root.join(".staging");
         tokio::fs::create_dir_all(&staging)
@@ -149,7 +155,6 @@ impl GitRepos {
             None,
         )
         .await?;
-        // Read the real repo's objects without copying them.
         let alternates = scratch.join("objects/info/alternates");
         tokio::fs::write(
             &alternates,
@@ -157,87 +162,43 @@ impl GitRepos {
         )
         .await
         .map_err(RepoError::from)?;
+        git(scratch, &index, &["read-tree", parent], None, None).await?;
+        Ok(CommitBuilder {
+            tmp,
+            index,
+            parent: parent.to_owned(),
+            index_info: String::new(),
+        })
+    }
 
-        git(scratch, &index, &["read-tree", req.parent], None, None).await?;
-        let mut index_info = String::new();
-        for op in req.ops {
-            match op {
-                Op::Put { path, content } => {
-                    check_path(path)?;
-                    let oid = git(
-                        scratch,
-                        &index,
-                        &["hash-object", "-w", "--stdin"],
-                        Some(content),
-                        None,
-                    )
-                    .await?;
-                    index_info.push_str(&format!("100644 {oid}\t{path}\n"));
-                }
-                Op::Delete { path } => {
-                    check_path(path)?;
-                    index_info.push_str(&format!("0 {ZERO}\t{path}\n"));
-                }
-                Op::DeleteFolder { path } => {
-                    let folder = path.trim_end_matches('/');
-                    check_path(folder)?;
-                    let listed = git(
-                        scratch,
-                        &index,
-                        &[
-                            "ls-tree",
-                            "-r",
-                            "-z",
-                            "--name-only",
-                            req.parent,
-                            "--",
-                            folder,
-                        ],
-                        None,
-                        None,
-                    )
-                    .await?;
-                    for p in listed.split('\0').filter(|p| !p.is_empty()) {
-                        index_info.push_str(&format!("0 {ZERO}\t{p}\n"));
-                    }
-                }
-                Op::Copy { from, to, revision } => {
-                    check_path(from)?;
-                    check_path(to)?;
-                    let rev = revision.as_deref().unwrap_or(req.parent);
-                    let spec = format!("{rev}:{from}");
-                    let oid = git(
-                        scratch,
-                        &index,
-                        &["rev-parse", "--verify", "--quiet", &spec],
-                        None,
-                        None,
-                    )
-                    .await
-                    .map_err(|_| CommitError::BadOp(format!("cannot copy {from}: not in {rev}")))?;
-                    index_info.push_str(&format!("100644 {oid}\t{to}\n"));
-                }
-            }
-        }
+    /// Writes the commit and pushes it through receive-pack with the server's hooks and a
+    /// lease on the target ref; returns the new commit's id.
+    pub async fn finish_commit(
+        &self,
+        repo: &RepoRef,
+        b: CommitBuilder,
+        req: &CommitRequest<'_>,
+    ) -> Result<String, CommitError> {
+        let scratch = b.tmp.path();
+        let index = &b.index;
         git(
             scratch,
-            &index,
+            index,
             &["update-index", "--index-info"],
-            Some(index_info.as_bytes()),
+            Some(b.index_info.as_bytes()),
             None,
         )
         .await?;
-        let tree = git(scratch, &index, &["write-tree"], None, None).await?;
+        let tree = git(scratch, index, &["write-tree"], None, None).await?;
         let commit = git(
             scratch,
-            &index,
-            &["commit-tree", &tree, "-p", req.parent, "-F", "-"],
+            index,
+            &["commit-tree", &tree, "-p", &b.parent, "-F", "-"],
             Some(req.message.as_bytes()),
             Some(req.author),
         )
         .await?;
 
-        // Push it as the user would, through receive-pack with the server's hooks.
         let mut receive_pack = String::from("git");
         for setting in self.service_config() {
             receive_pack.push_str(&format!(
@@ -263,7 +224,7 @@ impl GitRepos {
                 "--receive-pack",
                 &receive_pack,
             ])
-            .arg(&target)
+            .arg(self.path(repo))
             .arg(&refspec)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -277,10 +238,14 @@ impl GitRepos {
         if out.status.success() {
             return Ok(commit);
         }
-        if stdout.contains("stale info")
-            || stdout.contains("fetch first")
-            || stdout.contains("non-fast-forward")
-            || stdout.contains("failed to update ref")
+        if [
+            "stale info",
+            "fetch first",
+            "non-fast-forward",
+            "failed to update ref",
+        ]
+        .iter()
+        .any(|s| stdout.contains(s))
         {
             return Err(CommitError::Stale);
         }
@@ -297,5 +262,70 @@ impl GitRepos {
             .into());
         }
         Err(CommitError::Rejected(said.join("\n")))
+    }
+}
+
+impl CommitBuilder {
+    /// Applies one change (a file's bytes are written to the object store now).
+    pub async fn apply(&mut self, op: Op) -> Result<(), CommitError> {
+        let scratch = self.tmp.path();
+        match op {
+            Op::Put { path, content } => {
+                check_path(&path)?;
+                let oid = git(
+                    scratch,
+                    &self.index,
+                    &["hash-object", "-w", "--stdin"],
+                    Some(&content),
+                    None,
+                )
+                .await?;
+                self.index_info.push_str(&format!("100644 {oid}\t{path}\n"));
+            }
+            Op::Delete { path } => {
+                check_path(&path)?;
+                self.index_info.push_str(&format!("0 {ZERO}\t{path}\n"));
+            }
+            Op::DeleteFolder { path } => {
+                let folder = path.trim_end_matches('/');
+                check_path(folder)?;
+                let listed = git(
+                    scratch,
+                    &self.index,
+                    &[
+                        "ls-tree",
+                        "-r",
+                        "-z",
+                        "--name-only",
+                        &self.parent,
+                        "--",
+                        folder,
+                    ],
+                    None,
+                    None,
+                )
+                .await?;
+                for p in listed.split('\0').filter(|p| !p.is_empty()) {
+                    self.index_info.push_str(&format!("0 {ZERO}\t{p}\n"));
+                }
+            }
+            Op::Copy { from, to, revision } => {
+                check_path(&from)?;
+                check_path(&to)?;
+                let rev = revision.unwrap_or_else(|| self.parent.clone());
+                let spec = format!("{rev}:{from}");
+                let oid = git(
+                    scratch,
+                    &self.index,
+                    &["rev-parse", "--verify", "--quiet", &spec],
+                    None,
+                    None,
+                )
+                .await
+                .map_err(|_| CommitError::BadOp(format!("cannot copy {from}: not in {rev}")))?;
+                self.index_info.push_str(&format!("100644 {oid}\t{to}\n"));
+            }
+        }
+        Ok(())
     }
 }

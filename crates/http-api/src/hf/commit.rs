@@ -24,8 +24,9 @@ use crate::AppState;
 
 /// Files of 10 MB or more go to LFS, as the Hub decides.
 const LFS_THRESHOLD: u64 = 10_000_000;
-/// The most a commit request may carry (regular files travel base64 inside it).
-const MAX_COMMIT_BODY: usize = 512 << 20;
+/// The most a commit request may carry (regular files travel base64 inside it; it is read
+/// line by line, so this bounds disk use, not memory).
+const MAX_COMMIT_BODY: usize = 16 << 30;
 
 #[derive(Deserialize)]
 pub struct PreuploadFile {
@@ -121,7 +122,8 @@ struct Header {
     parent_commit: Option<String>,
 }
 
-/// `POST /api/{type}s/{id}/commit/{rev}[?create_pr=1]` with NDJSON operations.
+/// `POST /api/{type}s/{id}/commit/{rev}[?create_pr=1]` with NDJSON operations, read and
+/// applied line by line (file contents go to the object store as they arrive).
 pub async fn commit(
     State(state): State<AppState>,
     Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
@@ -136,105 +138,9 @@ pub async fn commit(
         .iter()
         .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
 
-    let mut reader = BodyReader::new(
-        body,
-        false,
-        state.config().io_timeout,
-        Some(MAX_COMMIT_BODY),
-    );
-    let raw = reader
-        .read_all()
-        .await
-        .map_err(|e| HfError::BadRequest(e.to_string()))?;
-    let mut header: Option<Header> = None;
-    let mut ops = Vec::new();
-    let mut lfs_paths = Vec::new();
-    for (n, line) in raw
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-    {
-        let v: Value = serde_json::from_slice(line)
-            .map_err(|e| HfError::BadRequest(format!("line {}: {e}", n + 1)))?;
-        let key = v["key"].as_str().unwrap_or_default();
-        let value = &v["value"];
-        let path = || {
-            value["path"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| HfError::BadRequest(format!("line {}: {key} needs a path", n + 1)))
-        };
-        match key {
-            "header" => {
-                header = Some(
-                    serde_json::from_value(value.clone())
-                        .map_err(|e| HfError::BadRequest(format!("header: {e}")))?,
-                )
-            }
-            "file" => {
-                let content = base64::engine::general_purpose::STANDARD
-                    .decode(value["content"].as_str().unwrap_or_default())
-                    .map_err(|e| {
-                        HfError::BadRequest(format!("line {}: content is not base64: {e}", n + 1))
-                    })?;
-                ops.push(Op::Put {
-                    path: path()?,
-                    content,
-                });
-            }
-            "lfsFile" => {
-                let oid = LfsOid::parse(value["oid"].as_str().unwrap_or_default())
-                    .map_err(|e| HfError::BadRequest(e.to_string()))?;
-                // The object must be in the store and linked to this repo (copies omit the size).
-                let size = state
-                    .accounts()
-                    .linked_object(repo.id, &oid)
-                    .await?
-                    .ok_or_else(|| {
-                        HfError::BadRequest(format!(
-                            "LFS object {oid} has not been uploaded to {}; upload it first",
-                            repo.repo_ref()
-                        ))
-                    })?;
-                if value["size"].as_u64().is_some_and(|s| s != size) {
-                    return Err(HfError::BadRequest(format!(
-                        "LFS object {oid} has {size} bytes, not {}",
-                        value["size"]
-                    )));
-                }
-                let pointer = format!(
-                    "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
-                );
-                lfs_paths.push(path()?);
-                ops.push(Op::Put {
-                    path: path()?,
-                    content: pointer.into_bytes(),
-                });
-            }
-            "deletedFile" => ops.push(Op::Delete { path: path()? }),
-            "deletedFolder" => ops.push(Op::DeleteFolder { path: path()? }),
-            "copyFile" => ops.push(Op::Copy {
-                from: value["srcPath"].as_str().unwrap_or_default().to_owned(),
-                to: value["destPath"]
-                    .as_str()
-                    .or(value["path"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                revision: value["srcRevision"].as_str().map(str::to_owned),
-            }),
-            other => {
-                return Err(HfError::BadRequest(format!(
-                    "line {}: unknown operation {other:?}",
-                    n + 1
-                )))
-            }
-        }
-    }
-    let header = header.ok_or_else(|| HfError::BadRequest("the commit has no header".into()))?;
-
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();
-    let (base, prs, attributes) = with_reader(&state, path, move |r| {
+    let (base, prs, base_attributes) = with_reader(&state, path, move |r| {
         let commit = r.resolve(&rev2)?;
         let prs: Vec<u64> = r
             .refs("refs/pr/")?
@@ -248,12 +154,78 @@ pub async fn commit(
         Ok((commit.id, prs, attributes))
     })
     .await?;
+
+    let mut builder = state
+        .repos()
+        .begin_commit(&repo.repo_ref(), &base)
+        .await
+        .map_err(commit_error)?;
+    let mut reader = BodyReader::new(
+        body,
+        false,
+        state.config().io_timeout,
+        Some(MAX_COMMIT_BODY),
+    );
+    let mut pending: Vec<u8> = Vec::new();
+    let mut parsed = Parsed::default();
+    let mut line_no = 0;
+    loop {
+        let chunk = reader
+            .next()
+            .await
+            .map_err(|e| HfError::BadRequest(e.to_string()))?;
+        let done = chunk.is_none();
+        if let Some(c) = chunk {
+            pending.extend_from_slice(&c);
+        }
+        while let Some(pos) =
+            pending
+                .iter()
+                .position(|b| *b == b'\n')
+                .or(if done && !pending.is_empty() {
+                    Some(pending.len())
+                } else {
+                    None
+                })
+        {
+            let line: Vec<u8> = pending.drain(..pos.min(pending.len())).collect();
+            if !pending.is_empty() {
+                pending.remove(0); // the newline
+            }
+            line_no += 1;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                apply_line(&state, &repo, &mut builder, &mut parsed, &line, line_no).await?;
+            }
+        }
+        if pending.len() > MAX_LINE {
+            return Err(HfError::BadRequest(format!(
+                "line {} is over {MAX_LINE} bytes",
+                line_no + 1
+            )));
+        }
+        if done {
+            break;
+        }
+    }
+    let header = parsed
+        .header
+        .ok_or_else(|| HfError::BadRequest("the commit has no header".into()))?;
     if let Some(parent) = &header.parent_commit {
-        if !base.starts_with(parent.as_str()) || parent.len() < 5 {
+        if parent.len() < 5 || !base.starts_with(parent.as_str()) {
             return Err(HfError::PreconditionFailed(format!(
                 "{rev} is at {base}, not at the parent commit {parent}"
             )));
         }
+    }
+    let attributes = parsed.attributes.or(base_attributes);
+    if let Some(updated) = consistent_gitattributes(&parsed.lfs_paths, attributes) {
+        builder
+            .apply(Op::Put {
+                path: ".gitattributes".into(),
+                content: updated,
+            })
+            .await
+            .map_err(commit_error)?;
     }
     let (target_ref, expected, pr) = if create_pr {
         let n = prs.iter().max().map_or(1, |m| m + 1);
@@ -263,36 +235,32 @@ pub async fn commit(
     } else {
         (format!("refs/heads/{rev}"), Some(base.clone()), None)
     };
-    keep_gitattributes_consistent(&mut ops, lfs_paths, attributes);
     let summary = header.summary.unwrap_or_else(|| "Upload files".into());
     let message = match header.description.filter(|d| !d.is_empty()) {
         Some(d) => format!("{summary}\n\n{d}\n"),
         None => format!("{summary}\n"),
     };
     let mut env = crate::git_http::push_env(&state, &repo, &who);
-    if create_pr || target_ref.starts_with("refs/pr/") {
+    if target_ref.starts_with("refs/pr/") {
         env.vars.push(("MODELHUB_API_PR".into(), "1".into()));
     }
     let request = CommitRequest {
         target_ref: &target_ref,
-        parent: &base,
         expected_tip: expected.as_deref(),
-        ops: &ops,
         author: &who.name,
         message: &message,
         env: &env,
     };
-    let oid = match state.repos().commit(&repo.repo_ref(), &request).await {
-        Ok(oid) => oid,
-        Err(CommitError::Rejected(text)) => return Err(HfError::BadRequest(text)),
-        Err(CommitError::Stale) => {
-            return Err(HfError::PreconditionFailed(format!(
+    let oid = state
+        .repos()
+        .finish_commit(&repo.repo_ref(), builder, &request)
+        .await
+        .map_err(|e| match e {
+            CommitError::Stale => HfError::PreconditionFailed(format!(
                 "{rev} moved while committing; retry on top of its new head"
-            )))
-        }
-        Err(CommitError::BadOp(m)) => return Err(HfError::BadRequest(m)),
-        Err(CommitError::Repo(e)) => return Err(HfError::internal(e)),
-    };
+            )),
+            other => commit_error(other),
+        })?;
     state.forget_revisions();
     let url = format!("{}/{}", base_url(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
@@ -302,41 +270,136 @@ pub async fn commit(
     Ok((StatusCode::OK, Json(out)).into_response())
 }
 
+/// The longest NDJSON line accepted (a 10 MB regular file is about 14 MB of base64).
+const MAX_LINE: usize = 32 << 20;
+
+fn commit_error(e: CommitError) -> HfError {
+    match e {
+        CommitError::Rejected(text) => HfError::BadRequest(text),
+        CommitError::Stale => {
+            HfError::PreconditionFailed("the branch moved while committing".into())
+        }
+        CommitError::BadOp(m) => HfError::BadRequest(m),
+        CommitError::Repo(e) => HfError::internal(e),
+    }
+}
+
+/// What the NDJSON lines said besides the changes themselves.
+#[derive(Default)]
+struct Parsed {
+    header: Option<Header>,
+    /// The commit's own `.gitattributes`, if it writes one.
+    attributes: Option<Vec<u8>>,
+    lfs_paths: Vec<String>,
+}
+
+async fn apply_line(
+    state: &AppState,
+    repo: &accounts::Repo,
+    builder: &mut git_repos::CommitBuilder,
+    parsed: &mut Parsed,
+    line: &[u8],
+    n: usize,
+) -> Result<(), HfError> {
+    let v: Value =
+        serde_json::from_slice(line).map_err(|e| HfError::BadRequest(format!("line {n}: {e}")))?;
+    let key = v["key"].as_str().unwrap_or_default();
+    let value = &v["value"];
+    let path = || {
+        value["path"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HfError::BadRequest(format!("line {n}: {key} needs a path")))
+    };
+    let op = match key {
+        "header" => {
+            parsed.header = Some(
+                serde_json::from_value(value.clone())
+                    .map_err(|e| HfError::BadRequest(format!("header: {e}")))?,
+            );
+            return Ok(());
+        }
+        "file" => {
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(value["content"].as_str().unwrap_or_default())
+                .map_err(|e| {
+                    HfError::BadRequest(format!("line {n}: content is not base64: {e}"))
+                })?;
+            let path = path()?;
+            if path == ".gitattributes" {
+                parsed.attributes = Some(content.clone());
+            }
+            Op::Put { path, content }
+        }
+        "lfsFile" => {
+            let oid = LfsOid::parse(value["oid"].as_str().unwrap_or_default())
+                .map_err(|e| HfError::BadRequest(e.to_string()))?;
+            // The object must be in the store and linked to this repo (copies omit the size).
+            let size = state
+                .accounts()
+                .linked_object(repo.id, &oid)
+                .await?
+                .ok_or_else(|| {
+                    HfError::BadRequest(format!(
+                        "LFS object {oid} has not been uploaded to {}; upload it first",
+                        repo.repo_ref()
+                    ))
+                })?;
+            if value["size"].as_u64().is_some_and(|s| s != size) {
+                return Err(HfError::BadRequest(format!(
+                    "LFS object {oid} has {size} bytes, not {}",
+                    value["size"]
+                )));
+            }
+            let path = path()?;
+            parsed.lfs_paths.push(path.clone());
+            let pointer = format!(
+                "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
+            );
+            Op::Put {
+                path,
+                content: pointer.into_bytes(),
+            }
+        }
+        "deletedFile" => Op::Delete { path: path()? },
+        "deletedFolder" => Op::DeleteFolder { path: path()? },
+        "copyFile" => Op::Copy {
+            from: value["srcPath"].as_str().unwrap_or_default().to_owned(),
+            to: value["destPath"]
+                .as_str()
+                .or(value["path"].as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            revision: value["srcRevision"].as_str().map(str::to_owned),
+        },
+        other => {
+            return Err(HfError::BadRequest(format!(
+                "line {n}: unknown operation {other:?}"
+            )))
+        }
+    };
+    builder.apply(op).await.map_err(commit_error)
+}
+
 /// LFS files whose paths `.gitattributes` does not send to LFS get a line of their own in it,
 /// in the same commit, as the Hub does: otherwise a git clone would check out the pointers.
-fn keep_gitattributes_consistent(ops: &mut Vec<Op>, lfs_paths: Vec<String>, base: Option<Vec<u8>>) {
-    if lfs_paths.is_empty() {
-        return;
-    }
-    // The commit's own .gitattributes, if it writes one, else the revision's.
-    let mut text = ops
-        .iter()
-        .rev()
-        .find_map(|op| match op {
-            Op::Put { path, content } if path == ".gitattributes" => {
-                Some(String::from_utf8_lossy(content).into_owned())
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(&base.unwrap_or_default()).into_owned());
+/// Returns the new `.gitattributes`, or `None` when nothing needs adding.
+fn consistent_gitattributes(lfs_paths: &[String], current: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let mut text = String::from_utf8_lossy(&current.unwrap_or_default()).into_owned();
     let patterns = LfsPatterns::parse(&text);
     let missing: Vec<&String> = lfs_paths.iter().filter(|p| !patterns.is_lfs(p)).collect();
     if missing.is_empty() {
-        return;
+        return None;
     }
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
     for p in missing {
-        // Spaces would split the pattern; git's attribute syntax escapes them as [[:space:]].
+        // Spaces would split the pattern; git's attribute syntax matches them as [[:space:]].
         text.push_str(&format!(
             "{} filter=lfs diff=lfs merge=lfs -text\n",
             p.replace(' ', "[[:space:]]")
         ));
     }
-    ops.retain(|op| !matches!(op, Op::Put { path, .. } if path == ".gitattributes"));
-    ops.push(Op::Put {
-        path: ".gitattributes".into(),
-        content: text.into_bytes(),
-    });
+    Some(text.into_bytes())
 }

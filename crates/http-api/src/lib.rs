@@ -85,7 +85,12 @@ struct Caches {
     revisions: cache::TtlCache<(PathBuf, String), String>,
     /// (repo path, commit, file) -> what resolve found there (immutable).
     files: cache::TtlCache<(PathBuf, String, String), Arc<hf::Found>>,
+    /// (repo path, commit, blobs, siblings) -> the repo's description at that commit.
+    summaries: cache::TtlCache<SummaryKey, Arc<serde_json::Map<String, serde_json::Value>>>,
 }
+
+/// (repo path, commit, with blob details, with siblings).
+type SummaryKey = (PathBuf, String, bool, bool);
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
@@ -96,6 +101,7 @@ impl Caches {
             tokens: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
             revisions: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
             files: cache::TtlCache::new(None, 4096),
+            summaries: cache::TtlCache::new(None, 4096),
         }
     }
 }

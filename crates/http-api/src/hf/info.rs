@@ -101,6 +101,38 @@ pub async fn summary(
     blobs: bool,
     with_siblings: bool,
 ) -> Result<Map<String, Value>, HfError> {
+    // What a commit holds never changes: describe it once, then only refresh what lives in
+    // the registry (visibility, downloads).
+    let commit_id = super::commit_of(state, &path, &rev).await?;
+    let key = (path.clone(), commit_id.clone(), blobs, with_siblings);
+    let mut out = match state.inner.caches.summaries.get(&key) {
+        Some(hit) => (*hit).clone(),
+        None => {
+            let described =
+                describe_commit(state, repo, path, commit_id, blobs, with_siblings).await?;
+            state
+                .inner
+                .caches
+                .summaries
+                .put(key, std::sync::Arc::new(described.clone()));
+            described
+        }
+    };
+    out.insert("_id".into(), json!(repo.id.to_string()));
+    out.insert("private".into(), json!(repo.private));
+    out.insert("downloads".into(), json!(repo.downloads));
+    out.insert("createdAt".into(), json!(repo.created_at));
+    Ok(out)
+}
+
+async fn describe_commit(
+    state: &AppState,
+    repo: &accounts::Repo,
+    path: std::path::PathBuf,
+    rev: String,
+    blobs: bool,
+    with_siblings: bool,
+) -> Result<Map<String, Value>, HfError> {
     let (commit, files, readme, config) = with_reader(state, path, move |r| {
         let commit = r.resolve(&rev)?;
         let mut files = Vec::new();

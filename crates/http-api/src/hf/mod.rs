@@ -122,6 +122,26 @@ async fn with_reader<T: Send + 'static>(
     .map_err(HfError::from)
 }
 
+/// Whether `rev` is a full commit id (which names the same commit forever).
+pub(crate) fn full_sha(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The commit `rev` names in the repo at `path`, through the revision cache.
+async fn commit_of(state: &AppState, path: &std::path::Path, rev: &str) -> Result<String, HfError> {
+    if full_sha(rev) {
+        return Ok(rev.to_owned());
+    }
+    let key = (path.to_owned(), rev.to_owned());
+    if let Some(hit) = state.inner.caches.revisions.get(&key) {
+        return Ok(hit);
+    }
+    let rev2 = rev.to_owned();
+    let commit = with_reader(state, path.to_owned(), move |r| Ok(r.resolve(&rev2)?.id)).await?;
+    state.inner.caches.revisions.put(key, commit.clone());
+    Ok(commit)
+}
+
 /// `2026-01-02T03:04:05.000Z` for a Unix time (the only date form the client parses).
 pub fn iso_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);

@@ -15,7 +15,7 @@ use hub_types::{LfsOid, RepoType};
 use repo_rules::parse_lfs_pointer;
 
 use super::tree::percent_encode;
-use super::{readable, with_reader, HfError};
+use super::{full_sha, readable, with_reader, HfError};
 use crate::AppState;
 
 /// What a path at a revision resolved to. At a given commit it never changes, so small
@@ -44,10 +44,6 @@ impl Found {
 
 /// Plain files up to this size are kept in the cache with their bytes.
 const CACHED_BYTES: usize = 16 << 10;
-
-fn full_sha(rev: &str) -> bool {
-    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 async fn lookup(
     state: &AppState,

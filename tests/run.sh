@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs modelhub's whole test suite on a fresh machine: installs what the tests drive (git,
-# git-lfs, and a Python venv with the pinned huggingface_hub), then builds and runs every test
-# of the workspace, the end-to-end ones included.
+# git-lfs, chromium, and a Python venv with pinned huggingface_hub, transformers and
+# playwright), then builds and runs every test of the workspace, the end-to-end ones included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${missing[*]}" >&2
     sudo=""
@@ -16,15 +17,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The real Hub clients, pinned, in the project's own venv (tests/e2e/hub_api.rs uses them;
-# transformers installs without torch for configs and tokenizers).
+# The real clients, pinned, in the project's own venv: huggingface_hub and transformers
+# (tests/e2e/hub_*.rs; transformers installs without torch for configs and tokenizers), and
+# playwright, which drives Debian's chromium (tests/e2e/pages.rs; it downloads no browser).
 HF_HUB_VERSION=2.4.0
 TRANSFORMERS_VERSION=5.24.0
-if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
-    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION and transformers==$TRANSFORMERS_VERSION into .venv" >&2
+PLAYWRIGHT_VERSION=1.65.2
+if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, transformers==$TRANSFORMERS_VERSION and playwright==$PLAYWRIGHT_VERSION into .venv" >&2
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-        "huggingface_hub==$HF_HUB_VERSION" "transformers==$TRANSFORMERS_VERSION"
+        "huggingface_hub==$HF_HUB_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION"
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 

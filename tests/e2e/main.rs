@@ -8,5 +8,6 @@ mod harness;
 mod hub_api;
 mod hub_upload;
 mod lfs;
+mod pages;
 mod validation;
 mod weights;

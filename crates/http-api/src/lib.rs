@@ -14,6 +14,7 @@ mod hf;
 mod hub;
 mod lfs;
 mod limiter;
+mod pages;
 mod pktline;
 mod repo_access;
 
@@ -177,10 +178,12 @@ pub fn router(state: AppState) -> Router {
         git_http::routes()
             .merge(lfs::routes())
             .merge(hf::resolve_routes())
+            .merge(pages::repo_routes())
             .layer(axum::Extension(t))
     };
     Router::new()
         .merge(hf::api_routes())
+        .merge(pages::routes())
         .merge(per_type(hub_types::RepoType::Model))
         .nest("/datasets", per_type(hub_types::RepoType::Dataset))
         .nest("/spaces", per_type(hub_types::RepoType::Space))

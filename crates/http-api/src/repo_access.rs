@@ -35,21 +35,29 @@ pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<P
     let Some(secret) = crate::auth::token(headers) else {
         return Ok(None);
     };
+    principal_from_secret(state, &secret)
+        .await?
+        .map(Some)
+        .ok_or(Denied::AuthRequired)
+}
+
+/// The user a token belongs to (through the token cache); `None` for an unknown token.
+pub async fn principal_from_secret(
+    state: &AppState,
+    secret: &str,
+) -> Result<Option<Principal>, Denied> {
     // Keyed by the token's hash: the cache never holds a secret.
     let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
-    let found = match state.inner.caches.tokens.get(&key) {
-        Some(hit) => hit,
-        None => {
-            let p = state
-                .accounts()
-                .authenticate(&secret)
-                .await
-                .map_err(|e| Denied::Internal(e.to_string()))?;
-            state.inner.caches.tokens.put(key, p.clone());
-            p
-        }
-    };
-    found.map(Some).ok_or(Denied::AuthRequired)
+    if let Some(hit) = state.inner.caches.tokens.get(&key) {
+        return Ok(hit);
+    }
+    let p = state
+        .accounts()
+        .authenticate(secret)
+        .await
+        .map_err(|e| Denied::Internal(e.to_string()))?;
+    state.inner.caches.tokens.put(key, p.clone());
+    Ok(p)
 }
 
 /// The registered repo, with no access check (for requests authorised by a signature).

@@ -49,82 +49,23 @@ pub async fn list(
         .map(|(_, v)| v.as_str())
         .collect();
 
-    let mut rows: Vec<Map<String, Value>> = Vec::new();
-    for repo in state.accounts().list_repos(t).await? {
-        if state
-            .accounts()
-            .access(who.as_ref(), &repo)
-            .await?
-            .is_none()
-        {
-            continue; // private repos appear only to those who may read them
-        }
-        let id = repo.repo_ref().id.to_string();
-        if !id.to_ascii_lowercase().contains(&search) {
-            continue;
-        }
-        if author
-            .as_deref()
-            .is_some_and(|a| a != repo.namespace.as_str().to_ascii_lowercase())
-        {
-            continue;
-        }
-        let path = state.repos().path(&repo.repo_ref());
-        let Ok(s) = summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), false, full).await
-        else {
-            continue;
-        };
-        let tags: Vec<&str> = s["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        if !filters
-            .iter()
-            .all(|f| tags.contains(f) || s.get("library_name").and_then(Value::as_str) == Some(*f))
-        {
-            continue;
-        }
-        if pipeline.is_some_and(|p| s.get("pipeline_tag").and_then(Value::as_str) != Some(p)) {
-            continue;
-        }
-        rows.push(s);
-    }
     let sort = get("sort").unwrap_or("id");
-    let key = |m: &Map<String, Value>| -> (i64, String) {
-        let s = |k: &str| {
-            m.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        match sort {
-            "downloads" | "likes" | "trendingScore" => (
-                m.get(if sort == "likes" {
-                    "likes"
-                } else {
-                    "downloads"
-                })
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-                String::new(),
-            ),
-            "lastModified" => (0, s("lastModified")),
-            "createdAt" => (0, s("createdAt")),
-            _ => (0, s("id")),
-        }
-    };
-    rows.sort_by_key(key);
-    // Popularity and dates sort newest or biggest first unless asked otherwise.
     let descending = match get("direction") {
         Some("1") | Some("asc") => false,
         Some(_) => true,
         None => sort != "id",
     };
-    if descending {
-        rows.reverse();
-    }
+    let query = RepoQuery {
+        repo_type: t,
+        search: &search,
+        author: author.as_deref(),
+        filters: &filters,
+        pipeline,
+        sort,
+        descending,
+        full,
+    };
+    let rows = find_repos(&state, who.as_ref(), &query).await?;
     let more = rows.len() > cursor + limit;
     let page: Vec<Value> = rows
         .into_iter()
@@ -231,4 +172,96 @@ pub async fn validate_yaml(
         Json(json!({ "errors": errors, "warnings": warnings })),
     )
         .into_response())
+}
+
+/// What a listing asks for (the API's `list_models` and the web list share it).
+pub(crate) struct RepoQuery<'a> {
+    pub repo_type: hub_types::RepoType,
+    /// Lowercase substring of the id.
+    pub search: &'a str,
+    pub author: Option<&'a str>,
+    /// Tags every result must carry (the library name counts as a tag).
+    pub filters: &'a [&'a str],
+    pub pipeline: Option<&'a str>,
+    /// id, lastModified, createdAt, downloads, likes.
+    pub sort: &'a str,
+    pub descending: bool,
+    /// With siblings.
+    pub full: bool,
+}
+
+/// The repos `who` may see that match, described and sorted.
+pub(crate) async fn find_repos(
+    state: &AppState,
+    who: Option<&accounts::Principal>,
+    q: &RepoQuery<'_>,
+) -> Result<Vec<Map<String, Value>>, HfError> {
+    let mut rows: Vec<Map<String, Value>> = Vec::new();
+    for repo in state.accounts().list_repos(q.repo_type).await? {
+        if state.accounts().access(who, &repo).await?.is_none() {
+            continue; // private repos appear only to those who may read them
+        }
+        let id = repo.repo_ref().id.to_string();
+        if !id.to_ascii_lowercase().contains(q.search) {
+            continue;
+        }
+        if q.author
+            .is_some_and(|a| a != repo.namespace.as_str().to_ascii_lowercase())
+        {
+            continue;
+        }
+        let path = state.repos().path(&repo.repo_ref());
+        let Ok(s) = summary(state, &repo, path, DEFAULT_BRANCH.to_owned(), false, q.full).await
+        else {
+            continue;
+        };
+        let tags: Vec<&str> = s["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !q
+            .filters
+            .iter()
+            .all(|f| tags.contains(f) || s.get("library_name").and_then(Value::as_str) == Some(*f))
+        {
+            continue;
+        }
+        if q.pipeline
+            .is_some_and(|p| s.get("pipeline_tag").and_then(Value::as_str) != Some(p))
+        {
+            continue;
+        }
+        rows.push(s);
+    }
+    let sort = q.sort;
+    let key = |m: &Map<String, Value>| -> (i64, String) {
+        let s = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match sort {
+            "downloads" | "likes" | "trendingScore" => (
+                m.get(if sort == "likes" {
+                    "likes"
+                } else {
+                    "downloads"
+                })
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+                s("id"),
+            ),
+            "lastModified" => (0, s("lastModified")),
+            "createdAt" => (0, s("createdAt")),
+            _ => (0, s("id")),
+        }
+    };
+    rows.sort_by_key(key);
+    if q.descending {
+        rows.reverse();
+    }
+    Ok(rows)
 }

@@ -5,12 +5,12 @@
 
 mod commit;
 mod error;
-mod info;
-mod list;
+pub(crate) mod info;
+pub(crate) mod list;
 mod manage;
 mod refs;
 mod resolve;
-mod tree;
+pub(crate) mod tree;
 
 use std::path::PathBuf;
 
@@ -107,7 +107,7 @@ async fn readable(
 }
 
 /// Runs `f` on a gix reader of the repo, on a blocking thread.
-async fn with_reader<T: Send + 'static>(
+pub(crate) async fn with_reader<T: Send + 'static>(
     state: &AppState,
     path: PathBuf,
     f: impl FnOnce(&Reader) -> Result<T, ReadError> + Send + 'static,

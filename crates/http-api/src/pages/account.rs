@@ -1,0 +1,132 @@
+//! Signing in with a token, signing out, and a user's or organisation's page.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use hub_types::RepoType;
+use maud::html;
+use serde::Deserialize;
+
+use super::{layout, viewer, PageError, COOKIE};
+use crate::AppState;
+
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let who = viewer(&state, &headers).await;
+    form_page(who.as_ref(), None, StatusCode::OK)
+}
+
+fn form_page(
+    who: Option<&accounts::Principal>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let content = html! {
+        h1 { "Sign in" }
+        p.muted { "Paste an access token (made with " code { "modelhub token create" } "). It is kept in a cookie that scripts cannot read." }
+        @if let Some(e) = error { p.findings { (e) } }
+        form method="post" action="/login" {
+            input type="password" name="token" placeholder="mh_..." aria-label="Access token" required autocomplete="off" size="50";
+            " "
+            button type="submit" { "Sign in" }
+        }
+    };
+    let mut res = layout("Sign in", who, content);
+    *res.status_mut() = status;
+    res
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim();
+    let valid = crate::repo_access::principal_from_secret(&state, token)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if !valid
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return form_page(
+            None,
+            Some("That token is not valid."),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let secure = state
+        .config()
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("token characters are checked"),
+    );
+    res
+}
+
+pub async fn logout() -> Response {
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .expect("ASCII"),
+    );
+    res
+}
+
+pub async fn namespace(
+    State(state): State<AppState>,
+    Path(ns): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let kind = if state.accounts().user(&ns).await.is_ok() {
+        "User"
+    } else if state.accounts().org(&ns).await.is_ok() {
+        "Organisation"
+    } else {
+        return Err(PageError::NotFound);
+    };
+    let mut repos = Vec::new();
+    for t in RepoType::ALL {
+        for repo in state.accounts().list_repos(t).await? {
+            if repo.namespace.as_str().eq_ignore_ascii_case(&ns)
+                && state
+                    .accounts()
+                    .access(who.as_ref(), &repo)
+                    .await?
+                    .is_some()
+            {
+                repos.push(repo);
+            }
+        }
+    }
+    let content = html! {
+        h1 { (ns) " " span.badge { (kind) } }
+        @if repos.is_empty() { p.muted { "No repos to show." } }
+        ul.repos {
+            @for r in &repos {
+                li {
+                    a href=(super::repo_url(&r.repo_ref())) { strong { (r.repo_ref()) } }
+                    @if r.private { " " span.badge { "private" } }
+                    div.meta { span { (r.repo_type) } span { (r.downloads) " downloads" } }
+                }
+            }
+        }
+    };
+    Ok(layout(&ns, who.as_ref(), content))
+}

@@ -1,0 +1,458 @@
+//! A repo's pages: the card with its side panel, files and versions, a file, the history and
+//! one commit's diff.
+
+use accounts::Repo;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Extension;
+use git_repos::{EntryKind, DEFAULT_BRANCH};
+use hub_types::{LfsOid, RepoType};
+use maud::{html, Markup};
+use repo_rules::{parse_lfs_pointer, ChangedFile, LfsState, Severity};
+use serde_json::Value;
+
+use super::{human_count, human_size, layout, markdown, trusted, viewer, visible, PageError};
+use crate::hf::{self, HfError};
+use crate::AppState;
+
+/// Text files shown in full up to this size; larger ones are cut.
+const SHOWN_TEXT: usize = 512 << 10;
+
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    repo: &Repo,
+    f: impl FnOnce(&git_repos::Reader) -> Result<T, git_repos::ReadError> + Send + 'static,
+) -> Result<T, PageError> {
+    let path = state.repos().path(&repo.repo_ref());
+    Ok(hf::with_reader(state, path, f).await?)
+}
+
+fn tabs(repo: &Repo, rev: &str, on: &str) -> Markup {
+    let base = super::repo_url(&repo.repo_ref());
+    html! {
+        nav.tabs {
+            a.on[on == "card"] href=(base) { "Card" }
+            a.on[on == "files"] href={ (base) "/tree/" (rev) } { "Files and versions" }
+            a.on[on == "commits"] href={ (base) "/commits/" (rev) } { "Commits" }
+        }
+    }
+}
+
+fn heading(repo: &Repo) -> Markup {
+    let r = repo.repo_ref();
+    html! {
+        h1 {
+            @if repo.repo_type != RepoType::Model { span.badge { (repo.repo_type) } " " }
+            a href={ "/" (r.id.namespace) } { (r.id.namespace) } " / " a href=(super::repo_url(&r)) { (r.id.name) }
+            @if repo.private { " " span.badge { "private" } }
+        }
+    }
+}
+
+/// Rules of a card checked alone (the side panel's findings).
+struct CardOnly(RepoType);
+
+impl repo_rules::Context for CardOnly {
+    fn repo_type(&self) -> RepoType {
+        self.0
+    }
+    fn exists(&self, _: &str) -> bool {
+        true
+    }
+    fn lfs_object(&self, _: &str) -> Option<LfsState> {
+        None
+    }
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+pub async fn card(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let path = state.repos().path(&repo.repo_ref());
+    let info =
+        hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
+    let readme = read(&state, &repo, |r| {
+        let c = r.resolve(DEFAULT_BRANCH)?;
+        match r.entry(&c, "README.md")? {
+            Some(e) if e.kind == EntryKind::File && e.size <= 1 << 20 => Ok(Some(r.blob(&e.oid)?)),
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    let url = super::repo_url(&repo.repo_ref());
+    let card_html = readme
+        .as_deref()
+        .map(|b| markdown::render(&String::from_utf8_lossy(b), &url, DEFAULT_BRANCH));
+    let findings = match &readme {
+        Some(b) => {
+            let f = ChangedFile {
+                path: "README.md".into(),
+                size: b.len() as u64,
+                content: b.clone(),
+            };
+            repo_rules::check(
+                &[f],
+                &CardOnly(t),
+                &repo_rules::Policy::default().for_repo(None),
+            )
+        }
+        None => Vec::new(),
+    };
+    let card = info.get("cardData").cloned().unwrap_or(Value::Null);
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let base = crate::lfs::public_base(&state, &headers);
+    let rid = repo.repo_ref().id.to_string();
+    let content = html! {
+        (heading(&repo))
+        div.tags { @for t in info["tags"].as_array().into_iter().flatten().filter_map(Value::as_str) { span.badge { (t) } } }
+        (tabs(&repo, DEFAULT_BRANCH, "card"))
+        div.layout {
+            article.card {
+                @if !findings.is_empty() {
+                    div.findings {
+                        strong { "Card checks" }
+                        ul { @for f in &findings { li { (if f.severity == Severity::Error { "error" } else { "warning" }) ": " (f.message) } } }
+                    }
+                }
+                @match &card_html {
+                    Some(h) => (trusted(h.clone())),
+                    None => p.muted { "This repo has no model card (README.md)." },
+                }
+            }
+            aside {
+                dl {
+                    @for lic in list(&card["license"]) {
+                        dt { "License" }
+                        dd { a href={ "https://spdx.org/licenses/" (lic) ".html" } rel="noopener noreferrer" { (lic) } }
+                    }
+                    @if let Some(task) = info.get("pipeline_tag").and_then(Value::as_str) { dt { "Task" } dd { a href={ "/models?task=" (task) } { (task) } } }
+                    @if let Some(lib) = info.get("library_name").and_then(Value::as_str) { dt { "Library" } dd { a href={ "/models?library=" (lib) } { (lib) } } }
+                    @let langs = list(&card["language"]);
+                    @if !langs.is_empty() { dt { "Languages" } dd { (langs.join(", ")) } }
+                    @let datasets = list(&card["datasets"]);
+                    @if !datasets.is_empty() { dt { "Datasets" } dd { @for d in &datasets { a href={ "/datasets/" (d) } { (d) } " " } } }
+                    @let bases = list(&card["base_model"]);
+                    @if !bases.is_empty() { dt { "Base model" } dd { @for b in &bases { a href={ "/" (b) } { (b) } " " } } }
+                    @if let Some(st) = info.get("safetensors") {
+                        dt { "Parameters" }
+                        dd.params { (human_count(st["total"].as_u64().unwrap_or(0))) " (" (st["total"].as_u64().unwrap_or(0)) ")" }
+                        dt { "Tensor types" }
+                        dd { @for (dtype, n) in st["parameters"].as_object().into_iter().flatten() { span.badge { (dtype) " · " (human_count(n.as_u64().unwrap_or(0))) } } }
+                    }
+                    dt { "Size" } dd { (human_size(info["usedStorage"].as_u64().unwrap_or(0))) }
+                    dt { "Downloads" } dd { (repo.downloads) }
+                }
+                h3 { "Use it" }
+                pre { code { "git clone " (base) "/" (repo.repo_ref()) } }
+                pre { code { "HF_ENDPOINT=" (base) " python -c \\\n 'from huggingface_hub import snapshot_download\nprint(snapshot_download(\"" (rid) "\"" @if t != RepoType::Model { ", repo_type=\"" (t) "\"" } "))'" } }
+            }
+        }
+    };
+    Ok(layout(&rid, who.as_ref(), content))
+}
+
+pub async fn tree_root(
+    state: State<AppState>,
+    t: Extension<RepoType>,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    tree(state, t, Path((ns, name, rev, String::new())), headers).await
+}
+
+pub async fn tree(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, rev, dir)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (rev2, dir2) = (rev.clone(), dir.clone());
+    let (entries, refs) = read(&state, &repo, move |r| {
+        let c = r.resolve(&rev2)?;
+        let Some(list) = r.list(&c, &dir2, false)? else {
+            return Ok((None, Vec::new()));
+        };
+        let paths: Vec<String> = list.iter().take(200).map(|e| e.path.clone()).collect();
+        let last = r.last_commits(&c, &paths, 10_000)?;
+        let mut rows = Vec::new();
+        for e in list {
+            let lfs = if e.kind == EntryKind::File && e.size < 1024 {
+                parse_lfs_pointer(&r.blob(&e.oid)?).and_then(Result::ok)
+            } else {
+                None
+            };
+            let commit = last.get(&e.path).cloned();
+            rows.push((e, lfs, commit));
+        }
+        let mut refs: Vec<String> = r.refs("refs/heads/")?.into_iter().map(|x| x.name).collect();
+        refs.extend(r.refs("refs/tags/")?.into_iter().map(|x| x.name));
+        Ok((Some(rows), refs))
+    })
+    .await?;
+    let entries = entries.ok_or(PageError::NotFound)?;
+    let url = super::repo_url(&repo.repo_ref());
+    let parent = dir
+        .rsplit_once('/')
+        .map(|(p, _)| p.to_owned())
+        .unwrap_or_default();
+    let content = html! {
+        (heading(&repo))
+        (tabs(&repo, &rev, "files"))
+        details.refs {
+            summary { "Revision: " strong { (rev) } }
+            ul { @for r in &refs { li { a href={ (url) "/tree/" (super::list::enc(r)) } { (r) } } } }
+        }
+        @if !dir.is_empty() { p { a href={ (url) "/tree/" (rev) (if parent.is_empty() { String::new() } else { format!("/{parent}") }) } { "↑ up" } " / " (dir) } }
+        table.files {
+            @for (e, lfs, commit) in &entries {
+                @let leaf = e.path.rsplit('/').next().unwrap_or(&e.path);
+                tr {
+                    td {
+                        @if e.kind == EntryKind::Dir { a href={ (url) "/tree/" (rev) "/" (e.path) } { (leaf) "/" } }
+                        @else { a href={ (url) "/blob/" (rev) "/" (e.path) } { (leaf) } @if lfs.is_some() { " " span.badge.lfs { "LFS" } } }
+                    }
+                    td.size { @if e.kind == EntryKind::File { (human_size(lfs.as_ref().map_or(e.size, |p| p.size))) } }
+                    td.when { @if let Some(c) = commit { a href={ (url) "/commit/" (c.id) } { (c.title) } " · " (hf::iso_time(c.time).get(..10).unwrap_or_default()) } }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        &format!("{} files", repo.repo_ref().id),
+        who.as_ref(),
+        content,
+    ))
+}
+
+pub async fn blob(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (rev2, file2) = (rev.clone(), file.clone());
+    let data = read(&state, &repo, move |r| {
+        let c = r.resolve(&rev2)?;
+        match r.entry(&c, &file2)? {
+            Some(e) if e.kind == EntryKind::File => Ok(Some(r.blob(&e.oid)?)),
+            _ => Ok(None),
+        }
+    })
+    .await?
+    .ok_or(PageError::NotFound)?;
+    let url = super::repo_url(&repo.repo_ref());
+    let download = format!("{url}/resolve/{rev}/{file}");
+    let pointer = parse_lfs_pointer(&data).and_then(Result::ok);
+    let tensors = match &pointer {
+        Some(p) if file.ends_with(".safetensors") => {
+            safetensors_header(&state, &repo, &p.oid, p.size).await
+        }
+        _ => None,
+    };
+    let binary = pointer.is_some() || data.iter().take(8000).any(|b| *b == 0);
+    let text = (!binary).then(|| {
+        let cut = data.len() > SHOWN_TEXT;
+        (
+            String::from_utf8_lossy(&data[..data.len().min(SHOWN_TEXT)]).into_owned(),
+            cut,
+        )
+    });
+    let content = html! {
+        (heading(&repo))
+        (tabs(&repo, &rev, "files"))
+        p { strong { (file) } " · " (human_size(pointer.as_ref().map_or(data.len() as u64, |p| p.size))) @if pointer.is_some() { " " span.badge.lfs { "LFS" } } " · " a href=(download) { "Download" } }
+        @if let Some(rows) = &tensors {
+            table.grid.tensors {
+                thead { tr { th { "Tensor" } th { "dtype" } th { "shape" } } }
+                tbody { @for t in rows { tr { td { (t.name) } td { (t.dtype) } td { "[" (t.shape.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) "]" } } } }
+            }
+        }
+        @match &text {
+            Some((body, cut)) => {
+                pre.file { code { (body) } }
+                @if *cut { p.muted { "Shown up to " (human_size(SHOWN_TEXT as u64)) "; download the file for the rest." } }
+            }
+            None => @if tensors.is_none() { p.muted { "A binary file: use the download link." } },
+        }
+    };
+    Ok(layout(&file, who.as_ref(), content))
+}
+
+/// The tensors of a stored safetensors object, from its header alone.
+async fn safetensors_header(
+    state: &AppState,
+    repo: &Repo,
+    oid: &str,
+    size: u64,
+) -> Option<Vec<repo_rules::weights::formats::Tensor>> {
+    use futures_util::StreamExt;
+    let oid = LfsOid::parse(oid).ok()?;
+    state.accounts().linked_object(repo.id, &oid).await.ok()??;
+    let read = |start: u64, len: u64| {
+        let oid = oid.clone();
+        async move {
+            if len == 0 {
+                return Some(Vec::new());
+            }
+            let mut s = state
+                .store()
+                .get(
+                    &oid,
+                    Some(lfs_store::ByteRange {
+                        start,
+                        end: start + len - 1,
+                    }),
+                )
+                .await
+                .ok()?;
+            let mut out = Vec::new();
+            while let Some(c) = s.next().await {
+                out.extend_from_slice(&c.ok()?);
+            }
+            Some(out)
+        }
+    };
+    let head = read(0, 8.min(size)).await?;
+    let n = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
+    if n > 16 << 20 || 8 + n > size {
+        return None;
+    }
+    let header = read(8, n).await?;
+    let mut bytes = head;
+    bytes.extend_from_slice(&header);
+    let reader = |off: u64, len: u64| {
+        bytes
+            .get(off as usize..(off + len) as usize)
+            .map(<[u8]>::to_vec)
+    };
+    repo_rules::weights::formats::safetensors(&reader, size)
+        .ok()
+        .map(|s| s.tensors)
+}
+
+pub async fn commits(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let page: usize = q
+        .iter()
+        .find(|(k, _)| k == "p")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let rev2 = rev.clone();
+    let (list, more) = read(&state, &repo, move |r| {
+        let c = r.resolve(&rev2)?;
+        r.log(&c, page * 50, 50)
+    })
+    .await?;
+    let url = super::repo_url(&repo.repo_ref());
+    let content = html! {
+        (heading(&repo))
+        (tabs(&repo, &rev, "commits"))
+        ul.repos.commits {
+            @for c in &list {
+                li {
+                    a href={ (url) "/commit/" (c.id) } { strong { (c.title) } }
+                    div.meta { span { (c.author_name) } span { (hf::iso_time(c.time).get(..16).unwrap_or_default().replace('T', " ")) } code { (c.id.get(..10).unwrap_or_default()) } }
+                }
+            }
+        }
+        div.pager {
+            @if page > 0 { a href={ "?p=" (page - 1) } { "← Newer" } }
+            @if more { a href={ "?p=" (page + 1) } { "Older →" } }
+        }
+    };
+    Ok(layout(
+        &format!("{} commits", repo.repo_ref().id),
+        who.as_ref(),
+        content,
+    ))
+}
+
+pub async fn commit(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path((ns, name, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let who = viewer(&state, &headers).await;
+    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    if sha.len() < 5 || sha.len() > 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(PageError::NotFound);
+    }
+    let sha2 = sha.clone();
+    let info = read(&state, &repo, move |r| r.resolve(&sha2)).await?;
+    let diff = git_show(&state.repos().path(&repo.repo_ref()), &info.id).await?;
+    let content = html! {
+        (heading(&repo))
+        (tabs(&repo, DEFAULT_BRANCH, "commits"))
+        h2 { (info.title) }
+        p.muted { (info.author_name) " · " (hf::iso_time(info.time).get(..16).unwrap_or_default().replace('T', " ")) " · " code { (info.id) } }
+        @let rest = info.message.lines().skip(1).collect::<Vec<_>>().join("\n");
+        @if !rest.trim().is_empty() { pre { (rest.trim()) } }
+        pre.diff {
+            @for line in diff.lines() {
+                @let class = if line.starts_with("+++") || line.starts_with("---") || line.starts_with("diff ") || line.starts_with("index ") { "hunk" } else if line.starts_with('+') { "add" } else if line.starts_with('-') { "del" } else if line.starts_with("@@") { "hunk" } else { "" };
+                span class=(class) { (line) } "\n"
+            }
+        }
+    };
+    Ok(layout(&info.title, who.as_ref(), content))
+}
+
+/// The commit's patch against its first parent, as git prints it (capped).
+async fn git_show(repo: &std::path::Path, sha: &str) -> Result<String, PageError> {
+    let out = git_repos::git_command()
+        .current_dir(repo)
+        .args([
+            "show",
+            "--format=",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--patch",
+            "--stat",
+            "-M",
+            sha,
+        ])
+        .output()
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    if !out.status.success() {
+        return Err(HfError::Internal(String::from_utf8_lossy(&out.stderr).into_owned()).into());
+    }
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if text.len() > 1 << 20 {
+        text.truncate(1 << 20);
+        text.push_str("\n… (diff cut at 1 MB)");
+    }
+    Ok(text)
+}

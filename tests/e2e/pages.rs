@@ -1,0 +1,196 @@
+//! The web pages in a real headless Chromium (Debian's), driven by playwright from the test
+//! venv: find, open and read a model pushed with git + git-lfs; a hostile card stays inert;
+//! private repos show only after signing in. Screenshots go to target/screenshots/.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::*;
+use crate::lfs::lfs_work;
+
+/// A 1x1 PNG.
+const DOT_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+fn push_repo(s: &Server, token: &str, id: &str, private: bool, files: &[(&str, &[u8])]) -> Work {
+    s.repo(id, private);
+    let w = lfs_work(s, token);
+    w.git_ok(
+        ".",
+        &[
+            "clone",
+            "-q",
+            &s.git_url(id, None)
+                .replace("http://", &format!("http://hf_user:{token}@")),
+            "a",
+        ],
+    );
+    for (p, c) in files {
+        w.write(&format!("a/{p}"), c);
+    }
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Add model"]);
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    w
+}
+
+#[test]
+fn pages_in_a_real_browser() {
+    let s = Server::start();
+    s.user("alice");
+    let write = s.token("alice", "write");
+    let read = s.token("alice", "read");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let card = "---\nlicense: apache-2.0\nlanguage: en\npipeline_tag: text-generation\nlibrary_name: transformers\n---\n# Good model\n\n| metric | value |\n|---|---|\n| accuracy | 0.91 |\n\n```python\nprint('hello')\n```\n\n![dot](images/dot.png)\n";
+    let config = std::fs::read(fixtures.join("weights/config-match.json")).unwrap();
+    let weights = std::fs::read(fixtures.join("weights/good.safetensors")).unwrap();
+    let good = push_repo(
+        &s,
+        &write,
+        "alice/good",
+        false,
+        &[
+            ("README.md", card.as_bytes()),
+            ("config.json", &config),
+            ("model.safetensors", &weights),
+            ("images/dot.png", DOT_PNG),
+        ],
+    );
+    good.write(
+        "a/README.md",
+        format!("{card}\nA line added later.\n").as_bytes(),
+    );
+    good.git_ok("a", &["commit", "-q", "-am", "Tune card"]);
+    good.git_ok("a", &["push", "-q", "origin", "main"]);
+    let xss = "---\nlicense: mit\n---\n# Hostile\n\n<script>window.__pwned = 1; alert(1)</script>\n<img src=\"nope.png\" onerror=\"window.__pwned = 2\">\n\n[bad](javascript:window.__pwned=3)\n\n<a href=\"javascript:window.__pwned=4\">raw</a>\n";
+    push_repo(
+        &s,
+        &write,
+        "alice/xss",
+        false,
+        &[("README.md", xss.as_bytes())],
+    );
+    push_repo(
+        &s,
+        &write,
+        "alice/secret",
+        true,
+        &[("README.md", b"---\nlicense: mit\n---\n# Secret model\n")],
+    );
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let python = std::env::var_os("MODELHUB_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    let script = format!(
+        r#"
+import re
+from playwright.sync_api import sync_playwright
+base, shots = "{base}", "{shots}"
+with sync_playwright() as p:
+    b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    page = b.new_page(viewport={{"width": 1200, "height": 900}})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # The list: public repos only, searchable and filterable.
+    page.goto(base + "/models")
+    names = page.locator("ul.repos a.repo").all_inner_texts()
+    assert names == ["alice/xss", "alice/good"], names
+    page.screenshot(path=shots + "/models-list.png", full_page=True)
+    page.fill("header.top input[name=search]", "good")
+    page.press("header.top input[name=search]", "Enter")
+    page.wait_for_load_state()
+    assert page.locator("ul.repos a.repo").all_inner_texts() == ["alice/good"]
+    page.goto(base + "/models?library=transformers")
+    assert page.locator("ul.repos a.repo").all_inner_texts() == ["alice/good"]
+    assert "96 params" in page.locator("ul.repos").inner_text()
+    # The model page: the card rendered, the side panel from the weights.
+    page.click("text=alice/good")
+    page.wait_for_load_state()
+    card = page.locator("article.card")
+    assert card.locator("table td").first.inner_text() == "accuracy"
+    assert "print('hello')" in card.locator("pre code").inner_text()
+    img = card.locator("img")
+    assert img.get_attribute("src") == "/alice/good/resolve/main/images/dot.png"
+    assert img.evaluate("i => i.complete && i.naturalWidth") == 1
+    assert page.locator("dd.params").inner_text().startswith("96")
+    assert "apache-2.0" in page.locator("aside").inner_text() and "text-generation" in page.locator("aside").inner_text()
+    page.screenshot(path=shots + "/model-page.png", full_page=True)
+    # Files and versions, a file, the tensor table.
+    page.click("text=Files and versions")
+    page.wait_for_load_state()
+    row = page.locator("table.files tr", has_text="model.safetensors")
+    assert "LFS" in row.inner_text() and "Add model" in row.inner_text(), row.inner_text()
+    page.click("text=config.json")
+    page.wait_for_load_state()
+    assert '"model_type": "llama"' in page.locator("pre.file").inner_text()
+    page.goto(base + "/alice/good/blob/main/model.safetensors")
+    assert page.locator("table.tensors tbody tr").count() == 4
+    assert "lm_head.weight" in page.locator("table.tensors").inner_text()
+    # History and a diff.
+    page.goto(base + "/alice/good")
+    page.click("nav.tabs >> text=Commits")
+    page.wait_for_load_state()
+    titles = page.locator("ul.commits strong").all_inner_texts()
+    assert titles[:2] == ["Tune card", "Add model"], titles
+    page.click("text=Tune card")
+    page.wait_for_load_state()
+    assert "A line added later." in page.locator("pre.diff span.add").all_inner_texts()[-1]
+    # A hostile card renders inert.
+    page.goto(base + "/alice/xss")
+    page.wait_for_timeout(300)
+    for link in ["bad", "raw"]:
+        page.click("article.card >> text=" + link)
+        page.wait_for_timeout(200)
+        page.goto(base + "/alice/xss")
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == [], dialogs
+    # Private repos: absent for a visitor, present after signing in, gone after signing out.
+    assert page.goto(base + "/alice/secret").status == 404
+    page.goto(base + "/alice")
+    assert "alice/secret" not in page.inner_text("main")
+    page.goto(base + "/login")
+    page.fill("input[name=token]", "{read}")
+    page.click("form[action='/login'] button")
+    page.wait_for_load_state()
+    assert page.goto(base + "/alice/secret").status == 200
+    assert "Secret model" in page.inner_text("article.card")
+    page.goto(base + "/models")
+    assert "alice/secret" in page.locator("ul.repos").inner_text()
+    cookie = [c for c in page.context.cookies() if c["name"] == "mh_token"][0]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+    page.click("text=Sign out")
+    page.wait_for_load_state()
+    assert page.goto(base + "/alice/secret").status == 404
+    b.close()
+print("OK")
+"#,
+        base = s.url,
+        shots = shots.display(),
+        read = read,
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    for shot in ["models-list.png", "model-page.png"] {
+        assert!(
+            std::fs::metadata(shots.join(shot)).unwrap().len() > 1000,
+            "{shot}"
+        );
+    }
+}

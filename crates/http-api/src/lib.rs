@@ -87,6 +87,8 @@ struct Caches {
     /// (repo path, commit, file) -> what resolve found there (immutable).
     files: cache::TtlCache<(PathBuf, String, String), Arc<hf::Found>>,
     /// (repo path, commit, blobs, siblings) -> the repo's description at that commit.
+    /// A listing query and viewer -> the matching repos, sorted (kept briefly).
+    listings: cache::TtlCache<String, Arc<Vec<serde_json::Map<String, serde_json::Value>>>>,
     summaries: cache::TtlCache<SummaryKey, Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
@@ -94,15 +96,19 @@ struct Caches {
 type SummaryKey = (PathBuf, String, bool, bool);
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
+const REVISION_TTL: Duration = Duration::from_secs(60);
 
 impl Caches {
     fn new() -> Self {
         Caches {
             repos: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
             tokens: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
-            revisions: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
+            // Refs move only through this server (pushes and the API drop the cache), so a
+            // longer life is safe; it spares listings re-resolving every repo.
+            revisions: cache::TtlCache::new(Some(REVISION_TTL), 100_000),
             files: cache::TtlCache::new(None, 4096),
-            summaries: cache::TtlCache::new(None, 4096),
+            summaries: cache::TtlCache::new(None, 100_000),
+            listings: cache::TtlCache::new(Some(CACHE_TTL), 1000),
         }
     }
 }
@@ -155,11 +161,13 @@ impl AppState {
     /// Drops cached repo records (after a repo is created, moved, deleted or changed).
     fn forget_repos(&self) {
         self.inner.caches.repos.clear();
+        self.inner.caches.listings.clear();
     }
 
     /// Drops cached revisions (after refs moved: a push, a branch or tag made by the API).
     fn forget_revisions(&self) {
         self.inner.caches.revisions.clear();
+        self.inner.caches.listings.clear();
     }
 
     fn signer(&self) -> &lfs::Signer {

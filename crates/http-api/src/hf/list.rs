@@ -68,9 +68,10 @@ pub async fn list(
     let rows = find_repos(&state, who.as_ref(), &query).await?;
     let more = rows.len() > cursor + limit;
     let page: Vec<Value> = rows
-        .into_iter()
+        .iter()
         .skip(cursor)
         .take(limit)
+        .cloned()
         .map(|mut m| {
             if !on("cardData") && !full {
                 m.remove("cardData");
@@ -192,6 +193,34 @@ pub(crate) struct RepoQuery<'a> {
 
 /// The repos `who` may see that match, described and sorted.
 pub(crate) async fn find_repos(
+    state: &AppState,
+    who: Option<&accounts::Principal>,
+    q: &RepoQuery<'_>,
+) -> Result<std::sync::Arc<Vec<Map<String, Value>>>, HfError> {
+    // The same listing for the same viewer is answered from memory for a moment (and dropped
+    // by any change this server makes): a busy list page then costs a lookup, not a walk over
+    // every repo.
+    let key = format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        q.repo_type,
+        who.map_or(0, |p| p.user_id),
+        q.search,
+        q.author.unwrap_or_default(),
+        q.filters.join(","),
+        q.pipeline.unwrap_or_default(),
+        q.sort,
+        q.descending,
+        q.full
+    );
+    if let Some(hit) = state.inner.caches.listings.get(&key) {
+        return Ok(hit);
+    }
+    let rows = std::sync::Arc::new(walk_repos(state, who, q).await?);
+    state.inner.caches.listings.put(key, rows.clone());
+    Ok(rows)
+}
+
+async fn walk_repos(
     state: &AppState,
     who: Option<&accounts::Principal>,
     q: &RepoQuery<'_>,

@@ -82,11 +82,7 @@ async fn list(
     let rows = find_repos(&state, who.as_ref(), &query).await?;
     let page: usize = get("p").and_then(|p| p.parse().ok()).unwrap_or(0);
     let total = rows.len();
-    let shown: Vec<_> = rows
-        .into_iter()
-        .skip(page * PER_PAGE)
-        .take(PER_PAGE)
-        .collect();
+    let shown: Vec<_> = rows.iter().skip(page * PER_PAGE).take(PER_PAGE).collect();
     let title = match t {
         RepoType::Model => "Models",
         RepoType::Dataset => "Datasets",

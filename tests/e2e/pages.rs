@@ -130,6 +130,9 @@ with sync_playwright() as p:
     page.click("text=config.json")
     page.wait_for_load_state()
     assert '"model_type": "llama"' in page.locator("pre.file").inner_text()
+    # Highlighted with classes (inline styles would break the page's CSP) and their stylesheet.
+    assert page.locator("pre.file span[class*=hl-]").count() > 3
+    assert ".hl-" in page.request.get(base + "/assets/code.css").text()
     page.goto(base + "/alice/good/blob/main/model.safetensors")
     assert page.locator("table.tensors tbody tr").count() == 4
     assert "lm_head.weight" in page.locator("table.tensors").inner_text()

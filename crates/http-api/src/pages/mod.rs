@@ -4,6 +4,7 @@
 //! API and git never accept it, so it cannot be used for cross-site writes).
 
 mod account;
+mod highlight;
 mod list;
 mod markdown;
 mod repo;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets", get(list::datasets))
         .route("/spaces", get(list::spaces))
         .route("/assets/style.css", get(style))
+        .route("/assets/code.css", get(code_style))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/{ns}", get(account::namespace))
@@ -47,6 +49,19 @@ pub fn repo_routes() -> Router<AppState> {
 
 async fn style() -> Response {
     let mut res = STYLE.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res
+}
+
+async fn code_style() -> Response {
+    let mut res = highlight::css().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/css; charset=utf-8"),
@@ -128,6 +143,7 @@ pub fn layout(title: &str, who: Option<&Principal>, content: Markup) -> Response
                 meta name="color-scheme" content="light dark";
                 title { (title) " · modelhub" }
                 link rel="stylesheet" href="/assets/style.css";
+                link rel="stylesheet" href="/assets/code.css";
             }
             body {
                 header.top {

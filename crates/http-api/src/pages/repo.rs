@@ -293,7 +293,10 @@ pub async fn blob(
         }
         @match &text {
             Some((body, cut)) => {
-                pre.file { code { (body) } }
+                @match super::highlight::highlight(&file, body) {
+                    Some(h) => pre.file.highlighted { code { (trusted(h)) } },
+                    None => pre.file { code { (body) } },
+                }
                 @if *cut { p.muted { "Shown up to " (human_size(SHOWN_TEXT as u64)) "; download the file for the rest." } }
             }
             None => @if tensors.is_none() { p.muted { "A binary file: use the download link." } },

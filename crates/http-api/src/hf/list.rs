@@ -109,7 +109,7 @@ pub struct YamlRequest {
 }
 
 /// A card checked alone: other files are taken to exist, and there is no LFS store.
-struct CardOnly(RepoType);
+pub(crate) struct CardOnly(pub RepoType);
 
 impl repo_rules::Context for CardOnly {
     fn repo_type(&self) -> RepoType {

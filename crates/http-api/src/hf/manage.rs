@@ -41,6 +41,13 @@ async fn may_create_in(state: &AppState, who: &Principal, ns: &str) -> Result<bo
         .any(|(o, r)| o.eq_ignore_ascii_case(ns) && *r >= Role::Write))
 }
 
+/// The `type` of a request body (models when absent).
+fn body_type(t: Option<&str>) -> Result<RepoType, HfError> {
+    t.unwrap_or("model")
+        .parse()
+        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))
+}
+
 fn repo_url(state: &AppState, headers: &HeaderMap, r: &RepoRef) -> String {
     format!("{}/{r}", super::base_url(state, headers))
 }
@@ -61,12 +68,7 @@ pub async fn create(
     Json(req): Json<CreateRequest>,
 ) -> Result<Response, HfError> {
     let who = writer(&state, &headers).await?;
-    let t: RepoType = req
-        .repo_type
-        .as_deref()
-        .unwrap_or("model")
-        .parse()
-        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let t: RepoType = body_type(req.repo_type.as_deref())?;
     let ns = req.organization.clone().unwrap_or_else(|| who.name.clone());
     let id = RepoId::from_parts(&ns, &req.name)
         .map_err(|e| HfError::BadRequest(format!("invalid repo id: {e}")))?;
@@ -137,12 +139,7 @@ pub async fn delete(
     Json(req): Json<DeleteRequest>,
 ) -> Result<Response, HfError> {
     let who = writer(&state, &headers).await?;
-    let t: RepoType = req
-        .repo_type
-        .as_deref()
-        .unwrap_or("model")
-        .parse()
-        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let t: RepoType = body_type(req.repo_type.as_deref())?;
     let ns = req.organization.clone().unwrap_or(who.name);
     let target = RepoRef {
         repo_type: t,
@@ -212,12 +209,7 @@ pub async fn move_repo(
     headers: HeaderMap,
     Json(req): Json<MoveRequest>,
 ) -> Result<Response, HfError> {
-    let t: RepoType = req
-        .repo_type
-        .as_deref()
-        .unwrap_or("model")
-        .parse()
-        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let t: RepoType = body_type(req.repo_type.as_deref())?;
     let from = RepoRef {
         repo_type: t,
         id: RepoId::parse(&req.from).map_err(|_| HfError::RepoNotFound)?,

@@ -9,7 +9,7 @@ use axum::Extension;
 use git_repos::{EntryKind, DEFAULT_BRANCH};
 use hub_types::{LfsOid, RepoType};
 use maud::{html, Markup};
-use repo_rules::{parse_lfs_pointer, ChangedFile, LfsState, Severity};
+use repo_rules::{parse_lfs_pointer, ChangedFile, Severity};
 use serde_json::Value;
 
 use super::{human_count, human_size, layout, markdown, trusted, viewer, visible, PageError};
@@ -50,27 +50,6 @@ fn heading(repo: &Repo) -> Markup {
     }
 }
 
-/// Rules of a card checked alone (the side panel's findings).
-struct CardOnly(RepoType);
-
-impl repo_rules::Context for CardOnly {
-    fn repo_type(&self) -> RepoType {
-        self.0
-    }
-    fn exists(&self, _: &str) -> bool {
-        true
-    }
-    fn lfs_object(&self, _: &str) -> Option<LfsState> {
-        None
-    }
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
-        None
-    }
-}
-
 pub async fn card(
     State(state): State<AppState>,
     Extension(t): Extension<RepoType>,
@@ -103,7 +82,7 @@ pub async fn card(
             };
             repo_rules::check(
                 &[f],
-                &CardOnly(t),
+                &crate::hf::list::CardOnly(t),
                 &repo_rules::Policy::default().for_repo(None),
             )
         }

@@ -122,11 +122,6 @@ fn check_revision(rev: &str) -> Result<(), ReadError> {
 }
 
 impl Reader {
-    pub fn open(path: &Path) -> Result<Self, ReadError> {
-        let repo = gix::open_opts(path, gix::open::Options::isolated()).map_err(git)?;
-        Ok(Reader { repo })
-    }
-
     /// The commit a revision names.
     pub fn resolve(&self, rev: &str) -> Result<CommitInfo, ReadError> {
         check_revision(rev)?;
@@ -302,6 +297,18 @@ impl Reader {
         Ok(out)
     }
 
+    /// The first-parent history from `commit`, newest first.
+    fn first_parents(&self, commit: &CommitInfo) -> Result<gix::revision::Walk<'_>, ReadError> {
+        let id = ObjectId::from_hex(commit.id.as_bytes()).map_err(git)?;
+        self.repo
+            .find_commit(id)
+            .map_err(git)?
+            .ancestors()
+            .first_parent_only()
+            .all()
+            .map_err(git)
+    }
+
     /// For each path, the last commit (on the first-parent history of `commit`) that changed
     /// it; the walk stops after `max_commits`, leaving older paths out.
     pub fn last_commits(
@@ -312,15 +319,7 @@ impl Reader {
     ) -> Result<std::collections::HashMap<String, CommitInfo>, ReadError> {
         let mut found = std::collections::HashMap::new();
         let mut pending: Vec<&String> = paths.iter().collect();
-        let id = ObjectId::from_hex(commit.id.as_bytes()).map_err(git)?;
-        let walk = self
-            .repo
-            .find_commit(id)
-            .map_err(git)?
-            .ancestors()
-            .first_parent_only()
-            .all()
-            .map_err(git)?;
+        let walk = self.first_parents(commit)?;
         let oid_at = |tree: ObjectId, path: &str| -> Result<Option<ObjectId>, ReadError> {
             let t = self.repo.find_tree(tree).map_err(git)?;
             Ok(t.lookup_entry_by_path(path)
@@ -370,21 +369,10 @@ impl Reader {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<CommitInfo>, bool), ReadError> {
-        let id = ObjectId::from_hex(commit.id.as_bytes()).map_err(git)?;
-        let walk = self
-            .repo
-            .find_commit(id)
-            .map_err(git)?
-            .ancestors()
-            .first_parent_only()
-            .all()
-            .map_err(git)?;
+        let walk = self.first_parents(commit)?;
         let mut out = Vec::new();
         let mut more = false;
-        for (i, info) in walk.enumerate() {
-            if i < skip {
-                continue;
-            }
+        for info in walk.skip(skip) {
             if out.len() == limit {
                 more = true;
                 break;

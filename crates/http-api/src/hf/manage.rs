@@ -12,7 +12,7 @@ use hub_types::{RepoId, RepoRef, RepoType, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{readable, repo_type, with_reader, HfError};
+use super::{repo_type, HfError};
 use crate::repo_access::{self, principal};
 use crate::{AppState, HubError};
 
@@ -276,7 +276,20 @@ fn ref_error(e: RefUpdateError) -> Response {
     }
 }
 
-/// A repo the caller may write to, with the commit `rev` resolves to.
+/// A repo the caller may write to (authorised once), and the caller.
+async fn writable(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    ns: &str,
+    name: &str,
+) -> Result<(Repo, Principal), HfError> {
+    let target = repo_access::repo_ref(repo_type(kind)?, ns, name)?;
+    let (repo, who, _) = repo_access::authorize(state, headers, &target, Role::Write).await?;
+    Ok((repo, who.ok_or(HfError::Unauthorized)?))
+}
+
+/// [`writable`], with the commit `rev` names in that repo.
 async fn writable_at(
     state: &AppState,
     headers: &HeaderMap,
@@ -285,13 +298,25 @@ async fn writable_at(
     name: &str,
     rev: &str,
 ) -> Result<(Repo, Principal, String), HfError> {
-    let target = repo_access::repo_ref(repo_type(kind)?, ns, name)?;
-    let (repo, who, _) = repo_access::authorize(state, headers, &target, Role::Write).await?;
-    let who = who.ok_or(HfError::Unauthorized)?;
-    let (_, _, path) = readable(state, headers, target.repo_type, ns, name).await?;
-    let rev = rev.to_owned();
-    let commit = with_reader(state, path, move |r| Ok(r.resolve(&rev)?.id)).await?;
+    let (repo, who) = writable(state, headers, kind, ns, name).await?;
+    let commit = super::commit_of(state, &state.repos().path(&repo.repo_ref()), rev).await?;
     Ok((repo, who, commit))
+}
+
+/// Deletes a branch or tag of a repo the caller may write to.
+async fn delete_named_ref(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    full: &str,
+) -> Result<Response, HfError> {
+    let (repo, _) = writable(state, headers, kind, ns, name).await?;
+    Ok(ref_answer(
+        state,
+        state.repos().delete_ref(&repo.repo_ref(), full).await,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -329,22 +354,15 @@ pub async fn delete_branch(
             "the default branch cannot be deleted".into(),
         ));
     }
-    let (repo, _, _) = writable_at(
+    delete_named_ref(
         &state,
         &headers,
         &kind,
         &ns,
         &name,
-        git_repos::DEFAULT_BRANCH,
+        &format!("refs/heads/{branch}"),
     )
-    .await?;
-    Ok(ref_answer(
-        &state,
-        state
-            .repos()
-            .delete_ref(&repo.repo_ref(), &format!("refs/heads/{branch}"))
-            .await,
-    ))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -381,20 +399,13 @@ pub async fn delete_tag(
     Path((kind, ns, name, tag)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let (repo, _, _) = writable_at(
+    delete_named_ref(
         &state,
         &headers,
         &kind,
         &ns,
         &name,
-        git_repos::DEFAULT_BRANCH,
+        &format!("refs/tags/{tag}"),
     )
-    .await?;
-    Ok(ref_answer(
-        &state,
-        state
-            .repos()
-            .delete_ref(&repo.repo_ref(), &format!("refs/tags/{tag}"))
-            .await,
-    ))
+    .await
 }

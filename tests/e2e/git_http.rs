@@ -357,10 +357,10 @@ fn concurrent_pushes_to_one_branch_lose_nothing() {
         stderr(&ra),
         stderr(&rb)
     );
-    let (winner, loser, loser_dir, loser_out) = if ra.status.success() {
-        (ca, cb, "b", rb)
+    let (winner, loser_dir, loser_out) = if ra.status.success() {
+        (ca, "b", rb)
     } else {
-        (cb, ca, "a", ra)
+        (cb, "a", ra)
     };
     let err = stderr(&loser_out);
     assert!(
@@ -378,7 +378,6 @@ fn concurrent_pushes_to_one_branch_lose_nothing() {
     w.git_ok(loser_dir, &["push", "-q", "origin", "main"]);
     w.git_ok(".", &["clone", "-q", &url, "c"]);
     assert!(w.path("c/a.txt").exists() && w.path("c/b.txt").exists());
-    let _ = loser;
     assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
 }
 

@@ -152,7 +152,6 @@ print(sorted(api.list_repo_files("alice/m")))
 fn bad_commits_are_refused_like_pushes_and_write_nothing() {
     let (s, token) = setup();
     let bare = s.bare_repo("models/alice/m.git");
-    let before = git_in(&bare, &bare, &["rev-parse", "main"]);
     let malicious = fixtures().join("weights/malicious.bin");
     let script = format!(
         r#"
@@ -210,13 +209,6 @@ except HfHubHTTPError as e:
             .lines()
             .collect::<Vec<_>>(),
         ["Upload one.txt with huggingface_hub", "initial commit"]
-    );
-    let _ = before;
-    let objects = git_in(&bare, &bare, &["count-objects", "-v"]);
-    assert!(
-        String::from_utf8_lossy(&objects.stdout).contains("count: "),
-        "{}",
-        stderr(&objects)
     );
     assert_fsck_clean(&bare);
     let garbage = git_in(&bare, &bare, &["fsck", "--unreachable", "--no-reflogs"]);

@@ -191,6 +191,22 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
         *at += n;
         Ok(s)
     };
+    // The argument of a text opcode: the bytes up to the next newline, which is consumed.
+    let line = |at: &mut usize| -> Result<&[u8], String> {
+        let end = data[*at..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| err(*at, "unterminated line"))?;
+        let s = &data[*at..*at + end];
+        *at += end + 1;
+        Ok(s)
+    };
+    let decimal = |s: &[u8]| -> u64 {
+        std::str::from_utf8(s)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
     let uint = |b: &[u8]| {
         b.iter()
             .rev()
@@ -203,17 +219,8 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
             b'.' => return Ok(at), // STOP
             b'c' | b'i' => {
                 // GLOBAL / INST: "module\nname\n"
-                let line = |at: &mut usize| -> Result<String, String> {
-                    let end = data[*at..]
-                        .iter()
-                        .position(|b| *b == b'\n')
-                        .ok_or_else(|| err(*at, "unterminated line"))?;
-                    let s = String::from_utf8_lossy(&data[*at..*at + end]).into_owned();
-                    *at += end + 1;
-                    Ok(s)
-                };
-                let module = line(&mut at)?;
-                let name = line(&mut at)?;
+                let module = String::from_utf8_lossy(line(&mut at)?).into_owned();
+                let name = String::from_utf8_lossy(line(&mut at)?).into_owned();
                 found.push(Import { module, name });
                 stack.push(None);
             }
@@ -260,12 +267,7 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
                 stack.push(None);
             }
             b'V' | b'S' => {
-                let end = data[at..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .ok_or_else(|| err(at, "unterminated line"))?;
-                let raw = String::from_utf8_lossy(&data[at..at + end]).into_owned();
-                at += end + 1;
+                let raw = String::from_utf8_lossy(line(&mut at)?).into_owned();
                 stack.push(Some(raw.trim_matches(['\'', '"']).to_owned()));
             }
             // Memo.
@@ -282,15 +284,7 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
                 memo.insert(k, stack.last().cloned().flatten());
             }
             b'p' => {
-                let end = data[at..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .ok_or_else(|| err(at, "unterminated line"))?;
-                let k = std::str::from_utf8(&data[at..at + end])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(u64::MAX);
-                at += end + 1;
+                let k = decimal(line(&mut at)?);
                 memo.insert(k, stack.last().cloned().flatten());
             }
             b'h' => {
@@ -302,15 +296,7 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
                 stack.push(memo.get(&k).cloned().flatten());
             }
             b'g' => {
-                let end = data[at..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .ok_or_else(|| err(at, "unterminated line"))?;
-                let k = std::str::from_utf8(&data[at..at + end])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(u64::MAX);
-                at += end + 1;
+                let k = decimal(line(&mut at)?);
                 stack.push(memo.get(&k).cloned().flatten());
             }
             // Opcodes with fixed-size arguments.
@@ -365,11 +351,7 @@ fn walk(data: &[u8], start: usize, found: &mut Vec<Import>) -> Result<usize, Str
             }
             // Newline-terminated arguments.
             b'I' | b'L' | b'F' | b'P' => {
-                let end = data[at..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .ok_or_else(|| err(at, "unterminated line"))?;
-                at += end + 1;
+                line(&mut at)?;
                 stack.push(None);
             }
             // No argument: push something, or change the stack in ways that keep strings
@@ -415,5 +397,27 @@ mod tests {
         assert_eq!(verdict(&i("builtins", "eval")), Verdict::Dangerous);
         assert_eq!(verdict(&i("collections", "Counter")), Verdict::Unknown);
         assert_eq!(verdict(&i("unknown", "unknown")), Verdict::Dangerous);
+    }
+
+    #[test]
+    fn text_opcodes() {
+        let import = |m: &str, n: &str| Import {
+            module: m.into(),
+            name: n.into(),
+        };
+        // pickle.dumps([os.system, os.system, "txt", 7, 1.5], protocol=0)
+        let p0 = b"(lp0\ncposix\nsystem\np1\nag1\naVtxt\np2\naI7\naF1.5\na.";
+        let mut found = Vec::new();
+        assert_eq!(walk(p0, 0, &mut found), Ok(p0.len()));
+        assert_eq!(found, vec![import("posix", "system")]);
+        // STACK_GLOBAL fed by memo entries that PUT and GET name in decimal text.
+        let memo = b"\x80\x02Vos\np0\nVsystem\np1\ng0\ng1\n\x93.";
+        let (found, err) = imports(memo, 4);
+        assert_eq!((found, err), (vec![import("os", "system")], None));
+        let cut = b"cposix\nsyst";
+        assert_eq!(
+            walk(cut, 0, &mut Vec::new()),
+            Err("malformed pickle at byte 7: unterminated line".to_owned())
+        );
     }
 }

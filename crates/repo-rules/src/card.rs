@@ -616,27 +616,8 @@ fn string(v: Option<&Value>, path: &str, required: bool, errors: &mut Vec<String
 #[cfg(test)]
 mod tests {
     use super::find_tag;
-    use crate::{ChangedFile, Context, LfsState};
+    use crate::{CardOnly, ChangedFile};
     use hub_types::RepoType;
-
-    struct Dataset;
-    impl Context for Dataset {
-        fn repo_type(&self) -> RepoType {
-            RepoType::Dataset
-        }
-        fn exists(&self, _: &str) -> bool {
-            true
-        }
-        fn lfs_object(&self, _: &str) -> Option<LfsState> {
-            None
-        }
-        fn read(&self, _: &str) -> Option<Vec<u8>> {
-            None
-        }
-        fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
-            None
-        }
-    }
 
     #[test]
     fn dataset_cards_get_dataset_rules() {
@@ -647,7 +628,7 @@ mod tests {
                 content: card.as_bytes().to_vec(),
             };
             let mut out = Vec::new();
-            super::check(&[f], &Dataset, &mut out);
+            super::check(&[f], &CardOnly(RepoType::Dataset), &mut out);
             out.iter().map(|f| f.rule).collect::<Vec<_>>()
         };
         let good = "---\nlicense: cc-by-4.0\ntask_categories:\n- text-classification\nsize_categories:\n- 1K<n<10K\npretty_name: Reviews\nconfigs:\n- config_name: default\n  data_files: data/*.parquet\n---\n";
@@ -668,7 +649,7 @@ mod tests {
         );
         // And a dataset without a card gets no card-missing warning.
         let mut out = Vec::new();
-        super::check(&[], &Dataset, &mut out);
+        super::check(&[], &CardOnly(RepoType::Dataset), &mut out);
         assert!(out.is_empty());
     }
 

@@ -260,6 +260,28 @@ pub trait Context {
     fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>>;
 }
 
+/// The context of a card checked alone (a listing's or a page's view of one README): every
+/// other file is taken to exist, and there is no LFS store.
+pub struct CardOnly(pub RepoType);
+
+impl Context for CardOnly {
+    fn repo_type(&self) -> RepoType {
+        self.0
+    }
+    fn exists(&self, _: &str) -> bool {
+        true
+    }
+    fn lfs_object(&self, _: &str) -> Option<LfsState> {
+        None
+    }
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
+        None
+    }
+}
+
 /// Everything a check finds: the findings, and what it learnt about the weights.
 #[derive(Debug, Default)]
 pub struct Outcome {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use git_repos::DEFAULT_BRANCH;
 use hub_types::RepoType;
-use repo_rules::{ChangedFile, LfsState, Severity};
+use repo_rules::{ChangedFile, Severity};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -108,27 +108,6 @@ pub struct YamlRequest {
     repo_type: Option<String>,
 }
 
-/// A card checked alone: other files are taken to exist, and there is no LFS store.
-pub(crate) struct CardOnly(pub RepoType);
-
-impl repo_rules::Context for CardOnly {
-    fn repo_type(&self) -> RepoType {
-        self.0
-    }
-    fn exists(&self, _: &str) -> bool {
-        true
-    }
-    fn lfs_object(&self, _: &str) -> Option<LfsState> {
-        None
-    }
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn lfs_read(&self, _: &str, _: u64, _: u64) -> Option<Vec<u8>> {
-        None
-    }
-}
-
 pub async fn validate_yaml(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -151,7 +130,7 @@ pub async fn validate_yaml(
     let policy =
         repo_rules::Policy::load(&state.config().data_dir.join("policy.toml")).unwrap_or_default();
     let _ = headers;
-    let findings = repo_rules::check(&[card], &CardOnly(t), &policy.for_repo(None));
+    let findings = repo_rules::check(&[card], &repo_rules::CardOnly(t), &policy.for_repo(None));
     let msg = |f: &repo_rules::Finding| json!({ "message": f.message });
     let errors: Vec<Value> = findings
         .iter()

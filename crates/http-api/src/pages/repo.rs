@@ -82,7 +82,7 @@ pub async fn card(
             };
             repo_rules::check(
                 &[f],
-                &crate::hf::list::CardOnly(t),
+                &repo_rules::CardOnly(t),
                 &repo_rules::Policy::default().for_repo(None),
             )
         }

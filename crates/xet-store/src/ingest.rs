@@ -1,0 +1,290 @@
+//! Accepting xorbs and shards: everything is checked against the bytes before anything is
+//! stored, and what is stored becomes visible whole (temp file, fsync, rename).
+
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+
+use sha2::{Digest, Sha256};
+use xet_core_structures::error::CoreError;
+use xet_core_structures::merklehash::{compute_data_hash, file_hash, xorb_hash, MerkleHash};
+use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
+use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
+use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjectInfoV1};
+
+use crate::{
+    invalid, FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES,
+};
+
+/// A file a shard registered: its record, and whether this shard added it.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub record: std::sync::Arc<FileRecord>,
+    pub new: bool,
+}
+
+impl XetStore {
+    /// Verifies the xorb spooled in `body` against `expected` (its claimed hash) and stores
+    /// it. Returns false if it was stored already. The body may carry the client's footer or
+    /// not; either way the stored footer is rebuilt from the chunks themselves.
+    pub fn put_xorb(
+        &self,
+        expected: &MerkleHash,
+        mut body: tempfile::NamedTempFile,
+    ) -> Result<bool, XetError> {
+        let target = self.xorb_path(expected);
+        if target.exists() {
+            return Ok(false);
+        }
+        let len = body.as_file().metadata()?.len();
+        let mut r = BufReader::with_capacity(1 << 20, body.reopen()?);
+        let mut hashes = Vec::new();
+        let mut sizes = Vec::new();
+        let mut ends = Vec::new();
+        let mut unpacked_ends = Vec::new();
+        let (mut pos, mut unpacked) = (0u64, 0u32);
+        let mut buf = Vec::new();
+        while pos < len {
+            let n = hashes.len();
+            if len - pos < 8 {
+                return Err(invalid(format!(
+                    "the xorb ends inside the header of chunk {n}"
+                )));
+            }
+            let mut hdr = [0u8; 8];
+            r.read_exact(&mut hdr)?;
+            let header = match parse_chunk_header(hdr) {
+                Ok(h) => h,
+                // The client's footer starts here; ours replaces it.
+                Err(CoreError::ChunkHeaderParse) if n > 0 => break,
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "chunk {n} of the xorb has a bad header: {e}"
+                    )))
+                }
+            };
+            let clen = header.get_compressed_length();
+            let ulen = header.get_uncompressed_length();
+            if ulen > MAX_CHUNK_BYTES || u64::from(clen) > len - pos - 8 {
+                return Err(invalid(format!(
+                    "chunk {n} of the xorb claims {clen} stored and {ulen} unpacked bytes, more than the xorb holds or a chunk may have"
+                )));
+            }
+            buf.resize(clen as usize, 0);
+            r.read_exact(&mut buf)?;
+            let scheme = header
+                .get_compression_scheme()
+                .map_err(|e| invalid(format!("chunk {n} of the xorb: {e}")))?;
+            let data = scheme
+                .decompress_from_slice(&buf)
+                .map_err(|e| invalid(format!("chunk {n} of the xorb does not decompress: {e}")))?;
+            if data.len() != ulen as usize {
+                return Err(invalid(format!(
+                    "chunk {n} of the xorb unpacks to {} bytes, not the {ulen} its header says",
+                    data.len()
+                )));
+            }
+            hashes.push(compute_data_hash(&data));
+            sizes.push(u64::from(ulen));
+            pos += 8 + u64::from(clen);
+            unpacked = unpacked
+                .checked_add(ulen)
+                .ok_or_else(|| invalid("the xorb unpacks to more than 4 GiB"))?;
+            ends.push(pos as u32);
+            unpacked_ends.push(unpacked);
+            if hashes.len() > MAX_CHUNKS_PER_XORB {
+                return Err(invalid(format!(
+                    "the xorb has more than {MAX_CHUNKS_PER_XORB} chunks"
+                )));
+            }
+        }
+        if hashes.is_empty() {
+            return Err(invalid("the xorb holds no chunks"));
+        }
+        let pairs: Vec<(MerkleHash, u64)> = hashes.iter().copied().zip(sizes).collect();
+        let computed = xorb_hash(&pairs);
+        if computed != *expected {
+            return Err(invalid(format!(
+                "the xorb's chunks hash to {}, not to {}",
+                computed.hex(),
+                expected.hex()
+            )));
+        }
+        drop(r);
+        let file = body.as_file_mut();
+        file.set_len(pos)?;
+        file.seek(SeekFrom::End(0))?;
+        let mut info = XorbObjectInfoV1::default();
+        info.xorb_hash = computed;
+        info.num_chunks = hashes.len() as u32;
+        info.chunk_hashes = hashes;
+        info.chunk_boundary_offsets = ends;
+        info.unpacked_chunk_offsets = unpacked_ends;
+        info.fill_in_boundary_offsets();
+        let mut w = BufWriter::new(file);
+        XorbObject::serialize_given_info(&mut w, info)
+            .map_err(|e| std::io::Error::other(format!("writing the xorb footer: {e}")))?;
+        w.flush()?;
+        drop(w);
+        self.persist(body, &target)?;
+        Ok(true)
+    }
+
+    /// Verifies the shard spooled in `body` and registers its files. Every xorb it names must
+    /// be stored and described truly; every file term must carry the verification hash of the
+    /// chunks it names (proof the uploader holds them) and the chunks must hash to the file
+    /// hash. A file's SHA-256 is computed from its reconstructed bytes the first time it is
+    /// seen; a SHA-256 the client sent must agree. Nothing is registered unless all checks
+    /// pass.
+    pub fn put_shard(&self, body: tempfile::NamedTempFile) -> Result<Vec<Registered>, XetError> {
+        let mut r = BufReader::new(body.reopen()?);
+        let shard = MDBMinimalShard::from_reader(&mut r, true, true)
+            .map_err(|e| invalid(format!("the shard is not a valid shard: {e}")))?;
+
+        for i in 0..shard.num_xorb() {
+            let Some(x) = shard.xorb(i) else { break };
+            let name = x.xorb_hash().hex();
+            let footer = self.footer(&x.xorb_hash())?.ok_or_else(|| {
+                invalid(format!(
+                    "the shard lists xorb {name}, which was never uploaded"
+                ))
+            })?;
+            let n = x.num_entries();
+            let same = n == footer.hashes.len()
+                && (0..n).all(|c| {
+                    let e = x.chunk(c);
+                    e.chunk_hash == footer.hashes[c]
+                        && e.unpacked_segment_bytes == footer.unpacked_len(c as u32, c as u32 + 1)
+                });
+            if !same {
+                return Err(invalid(format!(
+                    "the shard's chunk list for xorb {name} does not match the stored xorb"
+                )));
+            }
+        }
+
+        let mut checked = Vec::new();
+        for i in 0..shard.num_files() {
+            let Some(f) = shard.file(i) else { break };
+            let name = f.file_hash().hex();
+            let n = f.num_entries();
+            if n > 0 && !f.contains_verification() {
+                return Err(invalid(format!(
+                    "file {name} has no verification entries, so the upload does not prove it holds the data"
+                )));
+            }
+            let mut chunks = Vec::new();
+            let mut segments = Vec::with_capacity(n);
+            let mut size = 0u64;
+            for j in 0..n {
+                let e = f.entry(j);
+                let xorb = e.xorb_hash.hex();
+                let footer = self.footer(&e.xorb_hash)?.ok_or_else(|| {
+                    invalid(format!(
+                        "file {name} uses xorb {xorb}, which was never uploaded"
+                    ))
+                })?;
+                let (s, t) = (e.chunk_index_start, e.chunk_index_end);
+                if s >= t || t > footer.len() {
+                    return Err(invalid(format!(
+                        "term {j} of file {name} names chunks {s}..{t} of xorb {xorb}, which has {}",
+                        footer.len()
+                    )));
+                }
+                let hs = &footer.hashes[s as usize..t as usize];
+                if range_hash_from_chunks(hs) != f.verification(j).range_hash {
+                    return Err(invalid(format!(
+                        "term {j} of file {name}: the verification hash does not match chunks {s}..{t} of xorb {xorb}"
+                    )));
+                }
+                let bytes = footer.unpacked_len(s, t);
+                if bytes != e.unpacked_segment_bytes {
+                    return Err(invalid(format!(
+                        "term {j} of file {name} claims {} bytes, but chunks {s}..{t} of xorb {xorb} hold {bytes}",
+                        e.unpacked_segment_bytes
+                    )));
+                }
+                for c in s..t {
+                    chunks.push((
+                        footer.hashes[c as usize],
+                        u64::from(footer.unpacked_len(c, c + 1)),
+                    ));
+                }
+                size += u64::from(bytes);
+                segments.push(Segment {
+                    xorb,
+                    start: s,
+                    end: t,
+                    bytes,
+                });
+            }
+            if file_hash(&chunks) != f.file_hash() {
+                return Err(invalid(format!(
+                    "the chunks of file {name} do not hash to its file hash"
+                )));
+            }
+            let claimed = f.metadata_ext().map(|m| m.sha256);
+            checked.push((
+                f.file_hash(),
+                claimed,
+                FileRecord {
+                    file_hash: name,
+                    sha256: String::new(),
+                    size,
+                    segments,
+                },
+            ));
+        }
+
+        let mut out = Vec::new();
+        for (hash, claimed, mut rec) in checked {
+            let (record, new) = match self.file_by_xet_hash(&hash)? {
+                Some(known) => (known, false),
+                None => {
+                    let mut h = Sha256::new();
+                    self.read_range(&rec, 0, rec.size, &mut |b| {
+                        h.update(b);
+                        Ok(())
+                    })?;
+                    rec.sha256 = hex::encode(h.finalize());
+                    (std::sync::Arc::new(rec), true)
+                }
+            };
+            if let Some(c) = claimed {
+                if hex::encode(c.as_bytes()) != record.sha256 && c.hex() != record.sha256 {
+                    return Err(invalid(format!(
+                        "the shard gives file {} the SHA-256 {}, but its bytes hash to {}",
+                        record.file_hash,
+                        hex::encode(c.as_bytes()),
+                        record.sha256
+                    )));
+                }
+            }
+            out.push(Registered { record, new });
+        }
+
+        // All checks passed: register. Records first, then the indexes that point at them.
+        for reg in out.iter().filter(|r| r.new) {
+            let rec = &reg.record;
+            let json = serde_json::to_vec(rec.as_ref()).map_err(std::io::Error::other)?;
+            self.write_atomic("files", &rec.sha256, &json)?;
+            self.write_atomic("by-xet", &rec.file_hash, rec.sha256.as_bytes())?;
+        }
+        let eligible = shard.global_dedup_eligible_chunks();
+        if shard.num_xorb() > 0 && !eligible.is_empty() {
+            let mut bytes = Vec::new();
+            shard
+                .serialize_xorb_subset_only(&mut bytes, None, |_| true)
+                .map_err(|e| std::io::Error::other(format!("writing the dedup shard: {e}")))?;
+            let id = compute_data_hash(&bytes).hex();
+            if !self.path("shards", &id).exists() {
+                self.write_atomic("shards", &id, &bytes)?;
+            }
+            for c in eligible {
+                let key = c.hex();
+                if !self.path("chunks", &key).exists() {
+                    self.write_atomic("chunks", &key, id.as_bytes())?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,332 @@
+//! Xet storage: the content store behind the Xet protocol that hf_xet speaks.
+//!
+//! A Xet client cuts files into content-defined chunks, packs new chunks into *xorbs* and
+//! describes each file as a list of terms (a xorb and a range of its chunks) in a *shard*. This
+//! crate keeps what arrives and answers what the CAS API asks:
+//!
+//! - xorbs, verified on arrival (every chunk decompressed and hashed, the chunk hashes folded
+//!   into the xorb hash the client claimed) and stored once under that hash with a footer of
+//!   our own making, so chunk boundaries are known without trusting the client;
+//! - file records, registered from shards only after every term's verification hash matched
+//!   the stored chunks (the client proves it holds the data), the file hash matched the chunk
+//!   hashes, and the SHA-256 was computed from the reconstructed bytes, so a Xet file is an LFS
+//!   object like any other ([`TieredStore`]);
+//! - the global dedup index: chunk hash -> a shard listing the xorbs that hold it;
+//! - reconstruction plans (which chunk ranges of which xorbs make up a byte range of a file)
+//!   and the reconstructed bytes themselves, streamed with flat memory.
+//!
+//! The formats (chunk headers, compression, xorb footers, shards, merkle hashes, verification
+//! range hashes) come from xet-core's own `xet-core-structures` crate, so they are
+//! byte-compatible with the client. Everything is written through `tmp/` and renamed into
+//! place after an fsync: no partial object is ever visible.
+//!
+//! Layout under the root (`xx` is the first two hex digits of the name):
+//! `xorbs/xx/<xorb hash>`, `shards/xx/<id>`, `files/xx/<sha256>` (JSON file record),
+//! `by-xet/xx/<file hash>` (its SHA-256), `chunks/xx/<chunk hash>` (a shard id), `tmp/`.
+//! The file records list the xorbs every file references: the reference tracking from which a
+//! garbage collector, marking from the LFS objects commits point at, finds what is unused.
+#![forbid(unsafe_code)]
+
+mod ingest;
+mod read;
+mod tiered;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+pub use xet_core_structures::merklehash::MerkleHash;
+use xet_core_structures::xorb_object::XorbObject;
+
+pub use read::{Plan, Term};
+pub use tiered::TieredStore;
+
+/// Largest xorb body accepted (xet-core caps serialized xorbs at 64 MiB; the footer the client
+/// may add comes on top).
+pub const MAX_XORB_BYTES: u64 = (64 << 20) + (1 << 20);
+/// Largest shard body accepted.
+pub const MAX_SHARD_BYTES: u64 = 64 << 20;
+/// Most chunks in one xorb (xet-core's limit).
+const MAX_CHUNKS_PER_XORB: usize = 8192;
+/// Largest chunk, uncompressed (xet-core's chunker stops at 128 KiB; some slack for others).
+const MAX_CHUNK_BYTES: u32 = 1 << 20;
+/// Parsed xorb footers kept in memory.
+const FOOTER_CACHE: usize = 4096;
+/// File records kept in memory.
+const RECORD_CACHE: usize = 4096;
+
+/// Why a Xet operation failed; the variants tell the client's faults from the server's.
+#[derive(Debug, thiserror::Error)]
+pub enum XetError {
+    /// The upload is malformed or does not verify (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such file or xorb (HTTP 404).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The requested range starts at or past the end of the file (HTTP 416).
+    #[error("the range starts past the end of the file ({size} bytes)")]
+    Range { size: u64 },
+    #[error("storage I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+fn invalid(msg: impl Into<String>) -> XetError {
+    XetError::Invalid(msg.into())
+}
+
+/// One term of a file: chunks `start..end` of a xorb, `bytes` long once decompressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub xorb: String,
+    pub start: u32,
+    pub end: u32,
+    pub bytes: u32,
+}
+
+/// A file stored through Xet: its Xet file hash, its SHA-256 (the LFS object id) and size,
+/// and the terms that rebuild it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub file_hash: String,
+    pub sha256: String,
+    pub size: u64,
+    pub segments: Vec<Segment>,
+}
+
+/// A xorb's chunk table, from the footer this store wrote.
+#[derive(Debug)]
+pub struct Footer {
+    pub hashes: Vec<MerkleHash>,
+    /// End offset of each chunk in the xorb (compressed, header included).
+    pub ends: Vec<u32>,
+    /// End offset of each chunk in the xorb's decompressed content.
+    pub unpacked_ends: Vec<u32>,
+}
+
+impl Footer {
+    pub fn len(&self) -> u32 {
+        self.hashes.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Stored bytes of chunks `start..end`: `[first byte, end)` in the xorb file.
+    pub fn byte_range(&self, start: u32, end: u32) -> (u32, u32) {
+        let from = if start == 0 {
+            0
+        } else {
+            self.ends[start as usize - 1]
+        };
+        (from, self.ends[end as usize - 1])
+    }
+
+    /// Decompressed length of chunks `start..end`.
+    pub fn unpacked_len(&self, start: u32, end: u32) -> u32 {
+        let from = if start == 0 {
+            0
+        } else {
+            self.unpacked_ends[start as usize - 1]
+        };
+        self.unpacked_ends[end as usize - 1] - from
+    }
+}
+
+/// A small map that forgets everything when full: enough to keep hot footers and records.
+struct Memo<T> {
+    cap: usize,
+    map: Mutex<HashMap<String, Arc<T>>>,
+}
+
+impl<T> Memo<T> {
+    fn new(cap: usize) -> Self {
+        Memo {
+            cap,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<Arc<T>> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(k)
+            .cloned()
+    }
+
+    fn put(&self, k: String, v: Arc<T>) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= self.cap {
+            m.clear();
+        }
+        m.insert(k, v);
+    }
+}
+
+pub struct XetStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    footers: Memo<Footer>,
+    records: Memo<FileRecord>,
+}
+
+/// Parses a hash as the CAS API writes it (64 hex digits, xet-core's byte order).
+pub fn parse_hash(s: &str) -> Option<MerkleHash> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    MerkleHash::from_hex(s).ok()
+}
+
+impl XetStore {
+    /// Opens (creating) a store under `root`, clearing temp files a crash left behind.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        for d in ["xorbs", "shards", "files", "by-xet", "chunks", "tmp"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        let tmp = root.join("tmp");
+        for entry in std::fs::read_dir(&tmp)? {
+            let entry = entry?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 24 * 3600);
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(XetStore {
+            root: root.to_owned(),
+            tmp,
+            footers: Memo::new(FOOTER_CACHE),
+            records: Memo::new(RECORD_CACHE),
+        })
+    }
+
+    /// Where uploads are spooled before they are verified.
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// A new temp file for an upload; deleted on drop unless it was stored.
+    pub fn spool(&self) -> io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix("up-")
+            .tempfile_in(&self.tmp)
+    }
+
+    fn path(&self, kind: &str, name: &str) -> PathBuf {
+        self.root.join(kind).join(&name[..2]).join(name)
+    }
+
+    pub fn xorb_path(&self, hash: &MerkleHash) -> PathBuf {
+        self.path("xorbs", &hash.hex())
+    }
+
+    pub fn has_xorb(&self, hash: &MerkleHash) -> bool {
+        self.xorb_path(hash).exists()
+    }
+
+    /// Bytes on disk under the xorbs folder: what the stored content costs.
+    pub fn xorb_bytes(&self) -> io::Result<u64> {
+        let mut total = 0;
+        for fan in std::fs::read_dir(self.root.join("xorbs"))? {
+            for f in std::fs::read_dir(fan?.path())? {
+                total += f?.metadata()?.len();
+            }
+        }
+        Ok(total)
+    }
+
+    /// The chunk table of a stored xorb, or `None` if it is not stored.
+    pub fn footer(&self, hash: &MerkleHash) -> Result<Option<Arc<Footer>>, XetError> {
+        let key = hash.hex();
+        if let Some(f) = self.footers.get(&key) {
+            return Ok(Some(f));
+        }
+        let file = match File::open(self.path("xorbs", &key)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let xorb = XorbObject::deserialize(&mut BufReader::new(file))
+            .map_err(|e| io::Error::other(format!("stored xorb {key} is unreadable: {e}")))?;
+        let footer = Arc::new(Footer {
+            hashes: xorb.info.chunk_hashes,
+            ends: xorb.info.chunk_boundary_offsets,
+            unpacked_ends: xorb.info.unpacked_chunk_offsets,
+        });
+        self.footers.put(key, footer.clone());
+        Ok(Some(footer))
+    }
+
+    /// The file stored through Xet whose SHA-256 is `sha256`, if any.
+    pub fn file_by_sha256(&self, sha256: &str) -> Result<Option<Arc<FileRecord>>, XetError> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        if let Some(r) = self.records.get(sha256) {
+            return Ok(Some(r));
+        }
+        let raw = match std::fs::read(self.path("files", sha256)) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let rec: FileRecord = serde_json::from_slice(&raw)
+            .map_err(|e| io::Error::other(format!("file record {sha256} is unreadable: {e}")))?;
+        let rec = Arc::new(rec);
+        self.records.put(sha256.to_owned(), rec.clone());
+        Ok(Some(rec))
+    }
+
+    /// The file whose Xet file hash is `file_hash`, if any.
+    pub fn file_by_xet_hash(
+        &self,
+        file_hash: &MerkleHash,
+    ) -> Result<Option<Arc<FileRecord>>, XetError> {
+        match std::fs::read_to_string(self.path("by-xet", &file_hash.hex())) {
+            Ok(sha) => self.file_by_sha256(sha.trim()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The shard answering a global dedup query for `chunk`, if the chunk is indexed.
+    pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
+        let id = match std::fs::read_to_string(self.path("chunks", &chunk.hex())) {
+            Ok(id) => id,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match std::fs::read(self.path("shards", id.trim())) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `bytes` to `kind/xx/name` durably and atomically (temp file, fsync, rename,
+    /// fsync of the folder).
+    fn write_atomic(&self, kind: &str, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let target = self.path(kind, name);
+        let mut tmp = self.spool()?;
+        tmp.write_all(bytes)?;
+        self.persist(tmp, &target)
+    }
+
+    fn persist(&self, tmp: tempfile::NamedTempFile, target: &Path) -> io::Result<()> {
+        tmp.as_file().sync_all()?;
+        let dir = target.parent().expect("store paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        tmp.persist(target).map_err(|e| e.error)?;
+        File::open(dir)?.sync_all()
+    }
+}

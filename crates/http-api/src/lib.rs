@@ -17,6 +17,7 @@ mod limiter;
 mod pages;
 mod pktline;
 mod repo_access;
+mod xet;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,6 +123,7 @@ pub struct AppState {
 struct Inner {
     hub: Hub,
     store: Arc<dyn ObjectStore>,
+    xet: Arc<xet_store::XetStore>,
     signer: lfs::Signer,
     downloads: downloads::DownloadCounter,
     caches: Caches,
@@ -130,13 +132,21 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(hub: Hub, store: Arc<dyn ObjectStore>, config: Config) -> Self {
+    /// `store` answers for every LFS object; `xet` is the Xet store behind it (for the CAS
+    /// routes), usually both halves of one [`xet_store::TieredStore`].
+    pub fn new(
+        hub: Hub,
+        store: Arc<dyn ObjectStore>,
+        xet: Arc<xet_store::XetStore>,
+        config: Config,
+    ) -> Self {
         let limiter =
             limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
         AppState {
             inner: Arc::new(Inner {
                 hub,
                 store,
+                xet,
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
                 caches: Caches::new(),
@@ -191,6 +201,8 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(hf::api_routes())
+        .merge(xet::token_routes())
+        .merge(xet::cas_routes())
         .merge(pages::routes())
         .merge(per_type(hub_types::RepoType::Model))
         .nest("/datasets", per_type(hub_types::RepoType::Dataset))

@@ -11,6 +11,7 @@ use hub_types::LfsOid;
 use lfs_store::{LocalStore, ObjectStore};
 use repo_rules::LfsState;
 use tokio::runtime::Runtime;
+use xet_store::{TieredStore, XetStore};
 
 use crate::hook_git::Entry;
 
@@ -20,7 +21,8 @@ pub struct Server {
     pusher_id: Option<i64>,
     runtime: Runtime,
     db: Accounts,
-    store: LocalStore,
+    /// LFS objects whether uploaded whole or through Xet.
+    store: TieredStore,
     /// Bytes of LFS objects read so far (for `MODELHUB_HOOK_STATS`).
     pub bytes_read: std::cell::Cell<u64>,
 }
@@ -43,7 +45,10 @@ impl Server {
             .build()
             .context("starting the hook's runtime")?;
         let db = runtime.block_on(Accounts::open(&data_dir.join("modelhub.db")))?;
-        let store = LocalStore::open(&data_dir.join("lfs"))?;
+        let store = TieredStore::new(
+            LocalStore::open(&data_dir.join("lfs"))?,
+            std::sync::Arc::new(XetStore::open(&data_dir.join("xet"))?),
+        );
         Ok(Some(Server {
             data_dir,
             repo_id,

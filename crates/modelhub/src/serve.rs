@@ -85,7 +85,11 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| "(from each request's Host)".into());
-    let state = AppState::new(hub, Arc::new(store), config);
+    let xet = Arc::new(
+        xet_store::XetStore::open(&data.root().join("xet")).context("cannot open the Xet store")?,
+    );
+    let store = xet_store::TieredStore::new(store, xet.clone());
+    let state = AppState::new(hub, Arc::new(store), xet, config);
 
     tracing::info!(data_dir = %data.root().display(), %public_url, "modelhub serving");
     // Tests and scripts read the bound address from this line.

@@ -107,13 +107,6 @@ pub async fn preupload(
     Ok(Json(json!({ "files": files })).into_response())
 }
 
-/// `GET /api/{type}s/{id}/xet-write-token/{rev}` (and read): Xet is not spoken yet.
-pub async fn xet_token() -> HfError {
-    HfError::NotImplemented(
-        "modelhub does not speak Xet yet: upload with HF_HUB_DISABLE_XET=1 (huggingface_hub then uses Git LFS); downloads need nothing".into(),
-    )
-}
-
 #[derive(Deserialize)]
 struct Header {
     summary: Option<String>,

@@ -27,7 +27,7 @@ pub enum HfError {
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
-    NotImplemented(String),
+    PayloadTooLarge(String),
     #[error("Requested range not satisfiable")]
     RangeNotSatisfiable(u64),
     /// The detail is logged, never sent.
@@ -51,7 +51,7 @@ impl HfError {
             HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
-            HfError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
+            HfError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
     }

@@ -40,14 +40,6 @@ pub fn api_routes() -> Router<AppState> {
             post(commit::preupload),
         )
         .route("/api/{kind}/{ns}/{repo}/commit/{rev}", post(commit::commit))
-        .route(
-            "/api/{kind}/{ns}/{repo}/xet-write-token/{rev}",
-            get(commit::xet_token),
-        )
-        .route(
-            "/api/{kind}/{ns}/{repo}/xet-read-token/{rev}",
-            get(commit::xet_token),
-        )
         .route("/api/{kind}/{ns}/{repo}/settings", put(manage::settings))
         .route(
             "/api/{kind}/{ns}/{repo}/branch/{branch}",
@@ -78,7 +70,7 @@ pub fn resolve_routes() -> Router<AppState> {
 }
 
 /// `models` -> Model, and so on.
-fn repo_type(kind: &str) -> Result<RepoType, HfError> {
+pub(crate) fn repo_type(kind: &str) -> Result<RepoType, HfError> {
     match kind {
         "models" => Ok(RepoType::Model),
         "datasets" => Ok(RepoType::Dataset),

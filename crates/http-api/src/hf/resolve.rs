@@ -160,6 +160,10 @@ pub async fn resolve(
         },
     };
     let lfs = etag.len() == 64;
+    let xet_hash = match lfs {
+        true => crate::xet::xet_hash_of(&state, &etag).await,
+        false => None,
+    };
     let (status, len) = match range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
         None => (StatusCode::OK, size),
@@ -178,6 +182,15 @@ pub async fn resolve(
     if lfs {
         h.insert("x-linked-etag", v(&format!("\"{etag}\"")));
         h.insert("x-linked-size", v(&size.to_string()));
+    }
+    // A Xet-stored file: hf_xet clients fetch it chunk-wise through the CAS (reusing chunks
+    // they already have) with a read token from the linked route; others read the body.
+    if let Some(x) = xet_hash {
+        let base = crate::lfs::public_base(&state, &headers);
+        let route =
+            crate::xet::read_token_route(&base, t, &repo.repo_ref().id.to_string(), &commit);
+        h.insert("x-xet-hash", v(&x));
+        h.insert(header::LINK, v(&format!("<{route}>; rel=\"xet-auth\"")));
     }
     let base = file.rsplit('/').next().unwrap_or(&file);
     let ascii: String = base

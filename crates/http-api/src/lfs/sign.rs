@@ -35,28 +35,37 @@ impl Signer {
         Signer { key: key.to_vec() }
     }
 
-    fn mac(&self, op: Op, repo_id: i64, oid: &str, size: u64, exp: u64) -> HmacSha256 {
+    fn mac(&self, message: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(format!("{}\n{repo_id}\n{oid}\n{size}\n{exp}", op.as_str()).as_bytes());
+        mac.update(message.as_bytes());
         mac
     }
 
+    fn link(op: Op, repo_id: i64, oid: &str, size: u64, exp: u64) -> String {
+        format!("{}\n{repo_id}\n{oid}\n{size}\n{exp}", op.as_str())
+    }
+
     pub fn sign(&self, op: Op, repo_id: i64, oid: &str, size: u64, exp: u64) -> String {
-        hex::encode(
-            self.mac(op, repo_id, oid, size, exp)
-                .finalize()
-                .into_bytes(),
-        )
+        self.sign_message(&Self::link(op, repo_id, oid, size, exp))
     }
 
     /// Whether `sig` was made by [`Signer::sign`] with these values (compared in constant time).
     pub fn verify(&self, op: Op, repo_id: i64, oid: &str, size: u64, exp: u64, sig: &str) -> bool {
+        self.verify_message(&Self::link(op, repo_id, oid, size, exp), sig)
+    }
+
+    /// The signature of any message; callers put a distinct first line in theirs (what the
+    /// signature allows), so one kind of signature never passes for another.
+    pub fn sign_message(&self, message: &str) -> String {
+        hex::encode(self.mac(message).finalize().into_bytes())
+    }
+
+    /// Whether `sig` was made by [`Signer::sign_message`] for `message` (constant time).
+    pub fn verify_message(&self, message: &str, sig: &str) -> bool {
         let Ok(raw) = hex::decode(sig) else {
             return false;
         };
-        self.mac(op, repo_id, oid, size, exp)
-            .verify_slice(&raw)
-            .is_ok()
+        self.mac(message).verify_slice(&raw).is_ok()
     }
 }
 

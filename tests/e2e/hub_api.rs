@@ -20,7 +20,18 @@ fn python() -> PathBuf {
 }
 
 /// Runs a Python script with huggingface_hub pointed at the server; returns its stdout.
+/// Uploads take the legacy LFS path (`HF_HUB_DISABLE_XET=1`); see [`hub_script_xet`].
 pub(crate) fn hub_script(s: &Server, token: Option<&str>, script: &str) -> String {
+    run_hub_script(s, token, script, false).0
+}
+
+/// As [`hub_script`], with a stock install's defaults: hf_xet uploads and downloads through
+/// the server's Xet CAS. Returns stdout and stderr (where a refused upload's error lands).
+pub(crate) fn hub_script_xet(s: &Server, token: Option<&str>, script: &str) -> (String, String) {
+    run_hub_script(s, token, script, true)
+}
+
+fn run_hub_script(s: &Server, token: Option<&str>, script: &str, xet: bool) -> (String, String) {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     cmd.arg("-c")
@@ -29,9 +40,12 @@ pub(crate) fn hub_script(s: &Server, token: Option<&str>, script: &str) -> Strin
         .env("HF_HOME", home.path().join("hf"))
         .env("HF_HUB_DISABLE_TELEMETRY", "1")
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        .env("HF_HUB_DISABLE_XET", "1")
         .env("HOME", home.path())
-        .env_remove("HF_TOKEN");
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_DISABLE_XET");
+    if !xet {
+        cmd.env("HF_HUB_DISABLE_XET", "1");
+    }
     if let Some(t) = token {
         cmd.env("HF_TOKEN", t);
     }
@@ -42,7 +56,7 @@ pub(crate) fn hub_script(s: &Server, token: Option<&str>, script: &str) -> Strin
         "python failed:\n{stdout}\n{}",
         stderr(&out)
     );
-    stdout
+    (stdout, stderr(&out))
 }
 
 /// alice/m with a card, a config, a 50 MiB LFS weights file and a small safetensors file,

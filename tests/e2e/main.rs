@@ -11,3 +11,4 @@ mod lfs;
 mod pages;
 mod validation;
 mod weights;
+mod xet;

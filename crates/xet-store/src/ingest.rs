@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use xet_core_structures::error::CoreError;
 use xet_core_structures::merklehash::{compute_data_hash, file_hash, xorb_hash, MerkleHash};
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
+use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
 use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
 use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjectInfoV1};
 
@@ -222,20 +223,25 @@ impl XetStore {
                 )));
             }
             let claimed = f.metadata_ext().map(|m| m.sha256);
-            checked.push((
-                f.file_hash(),
-                claimed,
-                FileRecord {
-                    file_hash: name,
-                    sha256: String::new(),
-                    size,
-                    segments,
-                },
-            ));
+            // Dedup keys: the file's first chunk and the chunks xet-core marks eligible.
+            let keys: Vec<MerkleHash> = chunks
+                .iter()
+                .enumerate()
+                .filter(|(i, (h, _))| *i == 0 || hash_is_global_dedup_eligible(h))
+                .map(|(_, (h, _))| *h)
+                .collect();
+            let rec = FileRecord {
+                file_hash: name,
+                sha256: String::new(),
+                size,
+                segments,
+            };
+            checked.push((f.file_hash(), claimed, keys, rec));
         }
 
         let mut out = Vec::new();
-        for (hash, claimed, mut rec) in checked {
+        let mut keys_of = Vec::new();
+        for (hash, claimed, keys, mut rec) in checked {
             let (record, new) = match self.file_by_xet_hash(&hash)? {
                 Some(known) => (known, false),
                 None => {
@@ -258,6 +264,7 @@ impl XetStore {
                     )));
                 }
             }
+            keys_of.push(keys);
             out.push(Registered { record, new });
         }
 
@@ -268,21 +275,9 @@ impl XetStore {
             self.write_atomic("files", &rec.sha256, &json)?;
             self.write_atomic("by-xet", &rec.file_hash, rec.sha256.as_bytes())?;
         }
-        let eligible = shard.global_dedup_eligible_chunks();
-        if shard.num_xorb() > 0 && !eligible.is_empty() {
-            let mut bytes = Vec::new();
-            shard
-                .serialize_xorb_subset_only(&mut bytes, None, |_| true)
-                .map_err(|e| std::io::Error::other(format!("writing the dedup shard: {e}")))?;
-            let id = compute_data_hash(&bytes).hex();
-            if !self.path("shards", &id).exists() {
-                self.write_atomic("shards", &id, &bytes)?;
-            }
-            for c in eligible {
-                let key = c.hex();
-                if !self.path("chunks", &key).exists() {
-                    self.write_atomic("chunks", &key, id.as_bytes())?;
-                }
+        for (reg, keys) in out.iter().zip(keys_of) {
+            for k in keys {
+                self.index_chunk(&k, &reg.record.file_hash)?;
             }
         }
         Ok(out)

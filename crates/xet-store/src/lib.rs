@@ -11,7 +11,10 @@
 //!   the stored chunks (the client proves it holds the data), the file hash matched the chunk
 //!   hashes, and the SHA-256 was computed from the reconstructed bytes, so a Xet file is an LFS
 //!   object like any other ([`TieredStore`]);
-//! - the global dedup index: chunk hash -> a shard listing the xorbs that hold it;
+//! - the global dedup index: chunk hash -> the files that hold it, answered with a shard of
+//!   the xorbs those files use, its chunk hashes keyed with a fresh HMAC key per answer (as
+//!   xet-core's server does), so a client can match only chunks it already has and cannot
+//!   learn enough to claim data it does not hold;
 //! - reconstruction plans (which chunk ranges of which xorbs make up a byte range of a file)
 //!   and the reconstructed bytes themselves, streamed with flat memory.
 //!
@@ -21,12 +24,13 @@
 //! place after an fsync: no partial object is ever visible.
 //!
 //! Layout under the root (`xx` is the first two hex digits of the name):
-//! `xorbs/xx/<xorb hash>`, `shards/xx/<id>`, `files/xx/<sha256>` (JSON file record),
-//! `by-xet/xx/<file hash>` (its SHA-256), `chunks/xx/<chunk hash>` (a shard id), `tmp/`.
+//! `xorbs/xx/<xorb hash>`, `files/xx/<sha256>` (JSON file record), `by-xet/xx/<file hash>`
+//! (its SHA-256), `chunks/xx/<chunk hash>` (file hashes, newest last), `tmp/`.
 //! The file records list the xorbs every file references: the reference tracking from which a
 //! garbage collector, marking from the LFS objects commits point at, finds what is unused.
 #![forbid(unsafe_code)]
 
+mod dedup;
 mod ingest;
 mod read;
 mod tiered;
@@ -186,7 +190,7 @@ pub fn parse_hash(s: &str) -> Option<MerkleHash> {
 impl XetStore {
     /// Opens (creating) a store under `root`, clearing temp files a crash left behind.
     pub fn open(root: &Path) -> io::Result<Self> {
-        for d in ["xorbs", "shards", "files", "by-xet", "chunks", "tmp"] {
+        for d in ["xorbs", "files", "by-xet", "chunks", "tmp"] {
             std::fs::create_dir_all(root.join(d))?;
         }
         let tmp = root.join("tmp");
@@ -294,20 +298,6 @@ impl XetStore {
     ) -> Result<Option<Arc<FileRecord>>, XetError> {
         match std::fs::read_to_string(self.path("by-xet", &file_hash.hex())) {
             Ok(sha) => self.file_by_sha256(sha.trim()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The shard answering a global dedup query for `chunk`, if the chunk is indexed.
-    pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
-        let id = match std::fs::read_to_string(self.path("chunks", &chunk.hex())) {
-            Ok(id) => id,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        match std::fs::read(self.path("shards", id.trim())) {
-            Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }

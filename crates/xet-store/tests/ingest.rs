@@ -15,6 +15,7 @@ use xet_core_structures::metadata_shard::shard_in_memory::MDBInMemoryShard;
 use xet_core_structures::metadata_shard::xorb_structs::{
     MDBXorbInfo, XorbChunkSequenceEntry, XorbChunkSequenceHeader,
 };
+use xet_core_structures::metadata_shard::{hash_is_global_dedup_eligible, MDBShardInfo};
 use xet_core_structures::xorb_object::xorb_format_test_utils::{build_xorb_object, ChunkSize};
 use xet_core_structures::xorb_object::{CompressionScheme, XorbObject};
 use xet_store::{XetError, XetStore};
@@ -238,9 +239,29 @@ fn shards_naming_missing_xorbs_or_lacking_proof_are_refused_and_register_nothing
         .put_shard(spool(&store, &shard_for(&x, 0..12, None)))
         .unwrap();
     assert_eq!(reg[0].record.sha256, hex::encode(Sha256::digest(&x.raw)));
-    assert!(
-        store.dedup_shard(&x.chunks[0].0).unwrap().is_some(),
-        "a file's first chunk is a dedup key"
-    );
+    // A file's first chunk is a dedup key; the answer lists the xorb with keyed chunk hashes.
+    let answer = store
+        .dedup_shard(&x.chunks[0].0)
+        .unwrap()
+        .expect("first chunk indexed");
+    let info = MDBShardInfo::load_from_reader(&mut std::io::Cursor::new(&answer)).unwrap();
+    let key = info.chunk_hmac_key().expect("the chunk hashes are keyed");
+    let listed = info
+        .read_all_xorb_blocks_full(&mut std::io::Cursor::new(&answer))
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].metadata.xorb_hash, x.hash);
+    let keyed: Vec<MerkleHash> = listed[0].chunks.iter().map(|c| c.chunk_hash).collect();
+    let want: Vec<MerkleHash> = x.chunks.iter().map(|c| c.0.hmac(key)).collect();
+    assert_eq!(keyed, want);
+    assert!(keyed[0] != x.chunks[0].0, "a raw chunk hash leaked");
+    // A chunk that is not a dedup key has no answer.
+    let plain = x
+        .chunks
+        .iter()
+        .skip(1)
+        .find(|c| !hash_is_global_dedup_eligible(&c.0))
+        .unwrap();
+    assert!(store.dedup_shard(&plain.0).unwrap().is_none());
     assert!(tmp_is_empty(&store));
 }

@@ -1,0 +1,127 @@
+//! Global dedup: which stored xorbs a client may dedup against, given a chunk it has.
+//!
+//! The index maps a file's first chunk, and the chunks xet-core marks as dedup keys, to the
+//! files that contain them (newest last). An answer is a shard listing every xorb those files
+//! use, built from the footers this store wrote (not from what clients claimed), so a new
+//! revision of a file dedups against all of the previous one. The chunk hashes in it are
+//! keyed with a fresh random HMAC key: the client can recognise chunks it holds, but learns no
+//! hash it could use to claim chunks it does not hold (the verification hashes a shard upload
+//! must carry are made from the real chunk hashes).
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use xet_core_structures::merklehash::{HMACKey, MerkleHash};
+use xet_core_structures::metadata_shard::shard_in_memory::MDBInMemoryShard;
+use xet_core_structures::metadata_shard::xorb_structs::{
+    MDBXorbInfo, XorbChunkSequenceEntry, XorbChunkSequenceHeader,
+};
+use xet_core_structures::metadata_shard::MDBShardInfo;
+
+use crate::{parse_hash, XetError, XetStore};
+
+/// Files remembered per dedup key.
+const FILES_PER_KEY: usize = 8;
+/// Files whose xorbs an answer lists (the newest).
+const FILES_PER_ANSWER: usize = 4;
+/// Xorbs an answer lists at most (about 8 GiB of content, a few MB of shard).
+const XORBS_PER_ANSWER: usize = 128;
+/// How long a client may keep using an answer's key.
+const KEY_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn shard_error(e: impl std::fmt::Display) -> XetError {
+    XetError::Io(std::io::Error::other(format!(
+        "building a dedup shard: {e}"
+    )))
+}
+
+impl XetStore {
+    /// Records that file `file` (a Xet file hash) contains chunk `chunk`.
+    pub(crate) fn index_chunk(&self, chunk: &MerkleHash, file: &str) -> Result<(), XetError> {
+        let key = chunk.hex();
+        let mut files: Vec<String> = match std::fs::read_to_string(self.path("chunks", &key)) {
+            Ok(s) => s.lines().map(str::to_owned).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if files.last().map(String::as_str) == Some(file) {
+            return Ok(());
+        }
+        files.retain(|f| f != file);
+        files.push(file.to_owned());
+        let skip = files.len().saturating_sub(FILES_PER_KEY);
+        let body = files[skip..].join("\n");
+        Ok(self.write_atomic("chunks", &key, body.as_bytes())?)
+    }
+
+    /// The answer to a global dedup query for `chunk`: a keyed shard, or `None` if no stored
+    /// file has the chunk as a dedup key.
+    pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
+        let files = match std::fs::read_to_string(self.path("chunks", &chunk.hex())) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut xorbs: Vec<MerkleHash> = Vec::new();
+        for file in files.lines().rev().take(FILES_PER_ANSWER) {
+            let Some(rec) = parse_hash(file)
+                .map(|h| self.file_by_xet_hash(&h))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            for seg in &rec.segments {
+                let Some(h) = parse_hash(&seg.xorb) else {
+                    continue;
+                };
+                if xorbs.len() < XORBS_PER_ANSWER && !xorbs.contains(&h) {
+                    xorbs.push(h);
+                }
+            }
+        }
+        let mut shard = MDBInMemoryShard::default();
+        for x in &xorbs {
+            let Some(f) = self.footer(x)? else { continue };
+            let chunks: Vec<XorbChunkSequenceEntry> = (0..f.len())
+                .map(|c| {
+                    let start = if c == 0 {
+                        0
+                    } else {
+                        f.unpacked_ends[c as usize - 1]
+                    };
+                    XorbChunkSequenceEntry::new(
+                        f.hashes[c as usize],
+                        f.unpacked_len(c, c + 1),
+                        start,
+                    )
+                })
+                .collect();
+            let total = f.unpacked_ends.last().copied().unwrap_or(0);
+            shard
+                .add_xorb_block(MDBXorbInfo {
+                    metadata: XorbChunkSequenceHeader::new(*x, chunks.len(), total),
+                    chunks,
+                })
+                .map_err(shard_error)?;
+        }
+        if shard.is_empty() {
+            return Ok(None);
+        }
+        let plain = shard.to_bytes().map_err(shard_error)?;
+        let info = MDBShardInfo::load_from_reader(&mut Cursor::new(&plain)).map_err(shard_error)?;
+        let key = HMACKey::from(rand::random::<[u8; 32]>());
+        let mut out = Vec::new();
+        info.export_as_keyed_shard(
+            &mut Cursor::new(&plain),
+            &mut out,
+            key,
+            KEY_LIFETIME,
+            false,
+            false,
+            true,
+        )
+        .map_err(shard_error)?;
+        Ok(Some(out))
+    }
+}

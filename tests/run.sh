@@ -17,17 +17,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The real clients, pinned, in the project's own venv: huggingface_hub and transformers
-# (tests/e2e/hub_*.rs; transformers installs without torch for configs and tokenizers), and
-# playwright, which drives Debian's chromium (tests/e2e/pages.rs; it downloads no browser).
+# The real clients, pinned, in the project's own venv: huggingface_hub with hf_xet (its
+# default Xet transfer; tests/e2e/hub_*.rs, xet.rs), transformers (installs without torch,
+# for configs and tokenizers), and playwright, which drives Debian's chromium
+# (tests/e2e/pages.rs; it downloads no browser).
 HF_HUB_VERSION=2.4.0
+HF_XET_VERSION=1.8.0
 TRANSFORMERS_VERSION=5.24.0
 PLAYWRIGHT_VERSION=1.65.2
-if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
-    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, transformers==$TRANSFORMERS_VERSION and playwright==$PLAYWRIGHT_VERSION into .venv" >&2
+if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or version('hf_xet') != '$HF_XET_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, hf_xet==$HF_XET_VERSION, transformers==$TRANSFORMERS_VERSION and playwright==$PLAYWRIGHT_VERSION into .venv" >&2
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-        "huggingface_hub==$HF_HUB_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION"
+        "huggingface_hub==$HF_HUB_VERSION" "hf_xet==$HF_XET_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION"
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 

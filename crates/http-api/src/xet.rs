@@ -63,6 +63,8 @@ pub fn cas_routes() -> Router<AppState> {
         .route("/xet-cas/v2/reconstructions/{file}", get(reconstruction_v2))
         .route("/xet-cas/v1/chunks/{prefix}/{hash}", get(dedup))
         .route("/xet-cas/xorb/{hash}", get(xorb_range))
+        // hf_xet reports transfer statistics to the Hub endpoint; modelhub keeps none.
+        .route("/v1/telemetry", post(|| async { StatusCode::NO_CONTENT }))
 }
 
 fn xet(state: &AppState) -> &Arc<XetStore> {

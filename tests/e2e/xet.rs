@@ -376,13 +376,46 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
     for t in [&write_b, &read_b] {
         assert_eq!(get(&s, &recon, t, &[]).status, 404);
     }
-    // A forged token (another repo id, same signature) and no token are refused.
-    let parts: Vec<&str> = read_a.split('.').collect();
-    let forged = format!(
-        "{}.{}.{}.{}.{}",
-        parts[0], "write", parts[2], parts[3], parts[4]
+    // v1 with a Range: the terms cover the range, each with a fetch entry whose chunk range
+    // encloses it; a range past the end is 416.
+    let v1 = get(
+        &s,
+        &format!("/xet-cas/v1/reconstructions/{file}"),
+        &read_a,
+        &[("Range", "bytes=1000000-1999999")],
     );
-    assert_eq!(get(&s, &recon, &forged, &[]).status, 401);
+    assert_eq!(v1.status, 200, "{}", v1.text());
+    let v1 = json(&v1);
+    let offset = v1["offset_into_first_range"].as_u64().unwrap();
+    let terms = v1["terms"].as_array().unwrap();
+    let covered: u64 = terms
+        .iter()
+        .map(|t| t["unpacked_length"].as_u64().unwrap())
+        .sum();
+    assert!(offset > 0 && covered >= offset + 1_000_000, "{v1}");
+    for t in terms {
+        let (s0, e0) = (t["range"]["start"].as_u64(), t["range"]["end"].as_u64());
+        let fetch = v1["fetch_info"][t["hash"].as_str().unwrap()]
+            .as_array()
+            .unwrap();
+        assert!(fetch.iter().any(|f| f["range"]["start"].as_u64() <= s0
+            && f["range"]["end"].as_u64() >= e0
+            && f["url_range"]["end"].as_u64() > f["url_range"]["start"].as_u64()));
+    }
+    let past = format!("bytes={}-", data.len());
+    assert_eq!(
+        get(&s, &recon, &read_a, &[("Range", past.as_str())]).status,
+        416
+    );
+
+    // Tokens edited to another repo or a wider scope (same signature), and no token, fail.
+    let parts: Vec<&str> = read_a.split('.').collect();
+    let b_id = write_b.split('.').nth(2).unwrap();
+    let other_repo = format!("{}.{}.{b_id}.{}.{}", parts[0], parts[1], parts[3], parts[4]);
+    let widened = format!("{}.write.{}.{}.{}", parts[0], parts[2], parts[3], parts[4]);
+    for t in [&other_repo, &widened] {
+        assert_eq!(get(&s, &recon, t, &[]).status, 401);
+    }
     assert_eq!(raw(&s.addr, &request("GET", &recon, &[], b"")).status, 401);
     // Read tokens cannot upload.
     assert_eq!(

@@ -14,8 +14,10 @@
 //!   answers global dedup queries.
 //!
 //! Unknown CAS routes (`/v2/shards`, upload grants) answer 404, on which hf_xet falls back to
-//! the routes above.
+//! the routes above. The revision in a token URL is not checked: access in modelhub is per
+//! repo, and Xet content is addressed by hash, so a ref-bound token would allow nothing less.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -24,6 +26,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use bytes::Bytes;
 use hub_types::{LfsOid, RepoType, Role};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -255,10 +258,71 @@ async fn upload_xorb(
     if xet(&state).has_xorb(&hash) {
         return Ok(Json(json!({ "was_inserted": false })).into_response());
     }
-    let tmp = spool(&state, body, xet_store::MAX_XORB_BYTES).await?;
+    // The body streams to a blocking thread that checks each chunk as it arrives and writes
+    // it out, so receiving, verifying and writing overlap.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
     let store = xet(&state).clone();
-    let inserted = blocking(move || store.put_xorb(&hash, tmp)).await?;
+    let ingest = tokio::task::spawn_blocking(move || {
+        store.put_xorb(
+            &hash,
+            &mut ChannelReader {
+                rx,
+                cur: Bytes::new(),
+            },
+        )
+    });
+    let limit = xet_store::MAX_XORB_BYTES;
+    let mut reader = BodyReader::new(body, false, state.config().io_timeout, None);
+    let mut total = 0u64;
+    let failed = loop {
+        match reader.next().await {
+            Ok(Some(chunk)) => {
+                total += chunk.len() as u64;
+                if total > limit {
+                    break Some(HfError::PayloadTooLarge(format!(
+                        "the xorb is larger than the limit of {limit} bytes"
+                    )));
+                }
+                if tx.send(Ok(chunk)).await.is_err() {
+                    break None; // the check stopped early; its error says why
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(HfError::BadRequest(e.to_string())),
+        }
+    };
+    if let Some(e) = failed {
+        let _ = tx
+            .send(Err(std::io::Error::other("the upload was cut off")))
+            .await;
+        drop(tx);
+        let _ = ingest.await;
+        return Err(e);
+    }
+    drop(tx);
+    let inserted = ingest.await.map_err(HfError::internal)?.map_err(from_xet)?;
     Ok(Json(json!({ "was_inserted": inserted })).into_response())
+}
+
+/// A blocking `Read` over body chunks sent from the request's task.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
 }
 
 /// `POST /xet-cas/v1/shards`: verify, register the files, and link them to the token's repo
@@ -362,6 +426,18 @@ fn terms_json(plan: &Plan) -> Vec<Value> {
         .collect()
 }
 
+/// The distinct chunk ranges to fetch per xorb: (chunk start, chunk end, first stored byte,
+/// end of stored bytes). Terms often repeat a range; each is listed once.
+fn fetches(plan: &Plan) -> BTreeMap<String, BTreeSet<(u32, u32, u32, u32)>> {
+    let mut out: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+    for t in &plan.terms {
+        out.entry(t.xorb.hex())
+            .or_default()
+            .insert((t.start, t.end, t.stored.0, t.stored.1));
+    }
+    out
+}
+
 /// `GET /xet-cas/v1/reconstructions/{file}`.
 async fn reconstruction_v1(
     State(state): State<AppState>,
@@ -370,25 +446,24 @@ async fn reconstruction_v1(
 ) -> Result<Response, HfError> {
     let (plan, exp) = plan_for(&state, &headers, &file).await?;
     let base = cas_url(&state, &headers);
-    let mut fetch: Map<String, Value> = Map::new();
-    for t in &plan.terms {
-        let hash = t.xorb.hex();
-        let entry = json!({
-            "range": { "start": t.start, "end": t.end },
-            "url": xorb_url(&state, &base, &hash, t.stored, exp),
-            "url_range": { "start": t.stored.0, "end": t.stored.1 - 1 },
-        });
-        let list = fetch.entry(hash).or_insert_with(|| json!([]));
-        if let Some(v) = list.as_array_mut() {
-            if !v.contains(&entry) {
-                v.push(entry);
-            }
-        }
+    let mut fetch_info = Map::new();
+    for (hash, ranges) in fetches(&plan) {
+        let list = ranges
+            .iter()
+            .map(|&(s, e, a, b)| {
+                json!({
+                    "range": { "start": s, "end": e },
+                    "url": xorb_url(&state, &base, &hash, (a, b), exp),
+                    "url_range": { "start": a, "end": b - 1 },
+                })
+            })
+            .collect();
+        fetch_info.insert(hash, Value::Array(list));
     }
     Ok(Json(json!({
         "offset_into_first_range": plan.offset_into_first_range,
         "terms": terms_json(&plan),
-        "fetch_info": fetch,
+        "fetch_info": fetch_info,
     }))
     .into_response())
 }
@@ -401,22 +476,22 @@ async fn reconstruction_v2(
 ) -> Result<Response, HfError> {
     let (plan, exp) = plan_for(&state, &headers, &file).await?;
     let base = cas_url(&state, &headers);
-    let mut xorbs: Map<String, Value> = Map::new();
-    for t in &plan.terms {
-        let hash = t.xorb.hex();
-        let entry = json!({
-            "url": xorb_url(&state, &base, &hash, t.stored, exp),
-            "ranges": [{
-                "chunks": { "start": t.start, "end": t.end },
-                "bytes": { "start": t.stored.0, "end": t.stored.1 - 1 },
-            }],
-        });
-        let list = xorbs.entry(hash).or_insert_with(|| json!([]));
-        if let Some(v) = list.as_array_mut() {
-            if !v.contains(&entry) {
-                v.push(entry);
-            }
-        }
+    let mut xorbs = Map::new();
+    for (hash, ranges) in fetches(&plan) {
+        // One signed URL per range: a link allows exactly the bytes it names.
+        let list = ranges
+            .iter()
+            .map(|&(s, e, a, b)| {
+                json!({
+                    "url": xorb_url(&state, &base, &hash, (a, b), exp),
+                    "ranges": [{
+                        "chunks": { "start": s, "end": e },
+                        "bytes": { "start": a, "end": b - 1 },
+                    }],
+                })
+            })
+            .collect();
+        xorbs.insert(hash, Value::Array(list));
     }
     Ok(Json(json!({
         "offset_into_first_range": plan.offset_into_first_range,

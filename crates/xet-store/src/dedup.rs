@@ -36,7 +36,9 @@ fn shard_error(e: impl std::fmt::Display) -> XetError {
 }
 
 impl XetStore {
-    /// Records that file `file` (a Xet file hash) contains chunk `chunk`.
+    /// Records that file `file` (a Xet file hash) contains chunk `chunk`. The index is a hint
+    /// (answers are rebuilt from stored files and footers), so two registrations racing on one
+    /// key may keep only one of the two files without harm beyond a missed dedup.
     pub(crate) fn index_chunk(&self, chunk: &MerkleHash, file: &str) -> Result<(), XetError> {
         let key = chunk.hex();
         let mut files: Vec<String> = match std::fs::read_to_string(self.path("chunks", &key)) {

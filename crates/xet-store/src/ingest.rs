@@ -1,7 +1,7 @@
 //! Accepting xorbs and shards: everything is checked against the bytes before anything is
 //! stored, and what is stored becomes visible whole (temp file, fsync, rename).
 
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 
 use sha2::{Digest, Sha256};
 use xet_core_structures::error::CoreError;
@@ -13,6 +13,7 @@ use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjec
 
 use crate::{
     invalid, FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES,
+    MAX_XORB_BYTES,
 };
 
 /// A file a shard registered: its record, and whether this shard added it.
@@ -23,39 +24,43 @@ pub struct Registered {
 }
 
 impl XetStore {
-    /// Verifies the xorb spooled in `body` against `expected` (its claimed hash) and stores
-    /// it. Returns false if it was stored already. The body may carry the client's footer or
-    /// not; either way the stored footer is rebuilt from the chunks themselves.
-    pub fn put_xorb(
-        &self,
-        expected: &MerkleHash,
-        mut body: tempfile::NamedTempFile,
-    ) -> Result<bool, XetError> {
+    /// Reads a xorb from `body`, checks every chunk as it arrives (decompressed and hashed on
+    /// this thread while the bytes go to a temp file) and the xorb hash at the end against
+    /// `expected`, then stores it durably. Returns false if it was stored already. The body
+    /// may end with the client's footer or not; the stored footer is rebuilt from the chunks.
+    pub fn put_xorb(&self, expected: &MerkleHash, body: &mut dyn Read) -> Result<bool, XetError> {
         let target = self.xorb_path(expected);
         if target.exists() {
             return Ok(false);
         }
-        let len = body.as_file().metadata()?.len();
-        let mut r = BufReader::with_capacity(1 << 20, body.reopen()?);
+        let tmp = self.spool()?;
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone()?);
+        let mut r = BufReader::with_capacity(256 << 10, body);
         let mut hashes = Vec::new();
         let mut sizes = Vec::new();
         let mut ends = Vec::new();
         let mut unpacked_ends = Vec::new();
         let (mut pos, mut unpacked) = (0u64, 0u32);
         let mut buf = Vec::new();
-        while pos < len {
+        loop {
             let n = hashes.len();
-            if len - pos < 8 {
-                return Err(invalid(format!(
-                    "the xorb ends inside the header of chunk {n}"
-                )));
-            }
             let mut hdr = [0u8; 8];
-            r.read_exact(&mut hdr)?;
+            match read_full(&mut r, &mut hdr)? {
+                0 => break,
+                8 => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "the xorb ends inside the header of chunk {n}"
+                    )))
+                }
+            }
             let header = match parse_chunk_header(hdr) {
                 Ok(h) => h,
                 // The client's footer starts here; ours replaces it.
-                Err(CoreError::ChunkHeaderParse) if n > 0 => break,
+                Err(CoreError::ChunkHeaderParse) if n > 0 => {
+                    std::io::copy(&mut r, &mut std::io::sink())?;
+                    break;
+                }
                 Err(e) => {
                     return Err(invalid(format!(
                         "chunk {n} of the xorb has a bad header: {e}"
@@ -64,13 +69,15 @@ impl XetStore {
             };
             let clen = header.get_compressed_length();
             let ulen = header.get_uncompressed_length();
-            if ulen > MAX_CHUNK_BYTES || u64::from(clen) > len - pos - 8 {
+            if ulen > MAX_CHUNK_BYTES || clen > MAX_CHUNK_BYTES + (64 << 10) {
                 return Err(invalid(format!(
-                    "chunk {n} of the xorb claims {clen} stored and {ulen} unpacked bytes, more than the xorb holds or a chunk may have"
+                    "chunk {n} of the xorb claims {clen} stored and {ulen} unpacked bytes, more than a chunk may have"
                 )));
             }
             buf.resize(clen as usize, 0);
-            r.read_exact(&mut buf)?;
+            if read_full(&mut r, &mut buf)? != buf.len() {
+                return Err(invalid(format!("the xorb ends inside chunk {n}")));
+            }
             let scheme = header
                 .get_compression_scheme()
                 .map_err(|e| invalid(format!("chunk {n} of the xorb: {e}")))?;
@@ -85,17 +92,19 @@ impl XetStore {
             }
             hashes.push(compute_data_hash(&data));
             sizes.push(u64::from(ulen));
+            w.write_all(&hdr)?;
+            w.write_all(&buf)?;
             pos += 8 + u64::from(clen);
             unpacked = unpacked
                 .checked_add(ulen)
                 .ok_or_else(|| invalid("the xorb unpacks to more than 4 GiB"))?;
-            ends.push(pos as u32);
-            unpacked_ends.push(unpacked);
-            if hashes.len() > MAX_CHUNKS_PER_XORB {
+            if hashes.len() > MAX_CHUNKS_PER_XORB || pos > MAX_XORB_BYTES {
                 return Err(invalid(format!(
-                    "the xorb has more than {MAX_CHUNKS_PER_XORB} chunks"
+                    "the xorb has more than {MAX_CHUNKS_PER_XORB} chunks or {MAX_XORB_BYTES} bytes"
                 )));
             }
+            ends.push(pos as u32);
+            unpacked_ends.push(unpacked);
         }
         if hashes.is_empty() {
             return Err(invalid("the xorb holds no chunks"));
@@ -109,10 +118,6 @@ impl XetStore {
                 expected.hex()
             )));
         }
-        drop(r);
-        let file = body.as_file_mut();
-        file.set_len(pos)?;
-        file.seek(SeekFrom::End(0))?;
         let mut info = XorbObjectInfoV1::default();
         info.xorb_hash = computed;
         info.num_chunks = hashes.len() as u32;
@@ -120,12 +125,11 @@ impl XetStore {
         info.chunk_boundary_offsets = ends;
         info.unpacked_chunk_offsets = unpacked_ends;
         info.fill_in_boundary_offsets();
-        let mut w = BufWriter::new(file);
         XorbObject::serialize_given_info(&mut w, info)
             .map_err(|e| std::io::Error::other(format!("writing the xorb footer: {e}")))?;
         w.flush()?;
         drop(w);
-        self.persist(body, &target)?;
+        self.persist(tmp, &target)?;
         Ok(true)
     }
 
@@ -282,4 +286,18 @@ impl XetStore {
         }
         Ok(out)
     }
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes it got.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }

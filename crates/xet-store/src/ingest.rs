@@ -1,7 +1,7 @@
 //! Accepting xorbs and shards: everything is checked against the bytes before anything is
 //! stored, and what is stored becomes visible whole (temp file, fsync, rename).
 
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 
 use sha2::{Digest, Sha256};
 use xet_core_structures::error::CoreError;
@@ -34,8 +34,10 @@ impl XetStore {
             return Ok(false);
         }
         let tmp = self.spool()?;
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone()?);
-        let mut r = BufReader::with_capacity(256 << 10, body);
+        // Chunks go to the file as they are (one writev of header and data each, no copy
+        // into a buffer); the body is read without a buffer of its own for the same reason.
+        let mut w = tmp.as_file().try_clone()?;
+        let r = body;
         let mut hashes = Vec::new();
         let mut sizes = Vec::new();
         let mut ends = Vec::new();
@@ -45,7 +47,7 @@ impl XetStore {
         loop {
             let n = hashes.len();
             let mut hdr = [0u8; 8];
-            match read_full(&mut r, &mut hdr)? {
+            match read_full(r, &mut hdr)? {
                 0 => break,
                 8 => {}
                 _ => {
@@ -58,7 +60,7 @@ impl XetStore {
                 Ok(h) => h,
                 // The client's footer starts here; ours replaces it.
                 Err(CoreError::ChunkHeaderParse) if n > 0 => {
-                    std::io::copy(&mut r, &mut std::io::sink())?;
+                    std::io::copy(r, &mut std::io::sink())?;
                     break;
                 }
                 Err(e) => {
@@ -75,7 +77,7 @@ impl XetStore {
                 )));
             }
             buf.resize(clen as usize, 0);
-            if read_full(&mut r, &mut buf)? != buf.len() {
+            if read_full(r, &mut buf)? != buf.len() {
                 return Err(invalid(format!("the xorb ends inside chunk {n}")));
             }
             let scheme = header
@@ -92,8 +94,7 @@ impl XetStore {
             }
             hashes.push(compute_data_hash(&data));
             sizes.push(u64::from(ulen));
-            w.write_all(&hdr)?;
-            w.write_all(&buf)?;
+            write_both(&mut w, &hdr, &buf)?;
             pos += 8 + u64::from(clen);
             unpacked = unpacked
                 .checked_add(ulen)
@@ -125,9 +126,10 @@ impl XetStore {
         info.chunk_boundary_offsets = ends;
         info.unpacked_chunk_offsets = unpacked_ends;
         info.fill_in_boundary_offsets();
-        XorbObject::serialize_given_info(&mut w, info)
+        let mut footer = Vec::new();
+        XorbObject::serialize_given_info(&mut footer, info)
             .map_err(|e| std::io::Error::other(format!("writing the xorb footer: {e}")))?;
-        w.flush()?;
+        w.write_all(&footer)?;
         drop(w);
         self.persist(tmp, &target)?;
         Ok(true)
@@ -288,8 +290,23 @@ impl XetStore {
     }
 }
 
+/// Writes `a` then `b` with as few system calls as the kernel allows (writev).
+fn write_both(w: &mut impl Write, a: &[u8], b: &[u8]) -> std::io::Result<()> {
+    let mut bufs = [std::io::IoSlice::new(a), std::io::IoSlice::new(b)];
+    let mut slices = &mut bufs[..];
+    while !slices.is_empty() {
+        match w.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Reads until `buf` is full or the input ends; returns how many bytes it got.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {

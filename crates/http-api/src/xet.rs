@@ -444,61 +444,53 @@ async fn reconstruction_v1(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let (plan, exp) = plan_for(&state, &headers, &file).await?;
-    let base = cas_url(&state, &headers);
-    let mut fetch_info = Map::new();
-    for (hash, ranges) in fetches(&plan) {
-        let list = ranges
-            .iter()
-            .map(|&(s, e, a, b)| {
-                json!({
-                    "range": { "start": s, "end": e },
-                    "url": xorb_url(&state, &base, &hash, (a, b), exp),
-                    "url_range": { "start": a, "end": b - 1 },
-                })
-            })
-            .collect();
-        fetch_info.insert(hash, Value::Array(list));
-    }
-    Ok(Json(json!({
-        "offset_into_first_range": plan.offset_into_first_range,
-        "terms": terms_json(&plan),
-        "fetch_info": fetch_info,
-    }))
-    .into_response())
+    reconstruction(&state, &file, &headers, false).await
 }
 
-/// `GET /xet-cas/v2/reconstructions/{file}`: the same terms, fetches grouped per xorb.
+/// `GET /xet-cas/v2/reconstructions/{file}`: the same terms, fetches keyed under `xorbs`.
 async fn reconstruction_v2(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let (plan, exp) = plan_for(&state, &headers, &file).await?;
-    let base = cas_url(&state, &headers);
-    let mut xorbs = Map::new();
+    reconstruction(&state, &file, &headers, true).await
+}
+
+async fn reconstruction(
+    state: &AppState,
+    file: &str,
+    headers: &HeaderMap,
+    v2: bool,
+) -> Result<Response, HfError> {
+    let (plan, exp) = plan_for(state, headers, file).await?;
+    let base = cas_url(state, headers);
+    let mut by_xorb = Map::new();
     for (hash, ranges) in fetches(&plan) {
         // One signed URL per range: a link allows exactly the bytes it names.
         let list = ranges
             .iter()
             .map(|&(s, e, a, b)| {
-                json!({
-                    "url": xorb_url(&state, &base, &hash, (a, b), exp),
-                    "ranges": [{
-                        "chunks": { "start": s, "end": e },
-                        "bytes": { "start": a, "end": b - 1 },
-                    }],
-                })
+                let url = xorb_url(state, &base, &hash, (a, b), exp);
+                let chunks = json!({ "start": s, "end": e });
+                let bytes = json!({ "start": a, "end": b - 1 });
+                if v2 {
+                    json!({ "url": url, "ranges": [{ "chunks": chunks, "bytes": bytes }] })
+                } else {
+                    json!({ "range": chunks, "url": url, "url_range": bytes })
+                }
             })
             .collect();
-        xorbs.insert(hash, Value::Array(list));
+        by_xorb.insert(hash, Value::Array(list));
     }
-    Ok(Json(json!({
-        "offset_into_first_range": plan.offset_into_first_range,
-        "terms": terms_json(&plan),
-        "xorbs": xorbs,
-    }))
-    .into_response())
+    let mut out = Map::new();
+    out.insert(
+        "offset_into_first_range".into(),
+        plan.offset_into_first_range.into(),
+    );
+    out.insert("terms".into(), Value::Array(terms_json(&plan)));
+    let key = if v2 { "xorbs" } else { "fetch_info" };
+    out.insert(key.into(), Value::Object(by_xorb));
+    Ok(Json(Value::Object(out)).into_response())
 }
 
 /// `GET /xet-cas/v1/chunks/default-merkledb/{hash}`: a shard listing xorbs that hold the

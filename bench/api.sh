@@ -7,6 +7,7 @@
 #   bench/api.sh [SECONDS]      (default 10 per target; installs wrk and nginx-light if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 SECS=${1:-10}
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -25,7 +26,6 @@ trap cleanup EXIT
 export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1 MODELHUB_DATA_DIR=$WORK/data
 mkdir -p "$HOME"
 git config --global user.name bench && git config --global user.email bench@example.com
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 "$BIN" user create bench 2>/dev/null
 TOKEN=$("$BIN" token create bench --role write)
@@ -39,28 +39,10 @@ cp fixtures/repos/good-model/README.md fixtures/weights/config-match.json "$WORK
 mv "$WORK/repo/config-match.json" "$WORK/repo/config.json"
 git -C "$WORK/repo" add -A && git -C "$WORK/repo" commit -qm model && git -C "$WORK/repo" push -q origin main
 
-NG_PORT=$(free_port)
-mkdir -p "$WORK/nginx/root" "$WORK/nginx/tmp"
+mkdir -p "$WORK/nginx/root"
 cp "$WORK/repo/config.json" "$WORK/nginx/root/config.json"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp;
-    proxy_temp_path $WORK/nginx/tmp;
-    fastcgi_temp_path $WORK/nginx/tmp;
-    uwsgi_temp_path $WORK/nginx/tmp;
-    scgi_temp_path $WORK/nginx/tmp;
-    server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/root; }
-}
-EOF
-nginx -c "$WORK/nginx/nginx.conf" &
-PIDS+=("$!")
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NG_PORT/config.json" && break; sleep 0.1; done
+start_nginx "$WORK/nginx" "$WORK/nginx/root"; PIDS+=("$NGINX_PID")
+NG_PORT=$NGINX_PORT
 
 run() { # label url [script]
     local out

@@ -9,6 +9,7 @@
 #   bench/clone.sh [ROUNDS]        (default 5; installs apache2 with apt-get if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 ROUNDS=${1:-5}
 
@@ -25,7 +26,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "building the fixture repository..." >&2
 python3 fixtures/history-repo.py "$WORK/src.git"
@@ -96,7 +96,6 @@ for r in $(seq "$ROUNDS"); do
         T[$name]+="$(clone "$name" "$u") "
     done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 F=$(echo "${T[file]}" | median); M=$(echo "${T[modelhub]}" | median); A=$(echo "${T[apache]}" | median)
 RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$MH_PID/status")
 

@@ -8,6 +8,7 @@
 #   bench/hook.sh [ROUNDS]     (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 ROUNDS=${1:-15}
 cargo build --release --quiet -p modelhub
@@ -20,7 +21,6 @@ git config --global user.name bench && git config --global user.email bench@exam
 git config --global init.defaultBranch main
 
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 card() { printf -- "---\nlicense: apache-2.0\nlanguage: en\npipeline_tag: text-generation\nlibrary_name: transformers\n---\n# bench\n" > "$1/README.md"; }
 
 # (a) 10,000 files, seeded into two bare repos before one of them gets the hook.

@@ -15,10 +15,8 @@ ROOT=$(pwd)
 ROUNDS=${1:-3}
 SIZE_MIB=${2:-1024}
 
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || {
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx-light >/dev/null
-}
+source bench/lib.sh
+need_nginx
 command -v rudolfs >/dev/null || cargo install rudolfs --version 0.3.8 --locked --quiet
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet -p modelhub
@@ -29,15 +27,6 @@ chmod 755 "$WORK"   # nginx's workers run as an unprivileged user
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-secs() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null || { echo "failed: $*" >&2; kill $$; exit 1; }
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
-}
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "writing a ${SIZE_MIB} MiB random object..." >&2
 OBJ=$WORK/object
@@ -71,29 +60,10 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$RU_PORT/" && brea
 RU_UP=$(batch "$RU/objects/batch" upload)
 
 # nginx, serving the same bytes (a hard link) with sendfile
-NG_PORT=$(free_port)
-mkdir -p "$WORK/nginx/root" "$WORK/nginx/tmp"
+mkdir -p "$WORK/nginx/root"
 ln "$OBJ" "$WORK/nginx/root/object"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $WORK/nginx/tmp;
-    proxy_temp_path $WORK/nginx/tmp;
-    fastcgi_temp_path $WORK/nginx/tmp;
-    uwsgi_temp_path $WORK/nginx/tmp;
-    scgi_temp_path $WORK/nginx/tmp;
-    server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/root; }
-}
-EOF
-nginx -c "$WORK/nginx/nginx.conf" &
-PIDS+=("$!")
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NG_PORT/object" && break; sleep 0.1; done
+start_nginx "$WORK/nginx" "$WORK/nginx/root"; PIDS+=("$NGINX_PID")
+NG_PORT=$NGINX_PORT
 
 declare -A T
 for r in $(seq "$ROUNDS"); do

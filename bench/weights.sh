@@ -8,6 +8,7 @@
 #   bench/weights.sh [ROUNDS]      (default 5; needs ~7 GiB free: the objects are real files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 ROUNDS=${1:-5}
 cargo build --release --quiet -p modelhub
@@ -89,7 +90,6 @@ hook() { # old new -> "ms bytes"
         MODELHUB_REPO=bench/w MODELHUB_REPO_TYPE=model MODELHUB_PUSHER_ID=1 MODELHUB_HOOK_STATS=1 \
         "$BIN" hook pre-receive 2>&1 | sed -n 's/^modelhub: checked .* in \([0-9]*\) ms, reading \([0-9]*\) bytes.*/\1 \2/p'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A T BYTES
 for r in $(seq "$ROUNDS"); do
     for case in a b c; do

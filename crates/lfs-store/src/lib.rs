@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use futures_util::Stream;
 use hub_types::LfsOid;
 
-pub use local::LocalStore;
+pub use local::{remove_stale_temp_files, LocalStore};
 
 /// A stream of bytes: a request body on the way in, an object's content on the way out.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;

@@ -47,17 +47,7 @@ impl LocalStore {
         let tmp = root.join("tmp");
         std::fs::create_dir_all(&objects)?;
         std::fs::create_dir_all(&tmp)?;
-        for entry in std::fs::read_dir(&tmp)? {
-            let entry = entry?;
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok());
-            if age.is_some_and(|a| a > STALE_TMP) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        remove_stale_temp_files(&tmp)?;
         Ok(LocalStore {
             objects,
             tmp,
@@ -182,6 +172,23 @@ impl LocalStore {
         });
         Ok(Box::pin(stream))
     }
+}
+
+/// Removes the files in `dir` older than a day: uploads a crash cut off (a live upload
+/// writes to its temp file all the time). Shared with the Xet store's temp folder.
+pub fn remove_stale_temp_files(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok());
+        if age.is_some_and(|a| a > STALE_TMP) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// The disk side of a put: write chunks to a temp file; on Commit make it durable and rename

@@ -194,18 +194,7 @@ impl XetStore {
             std::fs::create_dir_all(root.join(d))?;
         }
         let tmp = root.join("tmp");
-        for entry in std::fs::read_dir(&tmp)? {
-            let entry = entry?;
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 24 * 3600);
-            if old {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        lfs_store::remove_stale_temp_files(&tmp)?;
         Ok(XetStore {
             root: root.to_owned(),
             tmp,

@@ -456,16 +456,28 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
 
     // Corrupt uploads are refused with the reason and stored nowhere.
     let before = xorb_bytes(&s);
-    let mut corrupt = std::fs::read(
-        walkdir::WalkDir::new(s.data_dir().join("xet/xorbs"))
-            .into_iter()
-            .filter_map(Result::ok)
-            .find(|e| e.file_type().is_file())
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let stored = walkdir::WalkDir::new(s.data_dir().join("xet/xorbs"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_file())
+        .unwrap()
+        .into_path();
+    let original = std::fs::read(&stored).unwrap();
+    let mut corrupt = original.clone();
     corrupt[100] ^= 1;
+    // Another repo's write token cannot replace a stored xorb: its hash names its content.
+    let name = stored.file_name().unwrap().to_str().unwrap().to_owned();
+    let r = post(
+        &s,
+        &format!("/xet-cas/v1/xorbs/default/{name}"),
+        &write_b,
+        &corrupt,
+    );
+    assert_eq!(
+        (r.status, json(&r)["was_inserted"].as_bool()),
+        (200, Some(false))
+    );
+    assert!(std::fs::read(&stored).unwrap() == original);
     let fake = "ab".repeat(32);
     let r = post(
         &s,

@@ -48,6 +48,9 @@ pub const RESERVED_NAMESPACES: &[&str] = &[
     "static",
     "status",
     "healthz",
+    // The Xet CAS, and where hf_xet posts its telemetry.
+    "xet-cas",
+    "v1",
 ];
 
 /// Checks a user or organisation name: a valid [`Name`] that is not reserved.

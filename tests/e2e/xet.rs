@@ -490,6 +490,23 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("not a valid shard"), "{}", r.text());
     assert_eq!(xorb_bytes(&s), before);
+
+    // A deleted repo's token dies with it, even when a new repo is given the same id.
+    s.repo("alice/gone", false);
+    let (_, gone) = xet_token(&s, &alice, "alice/gone", "read");
+    hub_script(
+        &s,
+        Some(&alice),
+        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')",
+    );
+    s.repo("alice/next", false);
+    let (_, next) = xet_token(&s, &alice, "alice/next", "read");
+    assert_eq!(
+        gone.split('.').nth(2),
+        next.split('.').nth(2),
+        "the id was not reused"
+    );
+    assert_eq!(get(&s, &recon, &gone, &[]).status, 401);
     assert_eq!(
         std::fs::read_dir(s.data_dir().join("xet/tmp"))
             .unwrap()

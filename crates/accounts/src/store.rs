@@ -219,6 +219,16 @@ impl Accounts {
         row.map(repo_from_row).transpose()
     }
 
+    /// When the repo with this id was created, if it exists. Ids of deleted repos can be
+    /// given again; together with the creation time an id names one repo for good.
+    pub async fn repo_created_at(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT created_at FROM repos WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
     /// Every repo of a type, for listings (the caller filters by access).
     pub async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>> {
         let rows = sqlx::query(

@@ -89,13 +89,19 @@ fn scope_name(role: Role) -> &'static str {
     }
 }
 
+/// What a token's signature covers: its scope, its repo (the id and the repo's creation time,
+/// since ids of deleted repos are given again) and its expiry.
+fn token_message(scope: &str, repo_id: i64, created_at: &str, exp: u64) -> String {
+    format!("xet-token\n{scope}\n{repo_id}\n{created_at}\n{exp}")
+}
+
 /// `xet1.{read|write}.{repo id}.{expiry}.{signature}`.
-fn make_token(state: &AppState, role: Role, repo_id: i64, exp: u64) -> String {
+fn make_token(state: &AppState, role: Role, repo: &accounts::Repo, exp: u64) -> String {
     let scope = scope_name(role);
     let sig = state
         .signer()
-        .sign_message(&format!("xet-token\n{scope}\n{repo_id}\n{exp}"));
-    format!("xet1.{scope}.{repo_id}.{exp}.{sig}")
+        .sign_message(&token_message(scope, repo.id, &repo.created_at, exp));
+    format!("xet1.{scope}.{}.{exp}.{sig}", repo.id)
 }
 
 /// What a valid CAS token allows.
@@ -103,7 +109,7 @@ struct Grant {
     repo_id: i64,
 }
 
-fn grant(state: &AppState, headers: &HeaderMap, need: Role) -> Result<Grant, HfError> {
+async fn grant(state: &AppState, headers: &HeaderMap, need: Role) -> Result<Grant, HfError> {
     let raw = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -116,12 +122,18 @@ fn grant(state: &AppState, headers: &HeaderMap, need: Role) -> Result<Grant, HfE
     let (Ok(repo_id), Ok(exp)) = (repo.parse::<i64>(), exp.parse::<u64>()) else {
         return Err(HfError::Unauthorized);
     };
-    let genuine = ver == "xet1"
-        && matches!(scope, "read" | "write")
-        && state
-            .signer()
-            .verify_message(&format!("xet-token\n{scope}\n{repo_id}\n{exp}"), sig);
-    if !genuine || exp <= now() {
+    if ver != "xet1" || !matches!(scope, "read" | "write") || exp <= now() {
+        return Err(HfError::Unauthorized);
+    }
+    // A deleted repo's token dies with it, even if its id is given to a new repo.
+    let created_at = state
+        .accounts()
+        .repo_created_at(repo_id)
+        .await
+        .map_err(HfError::internal)?
+        .ok_or(HfError::Unauthorized)?;
+    let message = token_message(scope, repo_id, &created_at, exp);
+    if !state.signer().verify_message(&message, sig) {
         return Err(HfError::Unauthorized);
     }
     if need >= Role::Write && scope != "write" {
@@ -147,7 +159,7 @@ async fn token(
     let target = repo_access::repo_ref(t, &ns, &name)?;
     let (repo, _, _) = repo_access::authorize(&state, &headers, &target, need).await?;
     let exp = now() + TOKEN_TTL;
-    let token = make_token(&state, need, repo.id, exp);
+    let token = make_token(&state, need, &repo, exp);
     let url = cas_url(&state, &headers);
     let mut res = Json(json!({ "accessToken": token, "exp": exp, "casUrl": url })).into_response();
     let h = res.headers_mut();
@@ -248,7 +260,7 @@ async fn upload_xorb(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HfError> {
-    grant(&state, &headers, Role::Write)?;
+    grant(&state, &headers, Role::Write).await?;
     if prefix != "default" {
         return Err(HfError::BadRequest(
             "the xorb prefix must be \"default\"".into(),
@@ -332,7 +344,7 @@ async fn upload_shard(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HfError> {
-    let g = grant(&state, &headers, Role::Write)?;
+    let g = grant(&state, &headers, Role::Write).await?;
     let tmp = spool(&state, body, xet_store::MAX_SHARD_BYTES).await?;
     let store = xet(&state).clone();
     let files = blocking(move || store.put_shard(tmp)).await?;
@@ -397,7 +409,7 @@ async fn plan_for(
     headers: &HeaderMap,
     file: &str,
 ) -> Result<(Plan, u64), HfError> {
-    let g = grant(state, headers, Role::Read)?;
+    let g = grant(state, headers, Role::Read).await?;
     let rec = visible_file(state, &g, file).await?;
     let (start, end) = file_range(headers, rec.size)?;
     let store = xet(state).clone();
@@ -500,7 +512,7 @@ async fn dedup(
     Path((prefix, hash)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    grant(&state, &headers, Role::Read)?;
+    grant(&state, &headers, Role::Read).await?;
     // The spec names `default-merkledb`; hf_xet 1.8 asks under `default`.
     if prefix != "default-merkledb" && prefix != "default" {
         return Err(HfError::BadRequest(

@@ -28,6 +28,10 @@
 //! (its SHA-256), `chunks/xx/<chunk hash>` (file hashes, newest last), `tmp/`.
 //! The file records list the xorbs every file references: the reference tracking from which a
 //! garbage collector, marking from the LFS objects commits point at, finds what is unused.
+//!
+//! This crate sits on top of `lfs-store`: [`TieredStore`] implements its `ObjectStore` seam by
+//! putting the two stores behind one door. It knows nothing of HTTP, repos or accounts (which
+//! repo may see which file is the registry's business, as for LFS objects).
 #![forbid(unsafe_code)]
 
 mod dedup;

@@ -1,0 +1,256 @@
+//! The CAS download routes: reconstructions (v1 and v2, with `Range`), global dedup answers,
+//! and the signed xorb byte ranges reconstructions point at.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hub_types::{LfsOid, Role};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use xet_store::{FileRecord, Plan};
+
+use super::{blocking, cas_url, grant, hash_param, now, xet, Grant, URL_TTL};
+use crate::hf::HfError;
+use crate::AppState;
+
+/// The file `file` names, if the token's repo holds it. Other repos' files look missing.
+async fn visible_file(state: &AppState, g: &Grant, file: &str) -> Result<Arc<FileRecord>, HfError> {
+    let hash = hash_param(file, "the file id")?;
+    let store = xet(state).clone();
+    let missing = || HfError::NotFound(format!("file {file} not found"));
+    let rec = blocking(move || store.file_by_xet_hash(&hash))
+        .await?
+        .ok_or_else(missing)?;
+    let oid = LfsOid::parse(&rec.sha256).map_err(HfError::internal)?;
+    let linked = state
+        .accounts()
+        .linked_object(g.repo_id, &oid)
+        .await
+        .map_err(HfError::internal)?;
+    linked.map(|_| rec).ok_or_else(missing)
+}
+
+/// The `Range: bytes=a-b` of a reconstruction request as `[a, b+1)`, clamped to `size`.
+fn file_range(headers: &HeaderMap, size: u64) -> Result<(u64, u64), HfError> {
+    let spec = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="));
+    let Some(spec) = spec else {
+        return Ok((0, size));
+    };
+    let bad = || HfError::BadRequest(format!("unsupported Range {spec:?}"));
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let start: u64 = a.trim().parse().map_err(|_| bad())?;
+    let end = match b.trim() {
+        "" => size,
+        b => b
+            .parse::<u64>()
+            .map_err(|_| bad())?
+            .saturating_add(1)
+            .min(size),
+    };
+    if start >= size || start >= end {
+        return Err(HfError::RangeNotSatisfiable(size));
+    }
+    Ok((start, end))
+}
+
+async fn plan_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    file: &str,
+) -> Result<(Plan, u64), HfError> {
+    let g = grant(state, headers, Role::Read).await?;
+    let rec = visible_file(state, &g, file).await?;
+    let (start, end) = file_range(headers, rec.size)?;
+    let store = xet(state).clone();
+    let plan = blocking(move || store.plan(&rec, start, end)).await?;
+    Ok((plan, now() + URL_TTL))
+}
+
+fn xorb_url(state: &AppState, base: &str, hash: &str, range: (u32, u32), exp: u64) -> String {
+    let (a, b) = (range.0, range.1 - 1);
+    let sig = state
+        .signer()
+        .sign_message(&format!("xet-xorb\n{hash}\n{a}\n{b}\n{exp}"));
+    format!("{base}/xorb/{hash}?r={a}-{b}&x={exp}&s={sig}")
+}
+
+fn terms_json(plan: &Plan) -> Vec<Value> {
+    plan.terms
+        .iter()
+        .map(|t| {
+            json!({
+                "hash": t.xorb.hex(),
+                "unpacked_length": t.unpacked,
+                "range": { "start": t.start, "end": t.end },
+            })
+        })
+        .collect()
+}
+
+/// The distinct chunk ranges to fetch per xorb: (chunk start, chunk end, first stored byte,
+/// end of stored bytes). Terms often repeat a range; each is listed once.
+fn fetches(plan: &Plan) -> BTreeMap<String, BTreeSet<(u32, u32, u32, u32)>> {
+    let mut out: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+    for t in &plan.terms {
+        out.entry(t.xorb.hex())
+            .or_default()
+            .insert((t.start, t.end, t.stored.0, t.stored.1));
+    }
+    out
+}
+
+/// `GET /xet-cas/v1/reconstructions/{file}`.
+pub(super) async fn reconstruction_v1(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    reconstruction(&state, &file, &headers, false).await
+}
+
+/// `GET /xet-cas/v2/reconstructions/{file}`: the same terms, fetches keyed under `xorbs`.
+pub(super) async fn reconstruction_v2(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    reconstruction(&state, &file, &headers, true).await
+}
+
+async fn reconstruction(
+    state: &AppState,
+    file: &str,
+    headers: &HeaderMap,
+    v2: bool,
+) -> Result<Response, HfError> {
+    let (plan, exp) = plan_for(state, headers, file).await?;
+    let base = cas_url(state, headers);
+    let mut by_xorb = Map::new();
+    for (hash, ranges) in fetches(&plan) {
+        // One signed URL per range: a link allows exactly the bytes it names.
+        let list = ranges
+            .iter()
+            .map(|&(s, e, a, b)| {
+                let url = xorb_url(state, &base, &hash, (a, b), exp);
+                let chunks = json!({ "start": s, "end": e });
+                let bytes = json!({ "start": a, "end": b - 1 });
+                if v2 {
+                    json!({ "url": url, "ranges": [{ "chunks": chunks, "bytes": bytes }] })
+                } else {
+                    json!({ "range": chunks, "url": url, "url_range": bytes })
+                }
+            })
+            .collect();
+        by_xorb.insert(hash, Value::Array(list));
+    }
+    let mut out = Map::new();
+    out.insert(
+        "offset_into_first_range".into(),
+        plan.offset_into_first_range.into(),
+    );
+    out.insert("terms".into(), Value::Array(terms_json(&plan)));
+    let key = if v2 { "xorbs" } else { "fetch_info" };
+    out.insert(key.into(), Value::Object(by_xorb));
+    Ok(Json(Value::Object(out)).into_response())
+}
+
+/// `GET /xet-cas/v1/chunks/default-merkledb/{hash}`: a shard listing xorbs that hold the
+/// chunk, or 404.
+pub(super) async fn dedup(
+    State(state): State<AppState>,
+    Path((prefix, hash)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    grant(&state, &headers, Role::Read).await?;
+    // The spec names `default-merkledb`; hf_xet 1.8 asks under `default`.
+    if prefix != "default-merkledb" && prefix != "default" {
+        return Err(HfError::BadRequest(
+            "the dedup prefix must be \"default-merkledb\"".into(),
+        ));
+    }
+    let hash = hash_param(&hash, "the chunk hash")?;
+    let store = xet(&state).clone();
+    match blocking(move || store.dedup_shard(&hash)).await? {
+        Some(bytes) => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        }
+        None => Err(HfError::NotFound("chunk not found".into())),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct XorbLink {
+    r: String,
+    x: u64,
+    s: String,
+}
+
+/// `GET /xet-cas/xorb/{hash}?r=a-b&x=exp&s=sig`: stored bytes of a xorb, within the range the
+/// link was signed for.
+pub(super) async fn xorb_range(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Query(q): Query<XorbLink>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    let xorb = hash_param(&hash, "the xorb hash")?;
+    let forbidden = || HfError::Forbidden("the xorb link is invalid or expired".into());
+    let (a, b) = q.r.split_once('-').ok_or_else(forbidden)?;
+    let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+        return Err(forbidden());
+    };
+    let msg = format!("xet-xorb\n{}\n{a}\n{b}\n{}", xorb.hex(), q.x);
+    if q.x <= now() || a > b || !state.signer().verify_message(&msg, &q.s) {
+        return Err(forbidden());
+    }
+    // The client sends the signed range as its Range header; a narrower one is fine too.
+    let (start, end) = match headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+    {
+        Some((s, e)) => {
+            let (Ok(s), Ok(e)) = (s.trim().parse::<u64>(), e.trim().parse::<u64>()) else {
+                return Err(HfError::BadRequest("unsupported Range".into()));
+            };
+            if s < a || e > b || s > e {
+                return Err(forbidden());
+            }
+            (s, e)
+        }
+        None => (a, b),
+    };
+    let path = xet(&state).xorb_path(&xorb);
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| HfError::NotFound("xorb not found".into()))?;
+    let len = file.metadata().await.map_err(HfError::internal)?.len();
+    if end >= len {
+        return Err(HfError::RangeNotSatisfiable(len));
+    }
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(HfError::internal)?;
+    let n = end - start + 1;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(n), 1 << 20);
+    Ok((
+        StatusCode::PARTIAL_CONTENT,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, n.to_string()),
+            (header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}

@@ -61,10 +61,10 @@ pub const MAX_SHARD_BYTES: u64 = 64 << 20;
 const MAX_CHUNKS_PER_XORB: usize = 8192;
 /// Largest chunk, uncompressed (xet-core's chunker stops at 128 KiB; some slack for others).
 const MAX_CHUNK_BYTES: u32 = 1 << 20;
-/// Parsed xorb footers kept in memory.
-const FOOTER_CACHE: usize = 4096;
-/// File records kept in memory.
-const RECORD_CACHE: usize = 4096;
+/// Parsed xorb footers kept in memory (about 40 KB each for 1,024 chunks).
+const FOOTER_CACHE: usize = 1024;
+/// File records kept in memory (a record is about 100 bytes per term).
+const RECORD_CACHE: usize = 1024;
 
 /// Why a Xet operation failed; the variants tell the client's faults from the server's.
 #[derive(Debug, thiserror::Error)]

@@ -52,12 +52,31 @@ fn repo_url(state: &AppState, headers: &HeaderMap, r: &RepoRef) -> String {
     format!("{}/{r}", super::base_url(state, headers))
 }
 
+/// The repo a create or delete body names: `name`, the `organization` (else the caller's own
+/// namespace) and the `type` (else model).
 #[derive(Deserialize)]
-pub struct CreateRequest {
+pub struct RepoInBody {
     name: String,
     organization: Option<String>,
     #[serde(rename = "type")]
     repo_type: Option<String>,
+}
+
+impl RepoInBody {
+    fn target(&self, caller: &str) -> Result<RepoRef, HfError> {
+        let ns = self.organization.as_deref().unwrap_or(caller);
+        Ok(RepoRef {
+            repo_type: body_type(self.repo_type.as_deref())?,
+            id: RepoId::from_parts(ns, &self.name)
+                .map_err(|e| HfError::BadRequest(format!("invalid repo id: {e}")))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    #[serde(flatten)]
+    repo: RepoInBody,
     private: Option<bool>,
     visibility: Option<String>,
 }
@@ -68,12 +87,9 @@ pub async fn create(
     Json(req): Json<CreateRequest>,
 ) -> Result<Response, HfError> {
     let who = writer(&state, &headers).await?;
-    let t: RepoType = body_type(req.repo_type.as_deref())?;
-    let ns = req.organization.clone().unwrap_or_else(|| who.name.clone());
-    let id = RepoId::from_parts(&ns, &req.name)
-        .map_err(|e| HfError::BadRequest(format!("invalid repo id: {e}")))?;
-    let target = RepoRef { repo_type: t, id };
-    if !may_create_in(&state, &who, &ns).await? {
+    let target = req.repo.target(&who.name)?;
+    let (t, ns) = (target.repo_type, target.id.namespace.as_str());
+    if !may_create_in(&state, &who, ns).await? {
         return Err(HfError::Forbidden(format!(
             "you cannot create repos in {ns}"
         )));
@@ -125,26 +141,15 @@ async fn administered(
     Ok((repo, who))
 }
 
-#[derive(Deserialize)]
-pub struct DeleteRequest {
-    name: String,
-    organization: Option<String>,
-    #[serde(rename = "type")]
-    repo_type: Option<String>,
-}
-
 pub async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<DeleteRequest>,
+    Json(req): Json<RepoInBody>,
 ) -> Result<Response, HfError> {
     let who = writer(&state, &headers).await?;
-    let t: RepoType = body_type(req.repo_type.as_deref())?;
-    let ns = req.organization.clone().unwrap_or(who.name);
-    let target = RepoRef {
-        repo_type: t,
-        id: RepoId::from_parts(&ns, &req.name).map_err(|_| HfError::RepoNotFound)?,
-    };
+    body_type(req.repo_type.as_deref())?;
+    // With a known type, the only failure left is a name that cannot exist: no such repo.
+    let target = req.target(&who.name).map_err(|_| HfError::RepoNotFound)?;
     let (repo, _) = administered(&state, &headers, &target).await?;
     state.accounts().delete_repo(repo.id).await?;
     state.forget_repos();

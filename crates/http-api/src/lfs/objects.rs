@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use hub_types::{LfsOid, RepoType, Role};
+use hub_types::{LfsOid, RepoRef, RepoType, Role};
 use lfs_store::ByteRange;
 use serde::Deserialize;
 
@@ -46,21 +46,21 @@ fn signature(q: &LinkQuery, headers: &HeaderMap) -> Option<(u64, String)> {
 }
 
 /// The repo, if the request may do `op` on object `oid` of `size` bytes: by a valid, unexpired
-/// signature for exactly that, or by a token with `need` access.
-#[allow(clippy::too_many_arguments)]
+/// signature for exactly that, or by a token with the access `op` needs (read to download,
+/// write to upload or verify).
 async fn access(
     state: &AppState,
     headers: &HeaderMap,
     q: &LinkQuery,
-    t: RepoType,
-    ns: &str,
-    name: &str,
+    target: RepoRef,
     op: Op,
     oid: &LfsOid,
     size: Option<u64>,
-    need: Role,
 ) -> Result<Repo, LfsError> {
-    let target = repo_ref(t, ns, name)?;
+    let need = match op {
+        Op::Download => Role::Read,
+        Op::Upload | Op::Verify => Role::Write,
+    };
     if let Some((exp, sig)) = signature(q, headers) {
         let repo = find_repo(state, &target).await?;
         let size = size.ok_or_else(|| LfsError::BadRequest("the link has no size".into()))?;
@@ -95,13 +95,10 @@ pub async fn download(
         &state,
         &headers,
         &q,
-        t,
-        &ns,
-        &name,
+        repo_ref(t, &ns, &name)?,
         Op::Download,
         &oid,
         q.size,
-        Role::Read,
     )
     .await?;
     let missing = || LfsError::NotFound(format!("object {oid} not found in {}", repo.repo_ref()));
@@ -163,13 +160,10 @@ pub async fn upload(
         &state,
         &headers,
         &q,
-        t,
-        &ns,
-        &name,
+        repo_ref(t, &ns, &name)?,
         Op::Upload,
         &oid,
         Some(size),
-        Role::Write,
     )
     .await?;
     let max = state.config().max_lfs_object_size;
@@ -227,13 +221,10 @@ pub async fn verify(
         &state,
         &headers,
         &q,
-        t,
-        &ns,
-        &name,
+        repo_ref(t, &ns, &name)?,
         Op::Verify,
         &oid,
         Some(req.size),
-        Role::Write,
     )
     .await?;
     let linked = state.accounts().linked_object(repo.id, &oid).await?;

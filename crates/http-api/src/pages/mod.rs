@@ -48,20 +48,16 @@ pub fn repo_routes() -> Router<AppState> {
 }
 
 async fn style() -> Response {
-    let mut res = STYLE.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    res
+    stylesheet(STYLE)
 }
 
 async fn code_style() -> Response {
-    let mut res = highlight::css().into_response();
+    stylesheet(highlight::css())
+}
+
+/// A stylesheet answer: CSS, cached by the browser for an hour.
+fn stylesheet(css: &'static str) -> Response {
+    let mut res = css.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/css; charset=utf-8"),

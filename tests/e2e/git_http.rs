@@ -2,18 +2,9 @@
 
 use crate::harness::*;
 
-/// A server with user alice, her write token, and her public model repo alice/m.
-fn setup() -> (Server, String) {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
-    (s, token)
-}
-
 #[test]
 fn clone_push_fetch_round_trip_keeps_bytes() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     let url = s.git_url("alice/m", Some(&token));
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
@@ -50,7 +41,7 @@ fn clone_push_fetch_round_trip_keeps_bytes() {
 
 #[test]
 fn branches_tags_deletes_and_force_pushes() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     let url = s.git_url("alice/m", Some(&token));
     w.git_ok(".", &["clone", "-q", &url, "a"]);
@@ -104,7 +95,7 @@ fn branches_tags_deletes_and_force_pushes() {
 
 #[test]
 fn atomic_push_is_all_or_nothing_and_push_options_are_accepted() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     let url = s.git_url("alice/m", Some(&token));
     w.git_ok(".", &["clone", "-q", &url, "a"]);
@@ -153,7 +144,7 @@ fn atomic_push_is_all_or_nothing_and_push_options_are_accepted() {
 
 #[test]
 fn protocol_v0_and_v2_both_work() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     w.git_ok(
         ".",
@@ -197,7 +188,7 @@ fn protocol_v0_and_v2_both_work() {
 
 #[test]
 fn shallow_clone_deepen_and_partial_clone() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     w.git_ok(
         ".",
@@ -250,7 +241,7 @@ fn shallow_clone_deepen_and_partial_clone() {
 
 #[test]
 fn push_of_2000_tags() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     w.git_ok(
         ".",
@@ -283,7 +274,7 @@ fn push_of_2000_tags() {
 
 #[test]
 fn push_larger_than_post_buffer_through_auth() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     // Credentials come from a credential helper, so git first meets a 401 and retries.
     std::fs::write(
@@ -337,7 +328,7 @@ fn push_larger_than_post_buffer_through_auth() {
 
 #[test]
 fn concurrent_pushes_to_one_branch_lose_nothing() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     let url = s.git_url("alice/m", Some(&token));
     w.git_ok(".", &["clone", "-q", &url, "a"]);
@@ -404,7 +395,7 @@ fn datasets_and_spaces_have_their_own_urls() {
 
 #[test]
 fn hook_refuses_refs_outside_branches_and_tags_and_keeps_main() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     w.git_ok(
         ".",

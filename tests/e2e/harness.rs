@@ -17,6 +17,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server with user alice, her write token, and her public model repo alice/m.
+    pub fn with_alice() -> (Server, String) {
+        let s = Server::start();
+        s.user("alice");
+        let token = s.token("alice", "write");
+        s.repo("alice/m", false);
+        (s, token)
+    }
+
     pub fn start() -> Server {
         Server::start_with(&[])
     }
@@ -353,4 +362,9 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// The repository's fixtures folder (model repos good and bad, weights files).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }

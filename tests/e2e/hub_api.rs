@@ -68,7 +68,7 @@ fn seeded() -> (Server, String, Work, String) {
     s.repo("alice/m", false);
     let w = lfs_work(&s, &token);
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let fixtures = fixtures();
     std::fs::copy(
         fixtures.join("repos/good-model/README.md"),
         w.path("a/README.md"),

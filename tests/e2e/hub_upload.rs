@@ -1,23 +1,9 @@
 //! Uploads through the Hub API with the real huggingface_hub (`HF_HUB_DISABLE_XET=1`), checked
 //! with real git + git-lfs clones: same validation as a push, compare-and-swap on the branch.
 
-use std::path::Path;
-
 use crate::harness::*;
 use crate::hub_api::hub_script;
 use crate::lfs::lfs_work;
-
-fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn setup() -> (Server, String) {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
-    (s, token)
-}
 
 /// A fresh git + git-lfs clone of alice/m.
 fn clone(s: &Server, token: &str) -> Work {
@@ -28,7 +14,7 @@ fn clone(s: &Server, token: &str) -> Work {
 
 #[test]
 fn upload_file_and_folder_land_as_commits_git_clones() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let src = tempfile::tempdir().unwrap();
     let folder = src.path().join("model");
     std::fs::create_dir_all(&folder).unwrap();
@@ -104,7 +90,7 @@ print("big", api.upload_file(path_or_fileobj="{big}", path_in_repo="weights/big.
 
 #[test]
 fn create_commit_with_every_operation_and_pull_requests() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let script = r#"
 from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationDelete, CommitOperationCopy, hf_hub_download
 api = HfApi()
@@ -150,7 +136,7 @@ print(sorted(api.list_repo_files("alice/m")))
 
 #[test]
 fn bad_commits_are_refused_like_pushes_and_write_nothing() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let bare = s.bare_repo("models/alice/m.git");
     let malicious = fixtures().join("weights/malicious.bin");
     let script = format!(
@@ -221,7 +207,7 @@ except HfHubHTTPError as e:
 
 #[test]
 fn git_pushes_and_api_commits_interleave_and_race_safely() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let w = lfs_work(&s, &token);
     let url = s.git_url("alice/m", Some(&token));
     w.git_ok(".", &["clone", "-q", &url, "a"]);

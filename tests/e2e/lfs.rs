@@ -95,17 +95,9 @@ fn upload(s: &Server, repo: &str, token: &str, data: &[u8]) -> String {
     oid
 }
 
-fn setup() -> (Server, String) {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
-    (s, token)
-}
-
 #[test]
 fn git_lfs_push_and_clone_keep_bytes_and_store_each_object_once() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     s.repo("alice/m2", false);
     let w = lfs_work(&s, &token);
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
@@ -342,7 +334,7 @@ fn batch_errors_and_refused_uploads_leave_nothing_behind() {
 
 #[test]
 fn concurrent_uploads_keep_the_store_consistent() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let same = noise(3 << 20, 11);
     let others = [noise(2 << 20, 12), noise(2 << 20, 13)];
     let oid = sha256_hex(&same);
@@ -405,7 +397,7 @@ fn concurrent_uploads_keep_the_store_consistent() {
 
 #[test]
 fn range_downloads_and_resume_after_a_dropped_connection() {
-    let (s, token) = setup();
+    let (s, token) = Server::with_alice();
     let data = noise(1 << 20, 21);
     let oid = upload(&s, "alice/m", &token, &data);
     let path = format!("/alice/m/info/lfs/objects/{oid}");

@@ -45,7 +45,7 @@ fn pages_in_a_real_browser() {
     s.user("alice");
     let write = s.token("alice", "write");
     let read = s.token("alice", "read");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let fixtures = fixtures();
     let card = "---\nlicense: apache-2.0\nlanguage: en\npipeline_tag: text-generation\nlibrary_name: transformers\n---\n# Good model\n\n| metric | value |\n|---|---|\n| accuracy | 0.91 |\n\n```python\nprint('hello')\n```\n\n![dot](images/dot.png)\n";
     let config = std::fs::read(fixtures.join("weights/config-match.json")).unwrap();
     let weights = std::fs::read(fixtures.join("weights/good.safetensors")).unwrap();

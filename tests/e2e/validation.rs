@@ -9,13 +9,11 @@ use serde_json::json;
 use crate::harness::*;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/repos")
-        .join(name)
+    fixtures().join("repos").join(name)
 }
 
 fn expected() -> toml::Table {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/expected.toml");
+    let p = fixtures().join("expected.toml");
     toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -45,10 +43,7 @@ fn replace_tree(w: &Work, repo: &str, from: &Path) {
 
 /// Uploads fixtures/weights/good.safetensors, which fixtures/repos/good-model's pointer names.
 fn upload_good_model_object(s: &Server, repo: &str, token: &str) {
-    let data = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/weights/good.safetensors"),
-    )
-    .unwrap();
+    let data = std::fs::read(fixtures().join("weights/good.safetensors")).unwrap();
     let oid = sha256_hex(&data);
     let body = json!({ "operation": "upload", "objects": [{ "oid": oid, "size": data.len() }] });
     let (_, v, _) = json_request(
@@ -391,8 +386,7 @@ fn validate_checks_a_local_folder_like_a_push() {
         let e = e.unwrap();
         std::fs::copy(e.path(), w.path("m").join(e.file_name())).unwrap();
     }
-    let weights =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/weights/good.safetensors");
+    let weights = fixtures().join("weights/good.safetensors");
     w.write("m/model.safetensors", &std::fs::read(weights).unwrap());
     w.write(
         "m/.gitattributes",

@@ -2,18 +2,11 @@
 //! bad ones are refused with the expected `remote:` lines and the ref unchanged, good ones
 //! accepted with their parameter counts recorded.
 
-use std::path::Path;
-
 use crate::harness::*;
 use crate::lfs::lfs_work;
 
 fn weights(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/weights")
-            .join(name),
-    )
-    .unwrap()
+    std::fs::read(fixtures().join("weights").join(name)).unwrap()
 }
 
 #[test]

@@ -10,10 +10,6 @@ use crate::harness::*;
 use crate::hub_api::{hub_script, hub_script_xet};
 use crate::lfs::lfs_work;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
 /// Rows of the embedding: with a hidden size of 1024 in F32, 100 MiB of weights.
 const VOCAB: usize = 25_600;
 const HIDDEN: usize = 1024;

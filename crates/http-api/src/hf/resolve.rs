@@ -26,6 +26,9 @@ pub(crate) enum Found {
         commit: String,
         oid: String,
         size: u64,
+        /// The Xet file hash when the object is stored through Xet (looked up once, with the
+        /// path, rather than on every request).
+        xet_hash: Option<String>,
     },
     Plain {
         commit: String,
@@ -76,6 +79,7 @@ async fn lookup(
                 commit: commit.id,
                 oid: p.oid,
                 size: p.size,
+                xet_hash: None,
             });
         }
         Ok(Found::Plain {
@@ -85,6 +89,20 @@ async fn lookup(
         })
     })
     .await?;
+    let found = match found {
+        Found::Lfs {
+            commit, oid, size, ..
+        } => {
+            let xet_hash = crate::xet::xet_hash_of(state, &oid).await;
+            Found::Lfs {
+                commit,
+                oid,
+                size,
+                xet_hash,
+            }
+        }
+        other => other,
+    };
     let found = Arc::new(found);
     if !full_sha(rev) {
         caches
@@ -118,7 +136,9 @@ pub async fn resolve(
                 commit: commit.clone(),
             })
         }
-        Found::Lfs { commit, oid, size } => (commit.clone(), oid.clone(), *size),
+        Found::Lfs {
+            commit, oid, size, ..
+        } => (commit.clone(), oid.clone(), *size),
         Found::Plain { commit, oid, data } => (commit.clone(), oid.clone(), data.len() as u64),
     };
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -160,9 +180,9 @@ pub async fn resolve(
         },
     };
     let lfs = etag.len() == 64;
-    let xet_hash = match lfs {
-        true => crate::xet::xet_hash_of(&state, &etag).await,
-        false => None,
+    let xet_hash = match &*found {
+        Found::Lfs { xet_hash, .. } => xet_hash.clone(),
+        _ => None,
     };
     let (status, len) = match range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),

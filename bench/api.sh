@@ -18,22 +18,15 @@ for pkg in wrk nginx; do
 done
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
-WORK=$(mktemp -d /tmp/modelhub-api-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1 MODELHUB_DATA_DIR=$WORK/data
-mkdir -p "$HOME"
-git config --global user.name bench && git config --global user.email bench@example.com
+bench_workdir api
+git_sandbox
+export MODELHUB_DATA_DIR=$WORK/data
 
 "$BIN" user create bench 2>/dev/null
 TOKEN=$("$BIN" token create bench --role write)
 "$BIN" repo create bench/model 2>/dev/null
-"$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> /dev/null &
-PIDS+=("$!")
-for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
-URL=$(sed -n 's/^modelhub listening on //p' "$WORK/out")
+start_modelhub "$BIN" "$MODELHUB_DATA_DIR"; PIDS+=("$MH_PID")
+URL=$MH
 git clone -q "http://bench:$TOKEN@${URL#http://}/bench/model" "$WORK/repo"
 cp fixtures/repos/good-model/README.md fixtures/weights/config-match.json "$WORK/repo/"
 mv "$WORK/repo/config-match.json" "$WORK/repo/config.json"

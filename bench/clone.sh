@@ -20,11 +20,7 @@ command -v apache2 >/dev/null || command -v /usr/sbin/apache2 >/dev/null || {
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
 
-WORK=$(mktemp -d /tmp/modelhub-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+bench_workdir clone
 
 
 echo "building the fixture repository..." >&2

@@ -22,11 +22,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
 
-WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/modelhub-lfs-bench.XXXXXX")
-chmod 755 "$WORK"   # nginx's workers run as an unprivileged user
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+bench_workdir lfs
 
 echo "writing a ${SIZE_MIB} MiB random object..." >&2
 OBJ=$WORK/object

@@ -60,3 +60,19 @@ start_modelhub() {
 
 # Peak resident memory of a process, in MiB.
 peak_rss_mib() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
+
+# bench_workdir NAME: a fresh folder WORK (under BENCH_DIR, else /tmp) that nginx's workers can
+# read; at exit every process in PIDS is stopped and the folder removed.
+bench_workdir() {
+    WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/modelhub-$1-bench.XXXXXX")
+    chmod 755 "$WORK"
+    PIDS=()
+    trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+}
+
+# git_sandbox: git with a throwaway HOME under WORK, no system config, a fixed identity.
+git_sandbox() {
+    export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1
+    mkdir -p "$HOME"
+    git config --global user.name bench && git config --global user.email bench@example.com
+}

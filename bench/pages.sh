@@ -6,28 +6,23 @@
 #   bench/pages.sh [REPOS] [SECONDS]     (defaults 1000 and 10; installs wrk if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 REPOS=${1:-1000}
 SECS=${2:-10}
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
-WORK=$(mktemp -d /tmp/modelhub-pages-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1 MODELHUB_DATA_DIR=$WORK/data
-mkdir -p "$HOME"
-git config --global user.name bench && git config --global user.email bench@example.com
+bench_workdir pages
+git_sandbox
+export MODELHUB_DATA_DIR=$WORK/data
 
 echo "creating $REPOS repos..." >&2
 "$BIN" user create bench 2>/dev/null
 TOKEN=$("$BIN" token create bench --role write)
 for i in $(seq "$REPOS"); do "$BIN" repo create "bench/model-$i" 2>/dev/null; done
-"$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> /dev/null &
-PIDS+=("$!")
-for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
-URL=$(sed -n 's/^modelhub listening on //p' "$WORK/out")
+start_modelhub "$BIN" "$MODELHUB_DATA_DIR"; PIDS+=("$MH_PID")
+URL=$MH
 git clone -q "http://bench:$TOKEN@${URL#http://}/bench/model-1" "$WORK/repo"
 cp fixtures/repos/good-model/README.md "$WORK/repo/"
 cp fixtures/weights/config-match.json "$WORK/repo/config.json"

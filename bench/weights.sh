@@ -13,21 +13,15 @@ ROOT=$(pwd)
 ROUNDS=${1:-5}
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
-WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/modelhub-weights-bench.XXXXXX")
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1 MODELHUB_DATA_DIR=$WORK/data
-mkdir -p "$HOME"
-git config --global user.name bench && git config --global user.email bench@example.com
+bench_workdir weights
+git_sandbox
+export MODELHUB_DATA_DIR=$WORK/data
 
 "$BIN" user create bench 2>/dev/null
 TOKEN=$("$BIN" token create bench --role write)
 "$BIN" repo create bench/w 2>/dev/null
-"$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/log" &
-PIDS+=("$!")
-for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
-URL=$(sed -n 's/^modelhub listening on //p' "$WORK/out")
+start_modelhub "$BIN" "$MODELHUB_DATA_DIR"; PIDS+=("$MH_PID")
+URL=$MH
 HOST=${URL#http://}
 
 # Safetensors files with one U8 tensor each: a real header, then (sparse) zero data.

@@ -23,11 +23,7 @@ PY=${MODELHUB_TEST_PYTHON:-$ROOT/.venv/bin/python}
 cargo build --release --quiet -p modelhub
 BIN=$ROOT/target/release/modelhub
 
-WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/modelhub-xet-bench.XXXXXX")
-chmod 755 "$WORK"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+bench_workdir xet
 
 DATA=$WORK/data
 export MODELHUB_DATA_DIR=$DATA

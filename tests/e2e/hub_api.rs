@@ -62,10 +62,7 @@ fn run_hub_script(s: &Server, token: Option<&str>, script: &str, xet: bool) -> (
 /// alice/m with a card, a config, a 50 MiB LFS weights file and a small safetensors file,
 /// a tag v1, a second commit, and a pull-request ref.
 fn seeded() -> (Server, String, Work, String) {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     let w = lfs_work(&s, &token);
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
     let fixtures = fixtures();

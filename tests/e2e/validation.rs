@@ -78,10 +78,7 @@ fn no_quarantine_left(bare: &Path) {
 
 #[test]
 fn every_bad_fixture_push_is_refused_with_its_findings_and_the_fix_is_accepted() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     upload_good_model_object(&s, "alice/m", &token);
     let bare = s.bare_repo("models/alice/m.git");
     let w = Work::new();
@@ -147,10 +144,7 @@ fn every_bad_fixture_push_is_refused_with_its_findings_and_the_fix_is_accepted()
 
 #[test]
 fn warnings_show_but_do_not_block_and_large_files_and_unknown_lfs_objects_are_refused() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     let w = Work::new();
     w.git_ok(
         ".",
@@ -252,10 +246,7 @@ fn a_one_file_push_to_a_10000_file_repo_examines_only_that_file() {
 
 #[test]
 fn the_policy_file_changes_severities_and_is_shown() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     std::fs::write(
         s.data_dir().join("policy.toml"),
         "[rules]\ncard-license-missing = \"error\"\n[repos.\"alice/m\".rules]\ncard-language = \"off\"\n",

@@ -11,10 +11,7 @@ fn weights(name: &str) -> Vec<u8> {
 
 #[test]
 fn bad_weights_are_refused_and_good_ones_recorded() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     let w = lfs_work(&s, &token);
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
     w.write("a/README.md", b"---\nlicense: mit\n---\n# weights\n");

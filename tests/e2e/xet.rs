@@ -92,10 +92,7 @@ fn upload_folder(s: &Server, token: &str, repo: &str, folder: &Path, message: &s
 
 #[test]
 fn a_stock_client_uploads_through_xet_and_every_door_reads_the_same_bytes() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     let src = tempfile::tempdir().unwrap();
     let weights = safetensors(1);
     let folder = model_folder(src.path(), &weights);
@@ -174,10 +171,7 @@ fn a_stock_client_uploads_through_xet_and_every_door_reads_the_same_bytes() {
 
 #[test]
 fn chunks_are_stored_once_across_revisions_and_repos() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     s.repo("alice/copy", false);
     let src = tempfile::tempdir().unwrap();
     let v1 = safetensors(2);
@@ -232,10 +226,7 @@ fn chunks_are_stored_once_across_revisions_and_repos() {
 
 #[test]
 fn xet_uploads_are_validated_like_pushes() {
-    let s = Server::start();
-    s.user("alice");
-    let token = s.token("alice", "write");
-    s.repo("alice/m", false);
+    let (s, token) = Server::with_alice();
     let bare = s.bare_repo("models/alice/m.git");
     let head = || git_in(&bare, &bare, &["rev-parse", "main"]).stdout;
     let before = head();

@@ -70,8 +70,9 @@ impl ObjectStore for TieredStore {
         range: Option<ByteRange>,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         async move {
-            if self.local.size(oid).await?.is_some() {
-                return self.local.get(oid, range).await;
+            match self.local.get(oid, range).await {
+                Err(StoreError::NotFound(_)) => {} // not uploaded whole: try Xet
+                other => return other,
             }
             let rec = self
                 .record(oid)

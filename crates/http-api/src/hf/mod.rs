@@ -8,7 +8,7 @@ mod error;
 pub(crate) mod info;
 pub(crate) mod list;
 mod manage;
-mod refs;
+pub(crate) mod refs;
 mod resolve;
 pub(crate) mod tree;
 

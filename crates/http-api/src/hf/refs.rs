@@ -12,7 +12,16 @@ use super::{base_url, iso_time, readable, repo_type, with_reader, HfError};
 use crate::repo_access;
 use crate::AppState;
 
-const COMMITS_PAGE: usize = 50;
+/// Commits per page, in the API and on the pages.
+pub(crate) const COMMITS_PAGE: usize = 50;
+
+/// The page a `?p=N` query asks for (0 when absent or not a number).
+pub(crate) fn page_param(q: &[(String, String)]) -> usize {
+    q.iter()
+        .find(|(k, _)| k == "p")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
 
 pub async fn refs(
     State(state): State<AppState>,
@@ -53,11 +62,7 @@ pub async fn commits(
 ) -> Result<Response, HfError> {
     let t = repo_type(&kind)?;
     let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
-    let page: usize = q
-        .iter()
-        .find(|(k, _)| k == "p")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let page = page_param(&q);
     let rev2 = rev.clone();
     let (list, more) = with_reader(&state, path, move |r| {
         let c = r.resolve(&rev2)?;

@@ -13,6 +13,7 @@ use repo_rules::{parse_lfs_pointer, ChangedFile, Severity};
 use serde_json::Value;
 
 use super::{human_count, human_size, layout, markdown, trusted, viewer, visible, PageError};
+use crate::hf::refs::{page_param, COMMITS_PAGE};
 use crate::hf::{self, HfError};
 use crate::AppState;
 
@@ -345,15 +346,11 @@ pub async fn commits(
 ) -> Result<Response, PageError> {
     let who = viewer(&state, &headers).await;
     let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
-    let page: usize = q
-        .iter()
-        .find(|(k, _)| k == "p")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let page = page_param(&q);
     let rev2 = rev.clone();
     let (list, more) = read(&state, &repo, move |r| {
         let c = r.resolve(&rev2)?;
-        r.log(&c, page * 50, 50)
+        r.log(&c, page.saturating_mul(COMMITS_PAGE), COMMITS_PAGE)
     })
     .await?;
     let url = super::repo_url(&repo.repo_ref());

@@ -6,7 +6,10 @@
 //! revision of a file dedups against all of the previous one. The chunk hashes in it are
 //! keyed with a fresh random HMAC key: the client can recognise chunks it holds, but learns no
 //! hash it could use to claim chunks it does not hold (the verification hashes a shard upload
-//! must carry are made from the real chunk hashes).
+//! must carry are made from the real chunk hashes). Xorbs of a single chunk are left out: the
+//! hash of such a xorb is the raw hash of its chunk, which is exactly what the answer must not
+//! reveal. An answer thus holds no raw chunk hash and no file hash, only xorb hashes of two or
+//! more chunks (merkle roots, from which no chunk hash can be derived) and keyed chunk hashes.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -85,6 +88,14 @@ impl XetStore {
         let mut shard = MDBInMemoryShard::default();
         for x in &xorbs {
             let Some(f) = self.footer(x)? else { continue };
+            // The hash of a one-chunk xorb *is* its chunk's raw hash, and a raw chunk hash is
+            // all a shard needs to claim the chunk (it yields the verification and file
+            // hashes). Listing such a xorb would hand out a read capability for data the
+            // asker never proved to hold, so it is never listed; only its uploader (whose
+            // client knows the hash already) can dedup against it.
+            if f.len() < 2 {
+                continue;
+            }
             let chunks: Vec<XorbChunkSequenceEntry> = (0..f.len())
                 .map(|c| {
                     let start = if c == 0 {

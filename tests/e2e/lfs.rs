@@ -507,6 +507,44 @@ fn private_repos_keep_their_objects_and_locks() {
         403,
         "a link is bound to its repo"
     );
+    // A forged link says nothing about a private repo: it is answered exactly as a link into
+    // a repo that does not exist, for every transfer.
+    for (method, op) in [("GET", ""), ("PUT", ""), ("POST", "/verify")] {
+        let forged = |repo: &str| {
+            let path = if op.is_empty() {
+                format!(
+                    "/{repo}.git/info/lfs/objects/{oid}?size={}&exp=99999999999&sig={}",
+                    secret.len(),
+                    "ab".repeat(32)
+                )
+            } else {
+                format!("/{repo}.git/info/lfs{op}")
+            };
+            let auth = format!("Signed exp=99999999999,sig={}", "ab".repeat(32));
+            let body = json!({ "oid": oid, "size": secret.len() }).to_string();
+            let r = raw(
+                &s.addr,
+                &request(
+                    method,
+                    &path,
+                    &[
+                        ("Authorization", &auth),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body.as_bytes(),
+                ),
+            );
+            let ctype = r.header("content-type");
+            (r.status, ctype, r.body)
+        };
+        let (private, missing) = (forged("alice/priv"), forged("alice/no-such-repo"));
+        assert_eq!(private.0, 404, "{method}{op}");
+        assert_eq!(
+            private, missing,
+            "{method}{op}: a private repo told from a missing one"
+        );
+    }
+
     // Bob must upload the bytes themselves: wrong ones are refused, right ones link it.
     let (_, v) = batch(&s, "bob/pub", Some(&bob), "upload", obj.clone());
     let up = href_path(&s, &v["objects"][0]["actions"]["upload"]);

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::sign::Op;
 use super::{json, now, read_json, LfsError};
 use crate::body::{BodyError, BodyReader};
-use crate::repo_access::{authorize, find_repo, repo_ref};
+use crate::repo_access::{authorize, find_repo, repo_ref, Denied};
 use crate::AppState;
 
 /// What a signed link carries in its query.
@@ -62,13 +62,18 @@ async fn access(
         Op::Upload | Op::Verify => Role::Write,
     };
     if let Some((exp, sig)) = signature(q, headers) {
-        let repo = find_repo(state, &target).await?;
         let size = size.ok_or_else(|| LfsError::BadRequest("the link has no size".into()))?;
+        let repo = find_repo(state, &target).await?;
         if exp < now()
             || !state
                 .signer()
                 .verify(op, repo.id, oid.as_str(), size, exp, &sig)
         {
+            // A bad link to a private repo answers exactly as a link to a missing one: the
+            // status may not tell an outsider that the repo exists.
+            if repo.private {
+                return Err(Denied::NotFound.into());
+            }
             return Err(LfsError::Forbidden(
                 "this transfer link is invalid or has expired; ask the batch API for a new one"
                     .into(),

@@ -62,8 +62,16 @@ fn bad_weights_are_refused_and_good_ones_recorded() {
     let db = s.data_dir().join("modelhub.db");
     let info = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let accounts = accounts::Accounts::open(&db).await.unwrap();
+        let repo = accounts
+            .repo(&hub_types::RepoRef {
+                repo_type: hub_types::RepoType::Model,
+                id: hub_types::RepoId::parse("alice/m").unwrap(),
+            })
+            .await
+            .unwrap()
+            .expect("alice/m is registered");
         accounts
-            .weights(&hub_types::LfsOid::parse(&oid).unwrap())
+            .weights(repo.id, &hub_types::LfsOid::parse(&oid).unwrap())
             .await
             .unwrap()
     });

@@ -92,12 +92,18 @@ impl Accounts {
         Ok(())
     }
 
-    /// The recorded weights facts of an object (JSON), if validation has read it.
-    pub async fn weights(&self, oid: &LfsOid) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT info FROM lfs_weights WHERE oid = ?")
-            .bind(oid.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+    /// The recorded weights facts of an object (JSON), if validation has read it and the
+    /// object is linked to `repo_id`: a repo learns nothing about objects it does not hold,
+    /// whatever pointer its commits carry.
+    pub async fn weights(&self, repo_id: i64, oid: &LfsOid) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT w.info FROM lfs_weights w \
+             JOIN lfs_repo_objects l ON l.oid = w.oid AND l.repo_id = ? WHERE w.oid = ?",
+        )
+        .bind(repo_id)
+        .bind(oid.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -192,5 +198,34 @@ impl Accounts {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_types::{Name, RepoId, RepoRef, RepoType};
+
+    #[tokio::test]
+    async fn weights_facts_are_read_only_through_a_repo_that_holds_the_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Accounts::open(&dir.path().join("a.db")).await.unwrap();
+        db.create_user(&Name::parse("alice").unwrap(), false)
+            .await
+            .unwrap();
+        let repo = |id: &str| RepoRef {
+            repo_type: RepoType::Model,
+            id: RepoId::parse(id).unwrap(),
+        };
+        let private = db.create_repo(&repo("alice/private"), true).await.unwrap();
+        let other = db.create_repo(&repo("alice/other"), false).await.unwrap();
+        let oid = LfsOid::parse(&"ab".repeat(32)).unwrap();
+        db.link_object(private.id, &oid, 10).await.unwrap();
+        db.record_weights(&oid, r#"{"parameters":{"F16":7}}"#)
+            .await
+            .unwrap();
+        assert!(db.weights(private.id, &oid).await.unwrap().is_some());
+        // A pointer to the object in another repo's commit learns nothing of it.
+        assert_eq!(db.weights(other.id, &oid).await.unwrap(), None);
     }
 }

@@ -272,3 +272,71 @@ print("api", ok, refused)
     assert_eq!(out.trim().parse::<usize>().unwrap(), landed, "{api}");
     assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
 }
+
+#[test]
+fn pull_requests_branches_and_tags_pass_the_validator_like_pushes() {
+    let (s, token) = Server::with_alice();
+    let bare = s.bare_repo("models/alice/m.git");
+    // A commit with content the validator refuses, written straight into the bare repo (as a
+    // pull-request ref made before PR refs were validated): no door may put it on a branch.
+    let w = clone(&s, &token);
+    w.write(
+        "c/config.json",
+        br#"{"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3}"#,
+    );
+    w.git_ok("c", &["add", "config.json"]);
+    w.git_ok("c", &["commit", "-qm", "bad config"]);
+    w.git_ok(
+        "c",
+        &["push", "-q", bare.to_str().unwrap(), "HEAD:refs/pr/7"],
+    );
+    let refs_before = git_in(&bare, &bare, &["for-each-ref"]);
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+bad = b'{"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3}'
+for name, call in [
+    ("pr", lambda: api.upload_file(path_or_fileobj=bad, path_in_repo="config.json", repo_id="alice/m", create_pr=True)),
+    ("branch", lambda: api.create_branch("alice/m", branch="from-pr", revision="refs/pr/7")),
+    ("tag", lambda: api.create_tag("alice/m", tag="v-pr", revision="refs/pr/7")),
+    ("annotated", lambda: api.create_tag("alice/m", tag="v-pr-a", revision="refs/pr/7", tag_message="x")),
+]:
+    try:
+        call()
+        print(name, "accepted")
+    except HfHubHTTPError as e:
+        print(name, e.response.status_code, str(e).replace(chr(10), " | "))
+# What was validated stays easy: a branch and tags of main.
+api.create_branch("alice/m", branch="dev")
+api.create_tag("alice/m", tag="v1", revision="dev", tag_message="first")
+print("good", sorted(b.name for b in api.list_repo_refs("alice/m").branches))
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    for name in ["pr", "branch", "tag", "annotated"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(
+            line.starts_with(&format!("{name} 400"))
+                && line.contains("hidden_size 100 is not divisible by num_attention_heads 3"),
+            "{line}"
+        );
+    }
+    assert!(out.contains("good ['dev', 'main']"), "{out}");
+    // No refused ref exists; refs/pr/7 is where it was and no PR ref was added.
+    let refs =
+        String::from_utf8_lossy(&git_in(&bare, &bare, &["for-each-ref"]).stdout).into_owned();
+    let before = String::from_utf8_lossy(&refs_before.stdout).into_owned();
+    for r in before.lines() {
+        assert!(refs.contains(r), "{r} changed: {refs}");
+    }
+    for gone in ["from-pr", "v-pr", "refs/pr/1"] {
+        assert!(!refs.contains(gone), "{gone} was written: {refs}");
+    }
+    assert!(
+        refs.contains("refs/heads/dev") && refs.contains("refs/tags/v1"),
+        "{refs}"
+    );
+}

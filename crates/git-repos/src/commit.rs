@@ -115,6 +115,18 @@ async fn git(
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// What an API branch or tag creation points the new ref at.
+pub enum NewRef<'a> {
+    /// `refs/heads/{name}` at a commit.
+    Branch { name: &'a str, commit: &'a str },
+    /// `refs/tags/{name}` at a commit: annotated with `message` if given, else lightweight.
+    Tag {
+        name: &'a str,
+        commit: &'a str,
+        message: Option<&'a str>,
+    },
+}
+
 fn check_path(p: &str) -> Result<(), CommitError> {
     let bad = p.is_empty()
         || p.starts_with('/')
@@ -130,38 +142,41 @@ fn check_path(p: &str) -> Result<(), CommitError> {
 }
 
 impl GitRepos {
+    /// A scratch bare repo under `.staging` that borrows this repo's objects (alternates):
+    /// where API commits and tags are written before they are pushed in.
+    pub(crate) async fn scratch(&self, repo: &RepoRef) -> Result<tempfile::TempDir, RepoError> {
+        let target = self.path(repo);
+        let staging = self.root.join(".staging");
+        tokio::fs::create_dir_all(&staging).await?;
+        let tmp = tempfile::Builder::new()
+            .prefix("commit-")
+            .tempdir_in(&staging)?;
+        let scratch = tmp.path();
+        git(
+            scratch,
+            &scratch.join("index.api"),
+            &["init", "--quiet", "--bare", "--template=", "."],
+            None,
+            None,
+        )
+        .await?;
+        tokio::fs::write(
+            scratch.join("objects/info/alternates"),
+            format!("{}\n", target.join("objects").display()),
+        )
+        .await?;
+        Ok(tmp)
+    }
+
     /// Starts a commit on top of `parent` in a scratch repo that borrows this repo's objects.
     pub async fn begin_commit(
         &self,
         repo: &RepoRef,
         parent: &str,
     ) -> Result<CommitBuilder, CommitError> {
-        let target = self.path(repo);
-        let staging = self.root.join(".staging");
-        tokio::fs::create_dir_all(&staging)
-            .await
-            .map_err(RepoError::from)?;
-        let tmp = tempfile::Builder::new()
-            .prefix("commit-")
-            .tempdir_in(&staging)
-            .map_err(RepoError::from)?;
+        let tmp = self.scratch(repo).await?;
         let scratch = tmp.path();
         let index = scratch.join("index.api");
-        git(
-            scratch,
-            &index,
-            &["init", "--quiet", "--bare", "--template=", "."],
-            None,
-            None,
-        )
-        .await?;
-        let alternates = scratch.join("objects/info/alternates");
-        tokio::fs::write(
-            &alternates,
-            format!("{}\n", target.join("objects").display()),
-        )
-        .await
-        .map_err(RepoError::from)?;
         git(scratch, &index, &["read-tree", parent], None, None).await?;
         Ok(CommitBuilder {
             tmp,
@@ -199,6 +214,30 @@ impl GitRepos {
         )
         .await?;
 
+        self.push_from(
+            repo,
+            scratch,
+            &format!("{commit}:{}", req.target_ref),
+            req.target_ref,
+            req.expected_tip,
+            req.env,
+        )
+        .await?;
+        Ok(commit)
+    }
+
+    /// Pushes `refspec` from the scratch repo into `repo` through receive-pack with the
+    /// server's hooks and settings (so it is validated as any push is), with a lease that
+    /// `target_ref` is at `expected_tip` (`None`: that it does not exist).
+    pub(crate) async fn push_from(
+        &self,
+        repo: &RepoRef,
+        scratch: &Path,
+        refspec: &str,
+        target_ref: &str,
+        expected_tip: Option<&str>,
+        env: &ServiceEnv,
+    ) -> Result<(), CommitError> {
         let mut receive_pack = String::from("git");
         for setting in self.service_config() {
             receive_pack.push_str(&format!(
@@ -209,10 +248,9 @@ impl GitRepos {
         receive_pack.push_str(" receive-pack");
         let lease = format!(
             "--force-with-lease={}:{}",
-            req.target_ref,
-            req.expected_tip.unwrap_or("")
+            target_ref,
+            expected_tip.unwrap_or("")
         );
-        let refspec = format!("{commit}:{}", req.target_ref);
         let mut cmd = git_command();
         cmd.current_dir(scratch)
             .env("GIT_DIR", scratch)
@@ -225,18 +263,18 @@ impl GitRepos {
                 &receive_pack,
             ])
             .arg(self.path(repo))
-            .arg(&refspec)
+            .arg(refspec)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in &req.env.vars {
+        for (k, v) in &env.vars {
             cmd.env(k, v);
         }
         let out = cmd.output().await.map_err(RepoError::from)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
-            return Ok(commit);
+            return Ok(());
         }
         if [
             "stale info",

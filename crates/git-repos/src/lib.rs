@@ -18,7 +18,7 @@ use std::process::Stdio;
 use hub_types::RepoRef;
 use tokio::process::{Child, Command};
 
-pub use commit::{CommitBuilder, CommitError, CommitRequest, Op};
+pub use commit::{CommitBuilder, CommitError, CommitRequest, NewRef, Op};
 pub use create::DEFAULT_GITATTRIBUTES;
 pub use manage::{valid_ref_name, RefUpdateError};
 pub use read::{CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry};

@@ -1,15 +1,15 @@
-//! Changing repos outside a push: branches and tags made through the API, moving and deleting
-//! whole repos. Ref updates go through `git update-ref` / `git tag`, so they take git's own
-//! ref locks and cannot race a concurrent push into an inconsistent state.
+//! Changing repos outside a push: branches and tags made through the API (landed as pushes,
+//! so the hook validates them), ref deletions, moving and deleting whole repos. Ref updates go
+//! through receive-pack or `git update-ref`, so they take git's own ref locks and cannot race
+//! a concurrent push into an inconsistent state.
 
 use std::path::Path;
 use std::process::Stdio;
 
 use hub_types::RepoRef;
 
-use crate::{git_command, GitRepos, RepoError};
-
-const ZERO: &str = "0000000000000000000000000000000000000000";
+use crate::commit::{CommitError, NewRef};
+use crate::{git_command, GitRepos, RepoError, ServiceEnv};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RefUpdateError {
@@ -19,6 +19,9 @@ pub enum RefUpdateError {
     Missing(String),
     #[error("invalid ref name {0:?}")]
     BadName(String),
+    /// The pre-receive hook refused the new ref; the text is what it said.
+    #[error("{0}")]
+    Rejected(String),
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -59,37 +62,68 @@ async fn run(repo: &Path, args: &[&str], who: Option<&str>) -> Result<(bool, Str
 }
 
 impl GitRepos {
-    /// Creates `refs/heads/{branch}` at `commit`; refuses if it exists.
-    pub async fn create_branch(
+    /// Creates a branch or tag through the API. It is landed as a push into the repo (from a
+    /// scratch repo that borrows its objects), so the pre-receive hook validates it like any
+    /// other door that writes a ref: a commit that never passed validation for this repo
+    /// (one only a pull request or nothing points at) is checked before a branch or tag
+    /// may name it. Refuses if the ref exists.
+    pub async fn create_ref(
         &self,
         repo: &RepoRef,
-        branch: &str,
-        commit: &str,
+        new: NewRef<'_>,
         who: &str,
+        env: &ServiceEnv,
     ) -> Result<(), RefUpdateError> {
-        if !valid_ref_name(branch) {
-            return Err(RefUpdateError::BadName(branch.to_owned()));
+        let (name, full) = match new {
+            NewRef::Branch { name, .. } => (name, format!("refs/heads/{name}")),
+            NewRef::Tag { name, .. } => (name, format!("refs/tags/{name}")),
+        };
+        if !valid_ref_name(name) {
+            return Err(RefUpdateError::BadName(name.to_owned()));
         }
-        let full = format!("refs/heads/{branch}");
-        let msg = format!("branch created by {who} through the API");
-        let (ok, _) = run(
-            &self.path(repo),
-            &[
-                "update-ref",
-                "--create-reflog",
-                "-m",
-                &msg,
-                &full,
+        let tmp = self.scratch(repo).await?;
+        let scratch = tmp.path();
+        let refspec = match new {
+            NewRef::Branch { commit, .. }
+            | NewRef::Tag {
                 commit,
-                ZERO,
-            ],
-            Some(who),
-        )
-        .await?;
-        if ok {
-            Ok(())
-        } else {
-            Err(RefUpdateError::Exists(full))
+                message: None,
+                ..
+            } => format!("{commit}:{full}"),
+            NewRef::Tag {
+                commit,
+                message: Some(m),
+                ..
+            } => {
+                let (ok, err) = run(
+                    scratch,
+                    &["--git-dir=.", "tag", "-a", "-m", m, name, commit],
+                    Some(who),
+                )
+                .await?;
+                if !ok {
+                    return Err(RepoError::Git {
+                        args: "tag -a".into(),
+                        stderr: err,
+                    }
+                    .into());
+                }
+                format!("{full}:{full}")
+            }
+        };
+        match self
+            .push_from(repo, scratch, &refspec, &full, None, env)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(CommitError::Stale) => Err(RefUpdateError::Exists(full)),
+            Err(CommitError::Rejected(said)) => Err(RefUpdateError::Rejected(said)),
+            Err(CommitError::Repo(e)) => Err(e.into()),
+            Err(e) => Err(RepoError::Git {
+                args: "push".into(),
+                stderr: e.to_string(),
+            }
+            .into()),
         }
     }
 
@@ -109,31 +143,6 @@ impl GitRepos {
                 stderr: err,
             }
             .into())
-        }
-    }
-
-    /// Creates tag `tag` at `commit`: annotated with `message` if given, else lightweight.
-    pub async fn create_tag(
-        &self,
-        repo: &RepoRef,
-        tag: &str,
-        commit: &str,
-        message: Option<&str>,
-        who: &str,
-    ) -> Result<(), RefUpdateError> {
-        if !valid_ref_name(tag) {
-            return Err(RefUpdateError::BadName(tag.to_owned()));
-        }
-        let full = format!("refs/tags/{tag}");
-        let path = self.path(repo);
-        let (ok, _) = match message {
-            Some(m) => run(&path, &["tag", "-a", "-m", m, tag, commit], Some(who)).await?,
-            None => run(&path, &["update-ref", &full, commit, ZERO], Some(who)).await?,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(RefUpdateError::Exists(full))
         }
     }
 

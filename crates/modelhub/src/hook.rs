@@ -3,9 +3,10 @@
 //! every ref of the push and discard its objects; what is printed reaches the pusher as
 //! `remote:` lines.
 //!
-//! It checks the ref rules of a model hub, then for each pushed branch or tag only what
-//! changed (new tip against old tip; a new ref against the default branch): LFS locks, and
-//! the content rules of `repo-rules` with the server's policy.
+//! It checks the ref rules of a model hub, then for each pushed ref (branches, tags, and the
+//! pull-request refs the commit API writes) only what changed (new tip against old tip; a new
+//! ref against the default branch, unless its commit is on a branch or tag already): LFS
+//! locks, and the content rules of `repo-rules` with the server's policy.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -74,11 +75,12 @@ pub fn run(cmd: HookCmd) -> Result<()> {
 
     let mut per_ref: Vec<(String, Vec<Finding>)> = Vec::new();
     let mut lock_errors = Vec::new();
-    for u in updates
-        .iter()
-        .filter(|u| !u.is_delete() && pushable_ref(&u.name).is_ok())
-    {
-        let base = hook_git::base_of(u)?;
+    // Every ref that survived the ref rules is checked, pull-request refs included: content
+    // refused on a branch is refused on `refs/pr/N` too, so no ref can hold it.
+    for u in updates.iter().filter(|u| !u.is_delete()) {
+        let Some(base) = hook_git::base_of(u)? else {
+            continue;
+        };
         let entries = hook_git::diff(&base, &u.new)?;
         if let Some(s) = &server {
             if u.name.starts_with("refs/heads/") {

@@ -24,11 +24,26 @@ pub struct Entry {
     pub deleted: bool,
 }
 
-/// What to compare a ref update against: the old tip, or for a new ref the default branch,
-/// or nothing (the empty tree) in a repo without one.
-pub fn base_of(u: &Update) -> Result<String> {
+/// What to compare a ref update against: the old tip; for a new ref, nothing at all if its
+/// commit is already on a branch or tag of this repo (it was validated when it got there),
+/// else the default branch, or the empty tree in a repo without one. A pull-request ref is
+/// not a validated place: a branch or tag made from a commit only a PR holds is checked.
+pub fn base_of(u: &Update) -> Result<Option<String>> {
     if !u.is_create() {
-        return Ok(u.old.clone());
+        return Ok(Some(u.old.clone()));
+    }
+    let out = Command::new("git")
+        .args(["rev-list", "-n1", &u.new, "--not", "--branches", "--tags"])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "git rev-list {}: {}",
+            u.new,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
     }
     let out = Command::new("git")
         .args([
@@ -38,11 +53,11 @@ pub fn base_of(u: &Update) -> Result<String> {
             &format!("refs/heads/{DEFAULT_BRANCH}^{{commit}}"),
         ])
         .output()?;
-    Ok(if out.status.success() {
+    Ok(Some(if out.status.success() {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     } else {
         EMPTY_TREE.to_owned()
-    })
+    }))
 }
 
 /// Every path that differs between `base` and `new`.

@@ -7,12 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use git_repos::RefUpdateError;
+use git_repos::{NewRef, RefUpdateError};
 use hub_types::{RepoId, RepoRef, RepoType, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{repo_type, HfError};
+use crate::git_http::push_env;
 use crate::repo_access::{self, principal};
 use crate::{AppState, HubError};
 
@@ -152,8 +153,7 @@ pub async fn delete(
     let target = req.target(&who.name).map_err(|_| HfError::RepoNotFound)?;
     let (repo, _) = administered(&state, &headers, &target).await?;
     state.accounts().delete_repo(repo.id).await?;
-    state.forget_repos();
-    state.forget_revisions();
+    state.forget_repo(&repo);
     state
         .repos()
         .remove(&repo.repo_ref())
@@ -194,7 +194,7 @@ pub async fn settings(
     };
     if let Some(p) = private {
         state.accounts().set_private(repo.id, p).await?;
-        state.forget_repos();
+        state.forget_repo(&repo);
     }
     Ok(Json(json!({})).into_response())
 }
@@ -250,16 +250,15 @@ pub async fn move_repo(
         state.forget_repos();
         return Err(HfError::internal(e));
     }
-    state.forget_repos();
-    state.forget_revisions();
+    state.forget_repo(&repo);
     Ok(Json(json!({ "url": repo_url(&state, &headers, &moved.repo_ref()) })).into_response())
 }
 
 /// The answer to a ref change: `{}` (and cached revisions dropped), or the error.
-fn ref_answer(state: &AppState, result: Result<(), RefUpdateError>) -> Response {
+fn ref_answer(state: &AppState, repo: &Repo, result: Result<(), RefUpdateError>) -> Response {
     match result {
         Ok(()) => {
-            state.forget_revisions();
+            state.forget_revisions(repo);
             Json(json!({})).into_response()
         }
         Err(e) => ref_error(e),
@@ -277,6 +276,7 @@ fn ref_error(e: RefUpdateError) -> Response {
         RefUpdateError::BadName(n) => {
             HfError::BadRequest(format!("invalid ref name {n:?}")).into_response()
         }
+        RefUpdateError::Rejected(said) => HfError::BadRequest(said).into_response(),
         RefUpdateError::Repo(e) => HfError::internal(e).into_response(),
     }
 }
@@ -304,7 +304,7 @@ async fn writable_at(
     rev: &str,
 ) -> Result<(Repo, Principal, String), HfError> {
     let (repo, who) = writable(state, headers, kind, ns, name).await?;
-    let commit = super::commit_of(state, &state.repos().path(&repo.repo_ref()), rev).await?;
+    let commit = super::commit_of(state, &repo, rev).await?;
     Ok((repo, who, commit))
 }
 
@@ -320,6 +320,7 @@ async fn delete_named_ref(
     let (repo, _) = writable(state, headers, kind, ns, name).await?;
     Ok(ref_answer(
         state,
+        &repo,
         state.repos().delete_ref(&repo.repo_ref(), full).await,
     ))
 }
@@ -342,9 +343,18 @@ pub async fn create_branch(
     let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &from).await?;
     Ok(ref_answer(
         &state,
+        &repo,
         state
             .repos()
-            .create_branch(&repo.repo_ref(), &branch, &commit, &who.name)
+            .create_ref(
+                &repo.repo_ref(),
+                NewRef::Branch {
+                    name: &branch,
+                    commit: &commit,
+                },
+                &who.name,
+                &push_env(&state, &repo, &who),
+            )
             .await,
     ))
 }
@@ -386,14 +396,18 @@ pub async fn create_tag(
     let message = req.message.filter(|m| !m.is_empty());
     Ok(ref_answer(
         &state,
+        &repo,
         state
             .repos()
-            .create_tag(
+            .create_ref(
                 &repo.repo_ref(),
-                &req.tag,
-                &commit,
-                message.as_deref(),
+                NewRef::Tag {
+                    name: &req.tag,
+                    commit: &commit,
+                    message: message.as_deref(),
+                },
                 &who.name,
+                &push_env(&state, &repo, &who),
             )
             .await,
     ))

@@ -166,3 +166,51 @@ fn organisation_roles_decide_access() {
     let (cloned, pushed, _) = try_clone_and_push(&w, "acme/secret", Some(&w.alice_r));
     assert!(cloned && !pushed);
 }
+
+#[test]
+fn a_deleted_or_moved_private_repo_leaves_nothing_readable_under_its_name() {
+    let (s, token) = Server::with_alice();
+    // alice's private repo, read through the API so every cache holds it: the file at its
+    // commit id, the revision, the repo's description at that commit.
+    let script = r#"
+from huggingface_hub import HfApi, hf_hub_download
+api = HfApi()
+for round in ["moved", "deleted"]:
+    api.create_repo("alice/p", private=True)
+    c = api.upload_file(path_or_fileobj=b"the secret plan\n", path_in_repo="README.md", repo_id="alice/p").oid
+    assert open(hf_hub_download("alice/p", "README.md", revision=c)).read() == "the secret plan\n"
+    assert open(hf_hub_download("alice/p", "README.md")).read() == "the secret plan\n"
+    api.model_info("alice/p", revision=c)
+    if round == "moved":
+        api.move_repo("alice/p", "alice/p-old")
+    else:
+        api.delete_repo("alice/p")
+    api.create_repo("alice/p", private=False)
+    print(round, c)
+    if round == "moved":
+        api.delete_repo("alice/p")
+"#;
+    let out = crate::hub_api::hub_script(&s, Some(&token), script);
+    let commits: Vec<(&str, &str)> = out.lines().filter_map(|l| l.split_once(' ')).collect();
+    assert_eq!(commits.len(), 2, "{out}");
+    for (round, c) in commits {
+        // The new public repo with the same name must not answer with the old one's bytes.
+        for path in [
+            format!("/alice/p/resolve/{c}/README.md"),
+            format!("/api/models/alice/p/revision/{c}"),
+            format!("/alice/p/blob/{c}/README.md"),
+        ] {
+            let r = raw(&s.addr, &request("GET", &path, &[], b""));
+            assert!(
+                !r.text().contains("the secret plan"),
+                "{round}: {path} served the old private file"
+            );
+            assert_eq!(r.status, 404, "{round}: {path}: {}", r.text());
+        }
+        let r = raw(
+            &s.addr,
+            &request("GET", "/alice/p/resolve/main/README.md", &[], b""),
+        );
+        assert!(!r.text().contains("the secret plan"), "{round}: main");
+    }
+}

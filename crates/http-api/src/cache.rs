@@ -38,6 +38,14 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         map.insert(k, (v, Instant::now()));
     }
 
+    /// Keeps only the entries whose key passes `keep`.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        self.map
+            .lock()
+            .expect("cache lock is never poisoned")
+            .retain(|k, _| keep(k));
+    }
+
     pub fn clear(&self) {
         self.map
             .lock()

@@ -83,18 +83,27 @@ struct Caches {
     repos: cache::TtlCache<String, Option<accounts::Repo>>,
     /// SHA-256 of a token -> its user, or none.
     tokens: cache::TtlCache<String, Option<accounts::Principal>>,
-    /// (repo path, revision) -> commit id.
-    revisions: cache::TtlCache<(PathBuf, String), String>,
-    /// (repo path, commit, file) -> what resolve found there (immutable).
-    files: cache::TtlCache<(PathBuf, String, String), Arc<hf::Found>>,
-    /// (repo path, commit, blobs, siblings) -> the repo's description at that commit.
+    /// (repo, revision) -> commit id.
+    revisions: cache::TtlCache<(RepoKey, String), String>,
+    /// (repo, commit, file) -> what resolve found there (immutable).
+    files: cache::TtlCache<(RepoKey, String, String), Arc<hf::Found>>,
+    /// (repo, commit, blobs, siblings) -> the repo's description at that commit.
     /// A listing query and viewer -> the matching repos, sorted (kept briefly).
     listings: cache::TtlCache<String, Arc<Vec<serde_json::Map<String, serde_json::Value>>>>,
     summaries: cache::TtlCache<SummaryKey, Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
-/// (repo path, commit, with blob details, with siblings).
-type SummaryKey = (PathBuf, String, bool, bool);
+/// (repo, commit, with blob details, with siblings).
+type SummaryKey = (RepoKey, String, bool, bool);
+
+/// A repo's identity in cache keys: its id and creation time. Never its path or name: a repo
+/// moved away or deleted and created again under the same name is another repo, and ids of
+/// deleted repos are given again, so a cache entry of one can never answer for the other.
+type RepoKey = (i64, String);
+
+fn repo_key(repo: &accounts::Repo) -> RepoKey {
+    (repo.id, repo.created_at.clone())
+}
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
 const REVISION_TTL: Duration = Duration::from_secs(60);
@@ -174,10 +183,23 @@ impl AppState {
         self.inner.caches.listings.clear();
     }
 
-    /// Drops cached revisions (after refs moved: a push, a branch or tag made by the API).
-    fn forget_revisions(&self) {
-        self.inner.caches.revisions.clear();
+    /// Drops `repo`'s cached revisions (after its refs moved: a push, a commit, a branch or
+    /// tag made by the API); other repos' entries stay.
+    fn forget_revisions(&self, repo: &accounts::Repo) {
+        let key = repo_key(repo);
+        self.inner.caches.revisions.retain(|(k, _)| *k != key);
         self.inner.caches.listings.clear();
+    }
+
+    /// Drops everything cached about `repo` (after it was deleted, moved or made private or
+    /// public), with the repo records.
+    fn forget_repo(&self, repo: &accounts::Repo) {
+        let key = repo_key(repo);
+        let c = &self.inner.caches;
+        c.revisions.retain(|(k, _)| *k != key);
+        c.files.retain(|(k, _, _)| *k != key);
+        c.summaries.retain(|(k, _, _, _)| *k != key);
+        self.forget_repos();
     }
 
     fn signer(&self) -> &lfs::Signer {

@@ -204,13 +204,13 @@ pub async fn run(
     let head = preamble.into_iter().chain([first.freeze()]).map(Ok);
     let out = Output {
         stdout,
-        child,
+        child: Some(child),
         _permit: permit,
         timeout,
         label,
         finished: false,
         // A push moves refs: what the Hub API cached about revisions is stale once it ends.
-        on_end: (service == Service::ReceivePack).then(|| state.clone()),
+        on_end: (service == Service::ReceivePack).then(|| (state.clone(), repo.clone())),
     };
     Ok(Body::from_stream(
         stream::iter(head).chain(stream::unfold(out, Output::next)),
@@ -220,12 +220,32 @@ pub async fn run(
 /// Git's output still to be sent, with what must live as long as it: the child and the slot.
 struct Output {
     stdout: ChildStdout,
-    child: Child,
+    child: Option<Child>,
     _permit: Option<OwnedSemaphorePermit>,
     timeout: Duration,
     label: String,
     finished: bool,
-    on_end: Option<AppState>,
+    /// For a push: whose revisions to drop once git has exited.
+    on_end: Option<(AppState, Repo)>,
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // A push whose client went away, or whose output failed, may still have moved refs:
+        // the repo's revisions are dropped when git exits, however the response ended.
+        let (Some((state, repo)), Some(mut child)) = (self.on_end.take(), self.child.take()) else {
+            return;
+        };
+        let label = std::mem::take(&mut self.label);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                reap(&mut child, &label).await;
+                state.forget_revisions(&repo);
+            });
+        } else {
+            state.forget_revisions(&repo);
+        }
+    }
 }
 
 impl Output {
@@ -236,21 +256,27 @@ impl Output {
         let mut buf = BytesMut::with_capacity(CHUNK);
         match tokio::time::timeout(self.timeout, self.stdout.read_buf(&mut buf)).await {
             Ok(Ok(0)) => {
-                reap(&mut self.child, &self.label).await;
-                if let Some(state) = self.on_end.take() {
-                    state.forget_revisions();
+                if let Some(child) = self.child.as_mut() {
+                    reap(child, &self.label).await;
+                }
+                if let Some((state, repo)) = self.on_end.take() {
+                    state.forget_revisions(&repo);
                 }
                 None
             }
             Ok(Ok(_)) => Some((Ok(buf.freeze()), self)),
             Ok(Err(e)) => {
                 self.finished = true;
-                let _ = self.child.start_kill();
+                if let Some(c) = self.child.as_mut() {
+                    let _ = c.start_kill();
+                }
                 Some((Err(e), self))
             }
             Err(_) => {
                 self.finished = true;
-                let _ = self.child.start_kill();
+                if let Some(c) = self.child.as_mut() {
+                    let _ = c.start_kill();
+                }
                 tracing::warn!(git = %self.label, "git was silent for {:?}; aborted", self.timeout);
                 let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "git went silent");
                 Some((Err(e), self))

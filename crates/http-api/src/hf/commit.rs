@@ -254,7 +254,7 @@ pub async fn commit(
             )),
             other => commit_error(other),
         })?;
-    state.forget_revisions();
+    state.forget_revisions(&repo);
     let url = format!("{}/{}", base_url(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
     if let Some(n) = pr {

@@ -103,8 +103,13 @@ pub async fn summary(
 ) -> Result<Map<String, Value>, HfError> {
     // What a commit holds never changes: describe it once, then only refresh what lives in
     // the registry (visibility, downloads).
-    let commit_id = super::commit_of(state, &path, &rev).await?;
-    let key = (path.clone(), commit_id.clone(), blobs, with_siblings);
+    let commit_id = super::commit_of(state, repo, &rev).await?;
+    let key = (
+        crate::repo_key(repo),
+        commit_id.clone(),
+        blobs,
+        with_siblings,
+    );
     let mut out = match state.inner.caches.summaries.get(&key) {
         Some(hit) => (*hit).clone(),
         None => {
@@ -208,7 +213,7 @@ async fn describe_commit(
         "usedStorage".into(),
         json!(files.iter().map(File::real_size).sum::<u64>()),
     );
-    if let Some(st) = safetensors(state, &files).await? {
+    if let Some(st) = safetensors(state, repo.id, &files).await? {
         out.insert("safetensors".into(), st);
     }
     if let Some(Value::Object(c)) = config
@@ -278,14 +283,18 @@ fn tags(card: Option<&Map<String, Value>>, files: &[File]) -> Vec<String> {
 }
 
 /// `{parameters: {dtype: n}, total}` over the safetensors files whose headers validation read.
-async fn safetensors(state: &AppState, files: &[File]) -> Result<Option<Value>, HfError> {
+async fn safetensors(
+    state: &AppState,
+    repo_id: i64,
+    files: &[File],
+) -> Result<Option<Value>, HfError> {
     let mut infos = Vec::new();
     for f in files.iter().filter(|f| f.path.ends_with(".safetensors")) {
         let Some(p) = &f.lfs else { continue };
         let Ok(oid) = LfsOid::parse(&p.oid) else {
             continue;
         };
-        if let Some(json) = state.accounts().weights(&oid).await? {
+        if let Some(json) = state.accounts().weights(repo_id, &oid).await? {
             if let Ok(w) = serde_json::from_str::<Value>(&json) {
                 infos.push(w);
             }

@@ -119,17 +119,18 @@ pub(crate) fn full_sha(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The commit `rev` names in the repo at `path`, through the revision cache.
-async fn commit_of(state: &AppState, path: &std::path::Path, rev: &str) -> Result<String, HfError> {
+/// The commit `rev` names in `repo`, through the revision cache.
+async fn commit_of(state: &AppState, repo: &accounts::Repo, rev: &str) -> Result<String, HfError> {
     if full_sha(rev) {
         return Ok(rev.to_owned());
     }
-    let key = (path.to_owned(), rev.to_owned());
+    let path = state.repos().path(&repo.repo_ref());
+    let key = (crate::repo_key(repo), rev.to_owned());
     if let Some(hit) = state.inner.caches.revisions.get(&key) {
         return Ok(hit);
     }
     let rev2 = rev.to_owned();
-    let commit = with_reader(state, path.to_owned(), move |r| Ok(r.resolve(&rev2)?.id)).await?;
+    let commit = with_reader(state, path, move |r| Ok(r.resolve(&rev2)?.id)).await?;
     state.inner.caches.revisions.put(key, commit.clone());
     Ok(commit)
 }

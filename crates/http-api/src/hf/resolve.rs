@@ -50,17 +50,19 @@ const CACHED_BYTES: usize = 16 << 10;
 
 async fn lookup(
     state: &AppState,
+    repo: &accounts::Repo,
     path: &std::path::Path,
     rev: &str,
     file: &str,
 ) -> Result<Arc<Found>, HfError> {
     let caches = &state.inner.caches;
+    let key = crate::repo_key(repo);
     let commit = match full_sha(rev) {
         true => Some(rev.to_owned()),
-        false => caches.revisions.get(&(path.to_owned(), rev.to_owned())),
+        false => caches.revisions.get(&(key.clone(), rev.to_owned())),
     };
     if let Some(c) = commit {
-        if let Some(hit) = caches.files.get(&(path.to_owned(), c, file.to_owned())) {
+        if let Some(hit) = caches.files.get(&(key.clone(), c, file.to_owned())) {
             return Ok(hit);
         }
     }
@@ -107,12 +109,12 @@ async fn lookup(
     if !full_sha(rev) {
         caches
             .revisions
-            .put((path.to_owned(), rev.to_owned()), found.commit().to_owned());
+            .put((key.clone(), rev.to_owned()), found.commit().to_owned());
     }
     let small = !matches!(&*found, Found::Plain { data, .. } if data.len() > CACHED_BYTES);
     if small {
         caches.files.put(
-            (path.to_owned(), found.commit().to_owned(), file.to_owned()),
+            (key, found.commit().to_owned(), file.to_owned()),
             found.clone(),
         );
     }
@@ -127,7 +129,7 @@ pub async fn resolve(
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
     let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
-    let found = lookup(&state, &path, &rev, &file).await?;
+    let found = lookup(&state, &repo, &path, &rev, &file).await?;
 
     let (commit, etag, size) = match &*found {
         Found::Missing(commit) => {

@@ -228,3 +228,76 @@ fn a_busy_repo_answers_with_a_message_not_a_hang() {
     assert!(ok, "the repo stays busy after the stalled push went away");
     assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
 }
+
+/// The server's peak resident memory so far, in KiB (Linux's VmHWM).
+fn peak_rss_kib(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn endless_lists_and_bombs_are_refused_with_bounded_work() {
+    let (s, token) = Server::with_alice();
+    let auth = basic(&token);
+    let post = |path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let mut h = vec![("Authorization", auth.as_str())];
+        h.extend_from_slice(headers);
+        raw(&s.addr, &request("POST", path, &h, body))
+    };
+    // A gzip bomb in a push is inflated a little at a time: the server's peak memory
+    // (measured first, before the big requests below) barely moves for the bomb's 256 MiB.
+    let before = peak_rss_kib(&s);
+    let head = "1".repeat(40);
+    let recv = "/alice/m/git-receive-pack";
+    let cmd = format!("{} {head} refs/heads/x\0report-status\n", "0".repeat(40));
+    let mut body = format!("{:04x}{cmd}0000", cmd.len() + 4).into_bytes();
+    body.extend_from_slice(b"PACK\0\0\0\x02\0\0\0\x05");
+    body.extend(std::iter::repeat_n(0u8, 256 << 20));
+    let r = post(
+        recv,
+        &[RECV_REQ, ("Content-Encoding", "gzip")],
+        &gzip(&body),
+    );
+    assert!(r.status < 500, "{}", r.text());
+    let grown = peak_rss_kib(&s).saturating_sub(before);
+    // (Inflating whole network chunks at once grew it by about 33 MiB; a step at a time, 3.)
+    assert!(
+        grown < 16 << 10,
+        "a gzip bomb grew the server by {grown} KiB"
+    );
+
+    let ndjson = ("Content-Type", "application/x-ndjson");
+    let commit = "/api/models/alice/m/commit/main";
+    // 16 MiB of newlines: refused once the line count passes its limit.
+    let r = post(commit, &[ndjson], &vec![b'\n'; 16 << 20]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("more than 100000 lines"), "{}", r.text());
+    // One endless line: refused once it passes the line limit.
+    let r = post(commit, &[ndjson], &vec![b'x'; 33 << 20]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("line 1 is over"), "{}", r.text());
+
+    // A push naming more refs than a push may update.
+    let mut push = Vec::new();
+    for i in 0..5001 {
+        let cmd = format!("{} {head} refs/tags/t{i}\n", "0".repeat(40));
+        push.extend_from_slice(format!("{:04x}{cmd}", cmd.len() + 4).as_bytes());
+    }
+    push.extend_from_slice(b"0000");
+    let r = post(recv, &[RECV_REQ], &push);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("at most 5000 refs"), "{}", r.text());
+
+    // Nothing moved; the server still serves.
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    let refs = w.git_ok("a", &["ls-remote", "origin"]);
+    assert!(
+        !refs.contains("refs/tags/") && !refs.contains("refs/heads/x"),
+        "{refs}"
+    );
+}

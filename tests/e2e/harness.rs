@@ -258,12 +258,21 @@ impl RawResponse {
     }
 }
 
+/// Sends `request` and reads the answer. The request is written from another thread while
+/// the answer is read, so a server that answers before reading the whole body (a refusal
+/// after the first megabytes) is heard rather than seen as a broken pipe.
 pub fn raw(addr: &str, request: &[u8]) -> RawResponse {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(request).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let request = request.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&request);
+    });
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
     parse_response(&buf)
 }
 

@@ -77,17 +77,33 @@ pub fn check_request(buf: &[u8]) -> Result<(), PktError> {
     }
 }
 
-/// Finds the end of receive-pack's command list (the first flush packet) in the bytes read so
-/// far: `Ok(Some(offset after the flush))`, or `Ok(None)` when more bytes are needed.
-pub fn command_list_end(buf: &[u8]) -> Result<Option<usize>, PktError> {
-    let mut at = 0;
-    while let Some((pkt, end)) = next(buf, at)? {
-        if pkt == Pkt::Special(0) {
-            return Ok(Some(end));
+/// Receive-pack's command list (the ref updates, up to the first flush packet), scanned as it
+/// arrives: each call resumes after the last whole packet, so a list that comes in many small
+/// pieces costs linear time.
+#[derive(Debug, Default)]
+pub struct CommandList {
+    at: usize,
+    commands: usize,
+}
+
+impl CommandList {
+    /// The end of the list in the bytes read so far (`buf` only ever grows between calls):
+    /// `Ok(Some(offset after the flush))`, or `Ok(None)` when more bytes are needed.
+    pub fn end(&mut self, buf: &[u8]) -> Result<Option<usize>, PktError> {
+        while let Some((pkt, end)) = next(buf, self.at)? {
+            self.at = end;
+            if pkt == Pkt::Special(0) {
+                return Ok(Some(end));
+            }
+            self.commands += 1;
         }
-        at = end;
+        Ok(None)
     }
-    Ok(None)
+
+    /// Commands (ref updates) seen so far.
+    pub fn commands(&self) -> usize {
+        self.commands
+    }
 }
 
 /// Frames `payload` as one pkt-line.
@@ -120,10 +136,19 @@ mod tests {
 
     #[test]
     fn command_list() {
-        assert_eq!(command_list_end(b"0000PACK"), Ok(Some(4)));
-        assert_eq!(command_list_end(b"0008abcd0000rest"), Ok(Some(12)));
-        assert_eq!(command_list_end(b"0008ab"), Ok(None));
-        assert!(command_list_end(b"xxxx").is_err());
+        let end = |b: &[u8]| CommandList::default().end(b);
+        assert_eq!(end(b"0000PACK"), Ok(Some(4)));
+        assert_eq!(end(b"0008abcd0000rest"), Ok(Some(12)));
+        assert_eq!(end(b"0008ab"), Ok(None));
+        assert!(end(b"xxxx").is_err());
+        // Fed piece by piece, it resumes where it stopped and counts the commands.
+        let all = b"0008abcd0009efghi0000PACK";
+        let mut list = CommandList::default();
+        for n in 0..all.len() - 4 {
+            assert_eq!(list.end(&all[..n]), Ok(None), "{n}");
+        }
+        assert_eq!(list.end(&all[..]), Ok(Some(21)));
+        assert_eq!(list.commands(), 2);
         assert_eq!(encode(b"ERR busy\n"), b"000dERR busy\n".to_vec());
     }
 }

@@ -32,6 +32,9 @@ const CHUNK: usize = 256 * 1024;
 const PIPE_SIZE: usize = 1 << 20;
 /// The largest receive-pack command list (ref updates before the pack) read into memory.
 const MAX_COMMAND_LIST: usize = 32 << 20;
+/// Most ref updates in one push: each costs the hook a few git calls, so this bounds a push's
+/// validation time (a mirror with more refs pushes them in batches).
+const MAX_REF_UPDATES: usize = 5_000;
 
 /// What git reads on stdin.
 pub enum Input {
@@ -107,8 +110,15 @@ pub async fn handle(
 /// framing; returns those bytes and whatever followed them in the same chunk.
 async fn read_command_list(reader: &mut BodyReader) -> Result<Vec<u8>, GitError> {
     let mut buf = Vec::new();
+    let mut list = pktline::CommandList::default();
     loop {
-        if pktline::command_list_end(&buf)?.is_some() {
+        let end = list.end(&buf)?;
+        if list.commands() > MAX_REF_UPDATES {
+            return Err(GitError::TooLarge(format!(
+                "a push may update at most {MAX_REF_UPDATES} refs; push them in several pushes"
+            )));
+        }
+        if end.is_some() {
             return Ok(buf);
         }
         if buf.len() > MAX_COMMAND_LIST {

@@ -21,6 +21,9 @@ use super::{base_url, repo_type, with_reader, HfError};
 use crate::body::BodyReader;
 use crate::repo_access::{self, repo_ref};
 use crate::AppState;
+use futures_util::StreamExt;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::io::StreamReader;
 
 /// Files of 10 MB or more go to LFS, as the Hub decides.
 const LFS_THRESHOLD: u64 = 10_000_000;
@@ -153,51 +156,44 @@ pub async fn commit(
         .begin_commit(&repo.repo_ref(), &base)
         .await
         .map_err(commit_error)?;
-    let mut reader = BodyReader::new(
+    let reader = BodyReader::new(
         body,
         false,
         state.config().io_timeout,
         Some(MAX_COMMIT_BODY),
     );
-    let mut pending: Vec<u8> = Vec::new();
+    // Framed with tokio-util's line codec: each byte is looked at once, and no line may grow
+    // past MAX_LINE (a body of newlines, or one endless line, costs linear time and bounded
+    // memory).
+    let mut lines = FramedRead::new(
+        StreamReader::new(Box::pin(reader.into_stream())),
+        LinesCodec::new_with_max_length(MAX_LINE),
+    );
     let mut parsed = Parsed::default();
-    let mut line_no = 0;
-    loop {
-        let chunk = reader
-            .next()
-            .await
-            .map_err(|e| HfError::BadRequest(e.to_string()))?;
-        let done = chunk.is_none();
-        if let Some(c) = chunk {
-            pending.extend_from_slice(&c);
-        }
-        while let Some(pos) =
-            pending
-                .iter()
-                .position(|b| *b == b'\n')
-                .or(if done && !pending.is_empty() {
-                    Some(pending.len())
-                } else {
-                    None
-                })
-        {
-            let line: Vec<u8> = pending.drain(..pos.min(pending.len())).collect();
-            if !pending.is_empty() {
-                pending.remove(0); // the newline
+    let mut line_no = 0usize;
+    while let Some(line) = lines.next().await {
+        line_no += 1;
+        let line = line.map_err(|e| match e {
+            LinesCodecError::MaxLineLengthExceeded => {
+                HfError::BadRequest(format!("line {line_no} is over {MAX_LINE} bytes"))
             }
-            line_no += 1;
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                apply_line(&state, &repo, &mut builder, &mut parsed, &line, line_no).await?;
-            }
-        }
-        if pending.len() > MAX_LINE {
+            LinesCodecError::Io(e) => HfError::BadRequest(format!("line {line_no}: {e}")),
+        })?;
+        if line_no > MAX_LINES {
             return Err(HfError::BadRequest(format!(
-                "line {} is over {MAX_LINE} bytes",
-                line_no + 1
+                "the commit has more than {MAX_LINES} lines; split it into several commits"
             )));
         }
-        if done {
-            break;
+        if !line.bytes().all(|b| b.is_ascii_whitespace()) {
+            apply_line(
+                &state,
+                &repo,
+                &mut builder,
+                &mut parsed,
+                line.as_bytes(),
+                line_no,
+            )
+            .await?;
         }
     }
     let header = parsed
@@ -265,6 +261,8 @@ pub async fn commit(
 
 /// The longest NDJSON line accepted (a 10 MB regular file is about 14 MB of base64).
 const MAX_LINE: usize = 32 << 20;
+/// Most lines (a header and one operation each) in one commit request.
+const MAX_LINES: usize = 100_000;
 
 fn commit_error(e: CommitError) -> HfError {
     match e {

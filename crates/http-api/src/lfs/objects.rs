@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::sign::Op;
 use super::{json, now, read_json, LfsError};
-use crate::body::{BodyError, BodyReader};
+use crate::body::BodyReader;
 use crate::repo_access::{authorize, find_repo, repo_ref, Denied};
 use crate::AppState;
 
@@ -191,19 +191,7 @@ pub async fn upload(
 
 /// A request body as the store's byte stream.
 fn body_stream(reader: BodyReader) -> lfs_store::ByteStream {
-    Box::pin(futures_util::stream::unfold(reader, |mut r| async move {
-        match r.next().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), r)),
-            Ok(None) => None,
-            Err(e) => {
-                let kind = match e {
-                    BodyError::Timeout(_) => std::io::ErrorKind::TimedOut,
-                    _ => std::io::ErrorKind::Other,
-                };
-                Some((Err(std::io::Error::new(kind, e.to_string())), r))
-            }
-        }
-    }))
+    Box::pin(reader.into_stream())
 }
 
 #[derive(Deserialize)]

@@ -33,26 +33,7 @@ impl Server {
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("MODELHUB_DATA_DIR", dir.path().join("data"))
-            .env("HOME", dir.path().join("home"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
-            .spawn()
-            .expect("start modelhub serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("modelhub listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        let addr = url.trim_start_matches("http://").to_owned();
+        let (child, url, addr) = spawn(dir.path(), args);
         Server {
             url,
             addr,
@@ -61,6 +42,48 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL (a crash: it cleans nothing up) and starts a new one on
+    /// the same data dir; returns once the new one listens.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url, addr) = spawn(self.dir.path(), &[]);
+        (self.child, self.url, self.addr) = (child, url, addr);
+    }
+}
+
+/// Starts `modelhub serve` on the data dir under `dir`; returns it with its URL and address.
+fn spawn(dir: &Path, args: &[&str]) -> (Child, String, String) {
+    // The log is appended to, so a restarted server's lines follow the crashed one's.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("MODELHUB_DATA_DIR", dir.join("data"))
+        .env("HOME", dir.join("home"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start modelhub serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("modelhub listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+    (child, url, addr)
+}
+
+impl Server {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

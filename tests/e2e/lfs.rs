@@ -618,3 +618,71 @@ fn git_lfs_locks_and_a_push_over_someone_elses_lock() {
     alice.git_ok("a", &["lfs", "unlock", "w.bin", "--force"]);
     assert!(!bob.git_ok("b", &["lfs", "locks"]).contains("w.bin"));
 }
+
+/// Bytes in files under `dir`.
+fn bytes_under(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+#[test]
+fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
+    let (mut s, token) = Server::with_alice();
+    // An upload the crash cuts off: half of a 4 MiB object has reached lfs/tmp.
+    let data = noise(4 << 20, 77);
+    let oid = sha256_hex(&data);
+    let (status, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "upload",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert_eq!(status, 200, "{v}");
+    let path = href_path(&s, &v["objects"][0]["actions"]["upload"]);
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&data[..2 << 20]).unwrap();
+    let tmp = s.data_dir().join("lfs/tmp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bytes_under(&tmp) < 1 << 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached lfs/tmp"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // What a killed git and a killed API commit leave beside it: a push quarantine inside
+    // the repo and a scratch repo in .staging.
+    let objects = s.bare_repo("models/alice/m.git").join("objects");
+    let quarantine = objects.join("tmp_objdir-incoming-Zk3x9a");
+    std::fs::create_dir_all(quarantine.join("pack")).unwrap();
+    std::fs::write(quarantine.join("pack/tmp_pack_1"), vec![7u8; 4096]).unwrap();
+    let scratch = s.data_dir().join("repos/.staging/commit-Ab12Cd");
+    std::fs::create_dir_all(scratch.join("objects")).unwrap();
+
+    s.crash_and_restart();
+    drop(conn);
+    // Gone the moment the new server listens: no day-long wait for a sweep.
+    assert_eq!(tmp_leftovers(&s), 0);
+    assert!(!quarantine.exists());
+    assert_eq!(
+        std::fs::read_dir(s.data_dir().join("repos/.staging"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(s.log().contains("removed partial uploads"), "{}", s.log());
+    // Nothing real was touched: the repo is whole and the upload goes through from scratch.
+    assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
+    assert_eq!(upload(&s, "alice/m", &token, &data), oid);
+    assert_eq!(stored_objects(&s), vec![oid]);
+}

@@ -5,6 +5,7 @@ mod admin;
 mod hook;
 mod hook_git;
 mod hook_server;
+mod leftovers;
 mod serve;
 mod validate;
 

@@ -58,6 +58,17 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     }
 
     let data = DataDir::new(&data_dir)?;
+    // Held until the server exits; the kernel drops it however the process ends.
+    let _owner = crate::leftovers::claim(data.root())?;
+    let cleaned = crate::leftovers::clean(data.root())
+        .context("cannot remove what an earlier run left behind")?;
+    if cleaned.entries > 0 {
+        tracing::info!(
+            entries = cleaned.entries,
+            bytes = cleaned.bytes,
+            "removed partial uploads, quarantines and scratch repos an earlier run left"
+        );
+    }
     let hub = data.hub().await?;
     hub.repos
         .install_hooks()

@@ -301,3 +301,153 @@ fn endless_lists_and_bombs_are_refused_with_bounded_work() {
         "{refs}"
     );
 }
+
+#[test]
+fn dot_git_paths_and_control_characters_are_refused_on_every_write_route() {
+    let (s, token) = Server::with_alice();
+    let bare = s.bare_repo("models/alice/m.git");
+    let refs_before = git_in(&bare, &bare, &["for-each-ref"]).stdout;
+    // A push of a tree holding `.GIT/config` (what a case-insensitive checkout writes into
+    // the clone's own .git) or `git~1/config` (its short name on Windows).
+    for bad in [
+        ".GIT/config",
+        "git~1/config",
+        "sub/.Git/hooks/post-checkout",
+    ] {
+        let w = Work::new();
+        w.git_ok(
+            ".",
+            &["clone", "-q", &s.git_url("alice/m", Some(&token)), "a"],
+        );
+        // git's index refuses such paths; mktree writes them as a crafted client would.
+        std::fs::write(
+            w.path("payload"),
+            b"[core]\n\tfsmonitor = touch /tmp/pwned\n",
+        )
+        .unwrap();
+        let mut entry = format!(
+            "100644 blob {}",
+            w.git_ok(
+                "a",
+                &["hash-object", "-w", w.path("payload").to_str().unwrap()]
+            )
+        );
+        let parts: Vec<&str> = bad.split('/').collect();
+        for (i, name) in parts.iter().enumerate().rev() {
+            let mut listing = format!("{entry}\t{name}\n");
+            if i == 0 {
+                listing.push_str(&w.git_ok("a", &["ls-tree", "HEAD"]));
+                listing.push('\n');
+            }
+            let tree = mktree(&w, &listing);
+            entry = format!("040000 tree {tree}");
+        }
+        let tree = entry.rsplit(' ').next().unwrap().to_owned();
+        let commit = w.git_ok("a", &["commit-tree", &tree, "-p", "HEAD", "-m", "evil"]);
+        let out = w.git(
+            "a",
+            &["push", "origin", &format!("{commit}:refs/heads/main")],
+        );
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{bad} was accepted: {err}");
+        // git's own fsck (receive.fsckObjects) refuses these before the hook, whose
+        // identical rule stands behind it.
+        assert!(
+            err.contains("hasDotgit") || err.contains("names the repository's .git folder"),
+            "{bad}: {err}"
+        );
+    }
+    // The commit API, for additions, copies and deletions alike.
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationCopy
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+for name, ops in [
+    ("add", [CommitOperationAdd(".GIT/config", b"x")]),
+    ("short", [CommitOperationAdd("git~1/config", b"x")]),
+    ("copy", [CommitOperationCopy(".gitattributes", ".git./config")]),
+]:
+    try:
+        api.create_commit("alice/m", operations=ops, commit_message=name)
+        print(name, "accepted")
+    except HfHubHTTPError as e:
+        print(name, e.response.status_code, str(e).replace(chr(10), " | "))
+for name, call in [
+    ("message", lambda: api.create_commit("alice/m", operations=[CommitOperationAdd("ok.txt", b"x")], commit_message="a\x00b")),
+    ("tag-message", lambda: api.create_tag("alice/m", tag="v1", tag_message="bad\x00tag")),
+]:
+    try:
+        call()
+        print(name, "accepted")
+    except HfHubHTTPError as e:
+        print(name, e.response.status_code)
+"#;
+    let out = crate::hub_api::hub_script(&s, Some(&token), script);
+    for name in ["add", "short", "copy"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{name} 400")) && l.contains(".git folder")),
+            "{name}: {out}"
+        );
+    }
+    assert!(
+        out.contains("message 400") && out.contains("tag-message 400"),
+        "{out}"
+    );
+    // Ref names with NUL or control characters, in every route that takes one: a 400 for a
+    // write, the Hub's "revision not found" for a read; never a 500.
+    let auth = format!("Bearer {token}");
+    for (method, path, body, want) in [
+        ("POST", "/api/models/alice/m/branch/a%00b", "{}", 400),
+        ("POST", "/api/models/alice/m/branch/a%1bb", "{}", 400),
+        ("DELETE", "/api/models/alice/m/branch/a%00b", "", 400),
+        ("DELETE", "/api/models/alice/m/tag/a%0ab", "", 400),
+        (
+            "POST",
+            "/api/models/alice/m/tag/main",
+            "{\"tag\": \"a\\u0000b\"}",
+            400,
+        ),
+        ("GET", "/api/models/alice/m/revision/a%00b", "", 404),
+        ("GET", "/alice/m/resolve/a%00b/README.md", "", 404),
+    ] {
+        let r = raw(
+            &s.addr,
+            &request(
+                method,
+                path,
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/json"),
+                ],
+                body.as_bytes(),
+            ),
+        );
+        assert_eq!(r.status, want, "{method} {path}: {}", r.text());
+    }
+    // Nothing moved.
+    assert_eq!(git_in(&bare, &bare, &["for-each-ref"]).stdout, refs_before);
+}
+
+/// `git mktree` in `w`'s clone `a`, fed `listing`; returns the tree id.
+fn mktree(w: &Work, listing: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .args(["mktree"])
+        .current_dir(w.path("a"))
+        .env("HOME", w.path("home"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(listing.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "mktree: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

@@ -84,3 +84,61 @@ fn first_start_creates_the_data_dir_and_sigterm_stops_cleanly() {
         "{log}"
     );
 }
+
+#[test]
+fn tokens_are_listed_and_a_revoked_one_stops_working() {
+    let s = Server::start();
+    s.user("alice");
+    s.repo("alice/p", true);
+    let keep = s.token("alice", "read");
+    let lost = s.cli_ok(&[
+        "token",
+        "create",
+        "alice",
+        "--role",
+        "write",
+        "--name",
+        "old-laptop",
+    ]);
+    let list = s.cli_ok(&["token", "list", "alice"]);
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!(&rows[1][1..3], ["write", "old-laptop"], "{list}");
+    assert!(
+        !list.contains(&lost) && !list.contains(&keep),
+        "a secret was listed"
+    );
+    let whoami = |token: &str| {
+        raw(
+            &s.addr,
+            &request(
+                "GET",
+                "/api/whoami-v2",
+                &[("Authorization", &format!("Bearer {token}"))],
+                b"",
+            ),
+        )
+        .status
+    };
+    assert_eq!(whoami(&lost), 200);
+    // Another user's id, or one that does not exist, is refused and changes nothing.
+    let out = s.cli(&["token", "revoke", "alice", "9999"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("alice has no token 9999"),
+        "{}",
+        stderr(&out)
+    );
+    s.cli_ok(&["token", "revoke", "alice", rows[1][0]]);
+    // The server's token cache lives two seconds: the revoked token fails within them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while whoami(&lost) != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked token still works"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(whoami(&keep), 200);
+    assert_eq!(s.cli_ok(&["token", "list", "alice"]).lines().count(), 1);
+}

@@ -121,6 +121,42 @@ impl Accounts {
         Ok((token, secret))
     }
 
+    /// A user's tokens (never their secrets, which are not stored), oldest first, each with
+    /// when it was made.
+    pub async fn list_tokens(&self, user: &str) -> Result<Vec<(Token, String)>> {
+        let user = self.user(user).await?;
+        let rows = sqlx::query(
+            "SELECT id, label, role, created_at FROM tokens WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user.id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let token = Token {
+                    id: r.get(0),
+                    user_id: user.id,
+                    label: r.get(1),
+                    role: parse_role(r.get(2)),
+                };
+                (token, r.get(3))
+            })
+            .collect())
+    }
+
+    /// Deletes token `id` of `user`; false if the user has no such token. A revoked token
+    /// fails at once in this process (the server's token cache forgets it within seconds).
+    pub async fn revoke_token(&self, user: &str, id: i64) -> Result<bool> {
+        let user = self.user(user).await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The user a token secret belongs to, or `None` for an unknown token.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
@@ -406,6 +442,18 @@ mod tests {
         assert_eq!(bob.name, "bob");
         assert!(db.authenticate("mh_nope").await.unwrap().is_none());
         assert!(db.create_token("bob", Role::Admin, "x").await.is_err());
+        let (ci2, second) = db.create_token("bob", Role::Read, "laptop").await.unwrap();
+        let listed = db.list_tokens("bob").await.unwrap();
+        let labels: Vec<&str> = listed.iter().map(|(t, _)| t.label.as_str()).collect();
+        assert_eq!(labels, ["ci", "laptop"]);
+        assert!(
+            !db.revoke_token("alice", ci2.id).await.unwrap(),
+            "not alice's"
+        );
+        assert!(db.revoke_token("bob", ci2.id).await.unwrap());
+        assert!(db.authenticate(&second).await.unwrap().is_none());
+        assert!(db.authenticate(&secret).await.unwrap().is_some());
+        assert!(!db.revoke_token("bob", ci2.id).await.unwrap());
 
         let r = RepoRef {
             repo_type: RepoType::Model,

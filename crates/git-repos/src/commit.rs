@@ -128,17 +128,8 @@ pub enum NewRef<'a> {
 }
 
 fn check_path(p: &str) -> Result<(), CommitError> {
-    let bad = p.is_empty()
-        || p.starts_with('/')
-        || p.len() > 4096
-        || p.split('/')
-            .any(|c| c.is_empty() || c == "." || c == ".." || c == ".git")
-        || p.bytes().any(|b| b == 0 || b == b'\n' || b == b'\r');
-    if bad {
-        Err(CommitError::BadOp(format!("invalid path in repo: {p:?}")))
-    } else {
-        Ok(())
-    }
+    hub_types::check_repo_path(p)
+        .map_err(|e| CommitError::BadOp(format!("invalid path in repo: {e}")))
 }
 
 impl GitRepos {

@@ -19,6 +19,8 @@ pub enum RefUpdateError {
     Missing(String),
     #[error("invalid ref name {0:?}")]
     BadName(String),
+    #[error("the tag message contains a NUL or control character")]
+    BadMessage,
     /// The pre-receive hook refused the new ref; the text is what it said.
     #[error("{0}")]
     Rejected(String),
@@ -40,6 +42,13 @@ pub fn valid_ref_name(name: &str) -> bool {
         && !name
             .bytes()
             .any(|b| b < 0x20 || b == 0x7f || b"~^:?*[\\ ".contains(&b))
+}
+
+/// Whether a commit or tag message may be written: text, with no NUL or control character
+/// other than line breaks and tabs (git refuses NUL; the rest would reach terminals).
+pub fn valid_message(m: &str) -> bool {
+    !m.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 async fn run(repo: &Path, args: &[&str], who: Option<&str>) -> Result<(bool, String), RepoError> {
@@ -80,6 +89,14 @@ impl GitRepos {
         };
         if !valid_ref_name(name) {
             return Err(RefUpdateError::BadName(name.to_owned()));
+        }
+        if let NewRef::Tag {
+            message: Some(m), ..
+        } = new
+        {
+            if !valid_message(m) {
+                return Err(RefUpdateError::BadMessage);
+            }
         }
         let tmp = self.scratch(repo).await?;
         let scratch = tmp.path();
@@ -129,6 +146,13 @@ impl GitRepos {
 
     /// Deletes a branch or tag ref (`refs/heads/x`, `refs/tags/x`).
     pub async fn delete_ref(&self, repo: &RepoRef, full: &str) -> Result<(), RefUpdateError> {
+        let short = full
+            .strip_prefix("refs/heads/")
+            .or_else(|| full.strip_prefix("refs/tags/"))
+            .unwrap_or("");
+        if !valid_ref_name(short) {
+            return Err(RefUpdateError::BadName(short.to_owned()));
+        }
         let path = self.path(repo);
         let (exists, _) = run(&path, &["show-ref", "--verify", "--quiet", full], None).await?;
         if !exists {

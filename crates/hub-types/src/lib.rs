@@ -1,13 +1,18 @@
-//! Shared vocabulary of modelhub: names, repo ids, repo types and roles.
+//! Shared vocabulary of modelhub: names, repo ids, repo types, roles, ref names a push may
+//! write, and the paths a write may name inside a repo.
 //!
 //! Everything here parses and validates; nothing does I/O. Every other crate depends on this
 //! one and this one depends on no other crate of the workspace.
 #![forbid(unsafe_code)]
 
+mod path;
+
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use path::{check_repo_path, is_dot_git, PathError, MAX_PATH_BYTES};
 
 /// The longest name the Hub accepts for a user, an organisation or a repo.
 pub const MAX_NAME_LEN: usize = 96;

@@ -49,6 +49,10 @@ pub enum TokenCmd {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List a user's tokens: id, role, label and creation time (secrets are never stored).
+    List { user: String },
+    /// Revoke one of a user's tokens by its id (from `token list`); it stops working at once.
+    Revoke { user: String, id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -153,11 +157,27 @@ pub async fn org(data_dir: &Path, cmd: OrgCmd) -> Result<()> {
 }
 
 pub async fn token(data_dir: &Path, cmd: TokenCmd) -> Result<()> {
-    let TokenCmd::Create { user, role, name } = cmd;
-    let role: Role = role.parse()?;
     let hub = open(data_dir).await?;
-    let (_, secret) = hub.accounts.create_token(&user, role, &name).await?;
-    println!("{secret}");
+    match cmd {
+        TokenCmd::Create { user, role, name } => {
+            let role: Role = role.parse()?;
+            let (_, secret) = hub.accounts.create_token(&user, role, &name).await?;
+            println!("{secret}");
+        }
+        TokenCmd::List { user } => {
+            let tokens = hub.accounts.list_tokens(&user).await?;
+            for (t, created) in &tokens {
+                println!("{}\t{}\t{}\t{created}", t.id, t.role, t.label);
+            }
+            eprintln!("{user} has {} token(s)", tokens.len());
+        }
+        TokenCmd::Revoke { user, id } => {
+            if !hub.accounts.revoke_token(&user, id).await? {
+                anyhow::bail!("{user} has no token {id} (see `modelhub token list {user}`)");
+            }
+            eprintln!("revoked token {id} of {user}");
+        }
+    }
     Ok(())
 }
 

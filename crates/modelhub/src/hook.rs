@@ -75,6 +75,7 @@ pub fn run(cmd: HookCmd) -> Result<()> {
 
     let mut per_ref: Vec<(String, Vec<Finding>)> = Vec::new();
     let mut lock_errors = Vec::new();
+    let mut path_errors = Vec::new();
     // Every ref that survived the ref rules is checked, pull-request refs included: content
     // refused on a branch is refused on `refs/pr/N` too, so no ref can hold it.
     for u in updates.iter().filter(|u| !u.is_delete()) {
@@ -82,6 +83,13 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             continue;
         };
         let entries = hook_git::diff(&base, &u.new)?;
+        // A tree entry that a checkout would write into `.git` (in any spelling a file system
+        // folds to it) is refused outright: no policy turns this off.
+        for e in entries.iter().filter(|e| !e.deleted) {
+            if let Err(err) = hub_types::check_repo_path(&e.path) {
+                path_errors.push(format!("{}: {err}", u.name));
+            }
+        }
         if let Some(s) = &server {
             if u.name.starts_with("refs/heads/") {
                 lock_errors.extend(s.lock_conflicts(&u.name, &entries)?);
@@ -108,6 +116,12 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             s.record_weights(&outcome.weights)?;
         }
         per_ref.push((u.name.clone(), outcome.findings));
+    }
+    if !path_errors.is_empty() {
+        for e in &path_errors {
+            eprintln!("error: {e}");
+        }
+        reject(&repo, path_errors.len());
     }
     if !lock_errors.is_empty() {
         for e in &lock_errors {

@@ -229,6 +229,11 @@ pub async fn commit(
         Some(d) => format!("{summary}\n\n{d}\n"),
         None => format!("{summary}\n"),
     };
+    if !git_repos::valid_message(&message) {
+        return Err(HfError::BadRequest(
+            "the commit message contains a NUL or control character".into(),
+        ));
+    }
     let mut env = crate::git_http::push_env(&state, &repo, &who);
     if target_ref.starts_with("refs/pr/") {
         env.vars.push(("MODELHUB_API_PR".into(), "1".into()));

@@ -276,6 +276,7 @@ fn ref_error(e: RefUpdateError) -> Response {
         RefUpdateError::BadName(n) => {
             HfError::BadRequest(format!("invalid ref name {n:?}")).into_response()
         }
+        RefUpdateError::BadMessage => HfError::BadRequest(e.to_string()).into_response(),
         RefUpdateError::Rejected(said) => HfError::BadRequest(said).into_response(),
         RefUpdateError::Repo(e) => HfError::internal(e).into_response(),
     }

@@ -88,3 +88,64 @@ fn bad_weights_are_refused_and_good_ones_recorded() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("remote: warning: config.json: config.json says vocab_size 16, but model.safetensors has 8 rows in model.embed_tokens.weight [config-weights]"), "{err}");
 }
+
+#[test]
+fn pickles_in_every_container_are_refused_by_push_and_by_the_commit_api() {
+    let (s, token) = Server::with_alice();
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    let containers = fixtures().join("pickles/containers");
+    let read = |name: &str| std::fs::read(containers.join(name)).unwrap();
+    // (path in the repo, fixture): LFS files and, for the .dat, a plain blob.
+    let cases = [
+        ("pytorch_model.bin", "proto0.bin"),
+        ("model.pt", "zip-in-zip.pt"),
+        ("embeddings.npy", "object.npy"),
+        ("arrays.npz", "arrays.npz"),
+        ("model.joblib", "model.joblib"),
+        ("state.dat", "state.dat"),
+    ];
+    for (path, fixture) in cases {
+        let before = w.git_ok("a", &["ls-remote", "origin", "main"]);
+        w.write(&format!("a/{path}"), &read(fixture));
+        w.git_ok("a", &["add", "-A"]);
+        w.git_ok("a", &["commit", "-q", "-m", fixture]);
+        let out = w.git("a", &["push", "origin", "main"]);
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "{fixture} was accepted by a push:\n{err}"
+        );
+        assert!(
+            err.contains("system when unpickled") && err.contains("[pickle-blocked]"),
+            "{fixture}:\n{err}"
+        );
+        assert_eq!(w.git_ok("a", &["ls-remote", "origin", "main"]), before);
+        w.git_ok("a", &["reset", "-q", "--hard", "origin/main"]);
+    }
+    let paths: Vec<String> = cases
+        .iter()
+        .map(|(p, f)| format!("({p:?}, {:?})", containers.join(f).display().to_string()))
+        .collect();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+for path, local in [{}]:
+    try:
+        api.create_commit("alice/m", operations=[CommitOperationAdd(path, local)], commit_message=path)
+        print(path, "accepted")
+    except HfHubHTTPError as e:
+        print(path, e.response.status_code, "pickle-blocked" in str(e))
+"#,
+        paths.join(", ")
+    );
+    let out = crate::hub_api::hub_script(&s, Some(&token), &script);
+    for (path, _) in cases {
+        assert!(
+            out.contains(&format!("{path} 400 True")),
+            "{path} through the API:\n{out}"
+        );
+    }
+}

@@ -182,8 +182,8 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     ),
     (
         "pickle-unreadable",
-        Severity::Warning,
-        "a pickle or checkpoint that could not be scanned",
+        Severity::Error,
+        "a pickle, checkpoint or archive of pickles that could not be analysed to its end",
     ),
     (
         "gguf-invalid",

@@ -359,3 +359,25 @@ fn config_against_weights() {
         "{m}"
     );
 }
+
+#[test]
+fn every_container_that_unpickles_is_looked_into() {
+    // fixtures/pickles/containers (fixtures/make-pickles.py): zips in zips, .npy object
+    // arrays alone and in .npz, compressed joblib, a pickle under a name no extension list
+    // knows, protocol 0 in a .bin, overlapping zip entries, a truncated pickle.
+    let expected: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&fixture("../pickles/containers.json")).unwrap();
+    assert!(expected.len() >= 12);
+    for (name, want) in &expected {
+        let fixture_name = format!("../pickles/containers/{name}");
+        let (o, _) = push(&[(name.as_str(), fixture_name.as_str())], &[]);
+        assert_eq!(&rules(&o), want, "{name}: {}", messages(&o));
+        if want.iter().any(|r| r.ends_with("pickle-blocked")) {
+            assert!(
+                messages(&o).contains("system when unpickled"),
+                "{name}: {}",
+                messages(&o)
+            );
+        }
+    }
+}

@@ -1,9 +1,11 @@
 //! Rules on the weights themselves, read from the LFS store a header at a time: safetensors
-//! headers, shard indexes, pickle imports (inside zip checkpoints too), GGUF headers, and
-//! config.json against the tensors it describes. Also what they teach: parameter counts.
+//! headers, shard indexes, GGUF headers, config.json against the tensors it describes, and
+//! the imports of everything that unpickles on load (raw pickles by content, zip checkpoints,
+//! `.npz`, object `.npy`, compressed joblib). Also what they teach: parameter counts.
 
 pub mod formats;
 pub mod pickle;
+mod unpickle;
 pub mod zip;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,10 +15,6 @@ use serde_json::Value;
 
 use crate::{file_name, finding, parse_lfs_pointer, ChangedFile, Context, Finding};
 use formats::Summary;
-
-const PICKLE_EXTS: &[&str] = &["bin", "pt", "pth", "ckpt", "pkl", "pickle", "joblib"];
-/// The most of a raw pickle file read for its imports.
-const MAX_PICKLE_SCAN: u64 = 64 << 20;
 
 /// What the weights of one LFS object are: recorded by object id for the API and pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,11 +82,26 @@ pub fn check(
     let mut summaries: HashMap<String, Summary> = HashMap::new();
     for f in changed {
         let Some(Ok(p)) = parse_lfs_pointer(&f.content) else {
+            // A small pickle committed as a plain blob unpickles just the same.
+            let ext = extension(&f.path);
+            if unpickle::worth_a_look(&f.content, &ext) {
+                let data = &f.content;
+                let read = |off: u64, len: u64| {
+                    let s = usize::try_from(off).ok()?.min(data.len());
+                    let e = s.saturating_add(usize::try_from(len).ok()?).min(data.len());
+                    Some(data[s..e].to_vec())
+                };
+                unpickle::check(f, &read, data.len() as u64, &ext, out);
+            }
             continue;
         };
         let ext = extension(&f.path);
-        if PICKLE_EXTS.contains(&ext.as_str()) {
-            pickles(f, &p, ctx, out);
+        if ext != "safetensors" && ext != "gguf" {
+            // Without a store (a plain git server) there is nothing to read.
+            if ctx.lfs_read(&p.oid, 0, 0).is_some() {
+                let read = |off: u64, len: u64| ctx.lfs_read(&p.oid, off, len);
+                unpickle::check(f, &read, p.size, &ext, out);
+            }
             continue;
         }
         match summarize(&f.path, &p, ctx) {
@@ -127,86 +140,6 @@ pub fn check(
         shard_index(f, changed, ctx, &mut summaries, out);
     }
     config_against_weights(changed, ctx, &mut summaries, out);
-}
-
-/// Imports of a pickle or a zip-packed PyTorch checkpoint, judged by picklescan's lists.
-fn pickles(f: &ChangedFile, p: &crate::LfsPointer, ctx: &dyn Context, out: &mut Vec<Finding>) {
-    let read = |off: u64, len: u64| ctx.lfs_read(&p.oid, off, len);
-    let Some(head) = read(0, p.size.min(8)) else {
-        return;
-    };
-    let streams: Vec<(String, Vec<u8>)> = if zip::is_zip(&head) {
-        match zip::members(&read, p.size, &|n: &str| n.ends_with(".pkl")) {
-            Ok(m) => m,
-            Err(why) => {
-                out.push(finding(
-                    "pickle-unreadable",
-                    &f.path,
-                    format!(
-                        "{} could not be opened as a PyTorch zip checkpoint: {why}",
-                        f.path
-                    ),
-                    "save weights as safetensors instead",
-                ));
-                return;
-            }
-        }
-    } else if pickle::looks_like_pickle(&head) {
-        let Some(data) = read(0, p.size.min(MAX_PICKLE_SCAN)) else {
-            return;
-        };
-        vec![(String::new(), data)]
-    } else {
-        return;
-    };
-    for (member, data) in streams {
-        let at = if member.is_empty() {
-            f.path.clone()
-        } else {
-            format!("{}:{member}", f.path)
-        };
-        let (imports, error) = pickle::imports(&data, 5);
-        let blocked: Vec<String> = imports
-            .iter()
-            .filter(|i| pickle::verdict(i) == pickle::Verdict::Dangerous)
-            .map(|i| i.to_string())
-            .collect();
-        let unknown: Vec<String> = imports
-            .iter()
-            .filter(|i| pickle::verdict(i) == pickle::Verdict::Unknown)
-            .map(|i| i.to_string())
-            .collect();
-        if !blocked.is_empty() {
-            out.push(finding(
-                "pickle-blocked",
-                &f.path,
-                format!(
-                    "{at} imports {} when unpickled: loading it would run code",
-                    blocked.join(", ")
-                ),
-                "do not load this file; publish the weights as safetensors",
-            ));
-        }
-        if !unknown.is_empty() {
-            out.push(finding(
-                "pickle-unknown",
-                &f.path,
-                format!(
-                    "{at} imports {}, which is not on the list of known-safe imports",
-                    unknown.join(", ")
-                ),
-                "check that these imports are expected, or publish safetensors",
-            ));
-        }
-        if let Some(e) = error {
-            out.push(finding(
-                "pickle-unreadable",
-                &f.path,
-                format!("{at}: {e}"),
-                "save weights as safetensors instead",
-            ));
-        }
-    }
 }
 
 /// `*.safetensors.index.json`: every shard exists, every tensor is in its shard, no tensor in

@@ -1,7 +1,7 @@
-//! Just enough of the zip format to pull the pickle members out of a PyTorch checkpoint with
-//! ranged reads: the end-of-central-directory record (zip64 too), the central directory, then
-//! each wanted member's local header and bytes. Sizes are capped, so a zip bomb or a lying
-//! directory costs at most the caps.
+//! Just enough of the zip format to look inside PyTorch checkpoints and `.npz` archives with
+//! ranged reads: the end-of-central-directory record (zip64 too), the central directory, each
+//! member's local header, and a member's bytes or first bytes. Sizes are capped and members
+//! may not overlap, so a zip bomb or a lying directory costs at most the caps.
 
 use std::io::Read;
 
@@ -28,20 +28,22 @@ fn u64le(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-struct Member {
-    name: String,
-    method: u64,
-    compressed: u64,
-    uncompressed: u64,
+/// One member of a zip, as its central directory and local header place it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    /// 0: stored; 8: deflated.
+    pub method: u64,
+    pub compressed: u64,
+    pub uncompressed: u64,
     local_offset: u64,
+    /// Where the member's bytes start (after its local header).
+    pub data_at: u64,
 }
 
-/// The members of the zip whose names satisfy `want`, decompressed, as (name, bytes).
-pub fn members(
-    read: ReadAt<'_>,
-    size: u64,
-    want: &dyn Fn(&str) -> bool,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+/// Every member of the zip. Members whose bytes overlap another's are refused: one deflate
+/// stream named by forty entries would otherwise be inflated forty times.
+pub fn entries(read: ReadAt<'_>, size: u64) -> Result<Vec<Entry>, String> {
     let tail_len = size.min(65_535 + 22);
     let tail = read(size - tail_len, tail_len).ok_or("cannot read the end of the zip")?;
     let eocd = (0..tail.len().saturating_sub(21))
@@ -87,12 +89,13 @@ pub fn members(
                 .ok_or("corrupt zip entry name")?,
         )
         .into_owned();
-        let mut m = Member {
+        let mut m = Entry {
             name,
             method: u16le(&dir, at + 10),
             compressed: u32le(&dir, at + 20),
             uncompressed: u32le(&dir, at + 24),
             local_offset: u32le(&dir, at + 42),
+            data_at: 0,
         };
         // zip64 extra field (0x0001) replaces 0xFFFFFFFF values, in this order.
         let extra = dir
@@ -113,52 +116,81 @@ pub fn members(
             e += 4 + len;
         }
         at += 46 + name_len + extra_len + comment_len;
-        if want(&m.name) {
-            wanted.push(m);
-        }
+        wanted.push(m);
     }
-    let mut out = Vec::new();
-    for m in wanted {
-        if m.compressed > MAX_MEMBER || m.uncompressed > MAX_MEMBER {
-            return Err(format!(
-                "{} is {} bytes, over the {MAX_MEMBER}-byte limit for a pickle",
-                m.name,
-                m.uncompressed.max(m.compressed)
-            ));
-        }
+    for m in &mut wanted {
         let head = read(m.local_offset, 30).ok_or("cannot read a zip local header")?;
-        if !head.starts_with(b"PK\x03\x04") {
+        if head.len() < 30 || !head.starts_with(b"PK\x03\x04") {
             return Err(format!("{}: corrupt local header", m.name));
         }
-        let data_at = m.local_offset + 30 + u16le(&head, 26) + u16le(&head, 28);
-        if data_at.saturating_add(m.compressed) > size {
+        m.data_at = m.local_offset + 30 + u16le(&head, 26) + u16le(&head, 28);
+        if m.data_at.saturating_add(m.compressed) > size {
             return Err(format!("{}: member runs past the end of the file", m.name));
         }
-        let raw = read(data_at, m.compressed).ok_or("cannot read a zip member")?;
-        let data = match m.method {
-            0 => raw,
-            8 => {
-                let mut d = Vec::new();
-                flate2::read::DeflateDecoder::new(&raw[..])
-                    .take(MAX_MEMBER + 1)
-                    .read_to_end(&mut d)
-                    .map_err(|e| format!("{}: {e}", m.name))?;
-                if d.len() as u64 > MAX_MEMBER {
-                    return Err(format!(
-                        "{} inflates past the {MAX_MEMBER}-byte limit",
-                        m.name
-                    ));
-                }
-                d
-            }
-            other => {
-                return Err(format!(
-                    "{}: unsupported compression method {other}",
-                    m.name
-                ))
-            }
-        };
-        out.push((m.name, data));
     }
-    Ok(out)
+    let mut spans: Vec<(u64, u64, &str)> = wanted
+        .iter()
+        .map(|m| (m.local_offset, m.data_at + m.compressed, m.name.as_str()))
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!(
+                "the zip members {} and {} overlap: a zip whose entries share bytes is refused",
+                w[0].2, w[1].2
+            ));
+        }
+    }
+    Ok(wanted)
+}
+
+/// A member's bytes, decompressed, at most `cap` of them (more is an error).
+pub fn member_bytes(read: ReadAt<'_>, m: &Entry, cap: u64) -> Result<Vec<u8>, String> {
+    if m.compressed > MAX_MEMBER.max(cap) || m.uncompressed > cap {
+        return Err(format!(
+            "{} is {} bytes, over the {cap}-byte limit for a member read whole",
+            m.name,
+            m.uncompressed.max(m.compressed)
+        ));
+    }
+    let raw = read(m.data_at, m.compressed).ok_or("cannot read a zip member")?;
+    match m.method {
+        0 => Ok(raw),
+        8 => {
+            let mut d = Vec::new();
+            flate2::read::DeflateDecoder::new(&raw[..])
+                .take(cap + 1)
+                .read_to_end(&mut d)
+                .map_err(|e| format!("{}: {e}", m.name))?;
+            if d.len() as u64 > cap {
+                return Err(format!("{} inflates past the {cap}-byte limit", m.name));
+            }
+            Ok(d)
+        }
+        other => Err(format!(
+            "{}: unsupported compression method {other}",
+            m.name
+        )),
+    }
+}
+
+/// The first bytes of a member (up to `n`), decompressed: enough to tell what it holds.
+pub fn member_head(read: ReadAt<'_>, m: &Entry, n: usize) -> Result<Vec<u8>, String> {
+    match m.method {
+        0 => read(m.data_at, m.compressed.min(n as u64))
+            .ok_or_else(|| "cannot read a zip member".into()),
+        8 => {
+            let raw =
+                read(m.data_at, m.compressed.min(64 << 10)).ok_or("cannot read a zip member")?;
+            let mut d = Vec::new();
+            let _ = flate2::read::DeflateDecoder::new(&raw[..])
+                .take(n as u64)
+                .read_to_end(&mut d);
+            Ok(d)
+        }
+        other => Err(format!(
+            "{}: unsupported compression method {other}",
+            m.name
+        )),
+    }
 }

@@ -1,0 +1,91 @@
+use super::*;
+
+fn found(data: &[u8]) -> (Vec<String>, Option<String>) {
+    let r = scan_bytes(data, true);
+    (r.imports.iter().map(|i| i.to_string()).collect(), r.error)
+}
+
+#[test]
+fn protocol_0_and_text_memo_keys() {
+    let (i, e) = found(b"(lp0\ncposix\nsystem\np1\nag1\naVtxt\np2\naI7\naF1.5\na.");
+    assert_eq!((i, e), (vec!["posix.system".to_owned()], None));
+    // "1_0" is memo key 10 to CPython: it overwrites "collections" with "posix".
+    let (i, e) = found(
+        b"Vcollections\np10\n0VOrderedDict\np11\n0Vposix\np1_0\n0Vsystem\np1_1\n0g10\ng11\n\x93.",
+    );
+    assert_eq!((i, e), (vec!["posix.system".to_owned()], None));
+}
+
+#[test]
+fn marks_are_modelled_as_cpython_does() {
+    // POP_MARK drops both strings above the mark, so posix.system is what is imported.
+    let p = b"\x80\x04\x8c\x05posix\x8c\x06system(\x8c\x0bcollections\x8c\x0bOrderedDict1\x93.";
+    assert_eq!(found(p).0, ["posix.system"]);
+    // Popping below a mark is an underflow in CPython: the walk stops there too.
+    let (_, e) = found(b"\x80\x04\x8c\x02os(\x93.");
+    assert!(e.unwrap().contains("stack underflow"));
+}
+
+#[test]
+fn names_computed_at_load_time_are_never_trusted() {
+    // STACK_GLOBAL over the result of a call: the scanner cannot know the name.
+    let p = b"\x80\x04ccollections\nOrderedDict\n)R\x8c\x06system\x93.";
+    let (i, _) = found(p);
+    assert!(
+        i.contains(&"unknown.a name computed at load time".to_owned()),
+        "{i:?}"
+    );
+}
+
+#[test]
+fn a_payload_after_a_huge_prefix_is_found_without_reading_the_prefix() {
+    // 100 MiB of BINBYTES8 before the payload: the reader skips it.
+    let prefix = 100u64 << 20;
+    let mut head = b"\x80\x04\x8e".to_vec();
+    head.extend_from_slice(&prefix.to_le_bytes());
+    let tail = b"0cposix\nsystem\n(S'id'\ntR.".to_vec();
+    let size = head.len() as u64 + prefix + tail.len() as u64;
+    let read_bytes = std::cell::Cell::new(0u64);
+    let read = |off: u64, len: u64| -> Option<Vec<u8>> {
+        let end = (off + len).min(size);
+        read_bytes.set(read_bytes.get() + (end - off));
+        Some(
+            (off..end)
+                .map(|i| {
+                    let h = head.len() as u64;
+                    if i < h {
+                        head[i as usize]
+                    } else if i < h + prefix {
+                        0
+                    } else {
+                        tail[(i - h - prefix) as usize]
+                    }
+                })
+                .collect(),
+        )
+    };
+    let r = scan(&read, size, true);
+    assert_eq!(r.error, None);
+    assert_eq!(r.imports[0].to_string(), "posix.system");
+    assert!(
+        read_bytes.get() < 4 * WINDOW,
+        "read {} bytes",
+        read_bytes.get()
+    );
+}
+
+#[test]
+fn not_a_pickle_is_quiet_unless_it_must_be_one() {
+    let parquet = b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00";
+    let r = scan_bytes(parquet, false);
+    assert!(
+        !r.is_pickle && r.error.is_none() && r.imports.is_empty(),
+        "{r:?}"
+    );
+    assert!(scan_bytes(parquet, true).error.is_some());
+    // Raw tensor data after a legacy checkpoint's pickles is not taken for another pickle.
+    let mut legacy = b"\x80\x02K\x01.\x80\x02K\x02.".to_vec();
+    legacy.extend_from_slice(&[0x3f, 0x80, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00]);
+    let r = scan_bytes(&legacy, true);
+    assert_eq!((r.error, r.imports.len()), (None, 0));
+}

@@ -21,7 +21,9 @@ use tokio::process::{Child, Command};
 pub use commit::{CommitBuilder, CommitError, CommitRequest, NewRef, Op};
 pub use create::DEFAULT_GITATTRIBUTES;
 pub use manage::{valid_message, valid_ref_name, RefUpdateError};
-pub use read::{CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry};
+pub use read::{
+    check_revision, CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry,
+};
 
 /// The shim git runs before accepting a push; it execs `modelhub hook pre-receive`.
 pub const PRE_RECEIVE_SHIM: &str = include_str!("../../../hooks/pre-receive");

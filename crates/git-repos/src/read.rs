@@ -106,7 +106,7 @@ impl ReaderCache {
 
 /// A revision as the Hub accepts it: a branch, a tag, `refs/pr/N`, or a full or short sha.
 /// Anything with revision syntax (`~`, `^`, `:`, `@{`, `..`) or control characters is refused.
-fn check_revision(rev: &str) -> Result<(), ReadError> {
+pub fn check_revision(rev: &str) -> Result<(), ReadError> {
     let bad = rev.is_empty()
         || rev.len() > 255
         || rev.contains("..")

@@ -9,6 +9,8 @@ mod auth;
 mod body;
 mod cache;
 mod downloads;
+#[doc(hidden)]
+pub mod fuzz;
 mod git_http;
 mod hf;
 mod hub;

@@ -12,17 +12,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use git_repos::{CommitError, CommitRequest, EntryKind, Op};
-use hub_types::{LfsOid, Role};
+use hub_types::Role;
 use repo_rules::{parse_lfs_pointer, LfsPatterns};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::ndjson::{self, Header, Line, MAX_LINE, MAX_LINES};
 use super::{base_url, repo_type, with_reader, HfError};
 use crate::body::BodyReader;
 use crate::repo_access::{self, repo_ref};
 use crate::AppState;
 use futures_util::StreamExt;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::{FramedRead, LinesCodecError};
 use tokio_util::io::StreamReader;
 
 /// Files of 10 MB or more go to LFS, as the Hub decides.
@@ -110,14 +111,6 @@ pub async fn preupload(
     Ok(Json(json!({ "files": files })).into_response())
 }
 
-#[derive(Deserialize)]
-struct Header {
-    summary: Option<String>,
-    description: Option<String>,
-    #[serde(rename = "parentCommit")]
-    parent_commit: Option<String>,
-}
-
 /// `POST /api/{type}s/{id}/commit/{rev}[?create_pr=1]` with NDJSON operations, read and
 /// applied line by line (file contents go to the object store as they arrive).
 pub async fn commit(
@@ -167,7 +160,7 @@ pub async fn commit(
     // memory).
     let mut lines = FramedRead::new(
         StreamReader::new(Box::pin(reader.into_stream())),
-        LinesCodec::new_with_max_length(MAX_LINE),
+        ndjson::codec(),
     );
     let mut parsed = Parsed::default();
     let mut line_no = 0usize;
@@ -264,11 +257,6 @@ pub async fn commit(
     Ok((StatusCode::OK, Json(out)).into_response())
 }
 
-/// The longest NDJSON line accepted (a 10 MB regular file is about 14 MB of base64).
-const MAX_LINE: usize = 32 << 20;
-/// Most lines (a header and one operation each) in one commit request.
-const MAX_LINES: usize = 100_000;
-
 fn commit_error(e: CommitError) -> HfError {
     match e {
         CommitError::Rejected(text) => HfError::BadRequest(text),
@@ -297,39 +285,22 @@ async fn apply_line(
     line: &[u8],
     n: usize,
 ) -> Result<(), HfError> {
-    let v: Value =
-        serde_json::from_slice(line).map_err(|e| HfError::BadRequest(format!("line {n}: {e}")))?;
-    let key = v["key"].as_str().unwrap_or_default();
-    let value = &v["value"];
-    let path = || {
-        value["path"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| HfError::BadRequest(format!("line {n}: {key} needs a path")))
-    };
-    let op = match key {
-        "header" => {
-            parsed.header = Some(
-                serde_json::from_value(value.clone())
-                    .map_err(|e| HfError::BadRequest(format!("header: {e}")))?,
-            );
+    let op = match ndjson::parse_line(line, n).map_err(HfError::BadRequest)? {
+        Line::Header(h) => {
+            parsed.header = Some(h);
             return Ok(());
         }
-        "file" => {
-            let content = base64::engine::general_purpose::STANDARD
-                .decode(value["content"].as_str().unwrap_or_default())
-                .map_err(|e| {
-                    HfError::BadRequest(format!("line {n}: content is not base64: {e}"))
-                })?;
-            let path = path()?;
+        Line::File { path, content } => {
             if path == ".gitattributes" {
                 parsed.attributes = Some(content.clone());
             }
             Op::Put { path, content }
         }
-        "lfsFile" => {
-            let oid = LfsOid::parse(value["oid"].as_str().unwrap_or_default())
-                .map_err(|e| HfError::BadRequest(e.to_string()))?;
+        Line::LfsFile {
+            path,
+            oid,
+            size: claimed,
+        } => {
             // The object must be in the store and linked to this repo (copies omit the size).
             let size = state
                 .accounts()
@@ -341,13 +312,12 @@ async fn apply_line(
                         repo.repo_ref()
                     ))
                 })?;
-            if value["size"].as_u64().is_some_and(|s| s != size) {
+            if claimed.is_some_and(|s| s != size) {
                 return Err(HfError::BadRequest(format!(
                     "LFS object {oid} has {size} bytes, not {}",
-                    value["size"]
+                    claimed.unwrap_or_default()
                 )));
             }
-            let path = path()?;
             parsed.lfs_paths.push(path.clone());
             let pointer = format!(
                 "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
@@ -357,22 +327,9 @@ async fn apply_line(
                 content: pointer.into_bytes(),
             }
         }
-        "deletedFile" => Op::Delete { path: path()? },
-        "deletedFolder" => Op::DeleteFolder { path: path()? },
-        "copyFile" => Op::Copy {
-            from: value["srcPath"].as_str().unwrap_or_default().to_owned(),
-            to: value["destPath"]
-                .as_str()
-                .or(value["path"].as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            revision: value["srcRevision"].as_str().map(str::to_owned),
-        },
-        other => {
-            return Err(HfError::BadRequest(format!(
-                "line {n}: unknown operation {other:?}"
-            )))
-        }
+        Line::Deleted(path) => Op::Delete { path },
+        Line::DeletedFolder(path) => Op::DeleteFolder { path },
+        Line::Copy { from, to, revision } => Op::Copy { from, to, revision },
     };
     builder.apply(op).await.map_err(commit_error)
 }

@@ -8,6 +8,7 @@ mod error;
 pub(crate) mod info;
 pub(crate) mod list;
 mod manage;
+pub(crate) mod ndjson;
 pub(crate) mod refs;
 mod resolve;
 pub(crate) mod tree;

@@ -19,7 +19,7 @@ const MAX_OBJECTS: usize = 1000;
 const MAX_BODY: usize = 10 << 20;
 
 #[derive(Deserialize)]
-struct BatchRequest {
+pub(crate) struct BatchRequest {
     operation: String,
     #[serde(default)]
     transfers: Vec<String>,

@@ -5,6 +5,7 @@
 //! `Authorization` header); the batch call and the locks use the same tokens as git.
 
 mod batch;
+pub(crate) use batch::BatchRequest;
 mod error;
 mod locks;
 mod objects;

@@ -11,9 +11,12 @@ use super::pickle::{self, Report, Verdict};
 use super::zip::{self, ReadAt};
 use crate::{finding, ChangedFile, Finding};
 
-/// Extensions whose files are loaded with pickle (or contain pickles) by their libraries.
+/// Extensions whose files are pickles (or archives of them) by their libraries' conventions:
+/// such a file must be analysable to its end. Any other file (`.bin`, which is as often raw
+/// tensors, GGML or ONNX data as a PyTorch pickle) is looked into by content: it counts as a
+/// pickle if it reads as one.
 pub const PICKLE_EXTS: &[&str] = &[
-    "bin", "pt", "pth", "ckpt", "pkl", "pickle", "joblib", "dill", "npy", "npz", "pck", "data",
+    "pt", "pth", "ckpt", "pkl", "pickle", "joblib", "dill", "npy", "npz", "pck",
 ];
 /// Nested zips followed at most this deep.
 const MAX_ZIP_DEPTH: usize = 3;
@@ -33,6 +36,7 @@ struct Found {
 /// `c` would read as a pickle import.
 pub fn worth_a_look(content: &[u8], ext: &str) -> bool {
     PICKLE_EXTS.contains(&ext)
+        || ext == "bin"
         || matches!(content, [0x80, 0..=5, ..])
         || zip::is_zip(content)
         || content.starts_with(b"\x93NUMPY")

@@ -451,3 +451,70 @@ fn mktree(w: &Work, listing: &str) -> String {
     assert!(out.status.success(), "mktree: {}", stderr(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// Whether the server closes `conn` (EOF, or an answer then EOF) within `secs` seconds.
+fn closed_by_server(conn: &mut TcpStream, secs: u64) -> bool {
+    conn.set_read_timeout(Some(Duration::from_secs(secs)))
+        .unwrap();
+    let mut buf = Vec::new();
+    matches!(std::io::Read::read_to_end(conn, &mut buf), Ok(_))
+}
+
+#[test]
+fn idle_and_slow_clients_cannot_starve_the_server_and_a_stop_is_bounded() {
+    let mut s = Server::start_with(&[
+        "--header-timeout",
+        "2",
+        "--max-connections",
+        "40",
+        "--shutdown-grace",
+        "2",
+    ]);
+    s.user("alice");
+    s.repo("alice/m", false);
+    // 300 connections that never send a byte, far more than the server serves at once.
+    let mut idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    // A slow client dribbling its headers.
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    slow.write_all(b"GET /api/models HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // A real client still gets through: the idle ones are cut after their header time.
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    assert!(
+        closed_by_server(&mut idle[0], 30),
+        "an idle connection stayed open"
+    );
+    assert!(closed_by_server(&mut slow, 30), "a slow header stayed open");
+    // A kept-alive connection that goes quiet after a request is closed too.
+    let mut keep = TcpStream::connect(&s.addr).unwrap();
+    keep.write_all(b"GET /api/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_by_server(&mut keep, 30),
+        "an idle keep-alive stayed open"
+    );
+    drop(idle);
+
+    // A stop with a request whose body never comes: the server exits after its grace.
+    let mut stuck = TcpStream::connect(&s.addr).unwrap();
+    stuck
+        .write_all(b"POST /api/repos/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = s.wait();
+    assert!(
+        std::time::Instant::now() < deadline,
+        "the server took more than 30 s to stop"
+    );
+    assert!(exit.success(), "{exit:?}");
+    assert!(s.log().contains("cut off"), "{}", s.log());
+    drop(stuck);
+}

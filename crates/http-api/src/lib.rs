@@ -19,6 +19,7 @@ mod limiter;
 mod pages;
 mod pktline;
 mod repo_access;
+mod server;
 mod xet;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use hub::{Hub, HubError};
+pub use server::{default_max_connections, serve, Limits};
 
 /// What the server is told at start.
 #[derive(Debug, Clone)]
@@ -240,23 +242,4 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-}
-
-/// Serves `router(state)` on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    state
-        .inner
-        .downloads
-        .spawn_flusher(state.accounts().clone());
-    let result = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    // Counts gathered since the last tick are not lost on a clean stop.
-    state.inner.downloads.flush(state.accounts()).await;
-    result
 }

@@ -40,6 +40,17 @@ pub struct ServeArgs {
     /// Entries per page of API listings (repos, tree entries), as the Hub's 1000.
     #[arg(long, env = "MODELHUB_API_PAGE_SIZE", default_value_t = 1000)]
     api_page_size: usize,
+    /// Seconds a client has to send a request's headers, and the longest a kept-alive
+    /// connection may sit idle between requests.
+    #[arg(long, env = "MODELHUB_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// Connections served at once (more wait in the kernel's queue); default: from the
+    /// process's open-file limit.
+    #[arg(long, env = "MODELHUB_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C before they are cut.
+    #[arg(long, env = "MODELHUB_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -105,7 +116,15 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     tracing::info!(data_dir = %data.root().display(), %public_url, "modelhub serving");
     // Tests and scripts read the bound address from this line.
     println!("modelhub listening on http://{addr}");
-    http_api::serve(listener, state, shutdown_signal())
+    let limits = http_api::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(http_api::default_max_connections)
+            .max(1),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    http_api::serve(listener, state, limits, shutdown_signal())
         .await
         .context("server error")?;
     tracing::info!("modelhub stopped");

@@ -50,7 +50,7 @@ pub fn default_max_connections() -> usize {
                 current: Some(max.min(1 << 20)),
                 maximum: Some(max),
             };
-            if setrlimit(Resource::Nofile, raised.clone()).is_ok() {
+            if setrlimit(Resource::Nofile, raised).is_ok() {
                 lim = raised;
             }
         }

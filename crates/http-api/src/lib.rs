@@ -1,8 +1,12 @@
-//! Every HTTP route of modelhub, and the only crate that names axum.
+//! Every HTTP route of modelhub, the connection loop that serves them, and the only crate that
+//! names axum or hyper.
 //!
-//! Today: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) and the Git LFS
-//! API (batch, basic transfer, verify, locks) for models, datasets and spaces. Each protocol
-//! surface has its own error type that speaks that protocol's error conventions.
+//! Git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`), the Git LFS API
+//! (batch, basic transfer, verify, locks), the Xet token endpoints and CAS, the Hugging Face
+//! Hub API (read, commit, manage) and the web pages, for models, datasets and spaces. Each
+//! protocol surface has its own error type that speaks that protocol's error conventions.
+//! [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
+//! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]
 
 mod auth;

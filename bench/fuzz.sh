@@ -49,7 +49,7 @@ for t in $targets; do
     mkdir -p "target/fuzz-artifacts/$t"
     log=$(mktemp)
     set +e
-    cargo +nightly fuzz run --fuzz-dir crates/fuzz "$t" "target/fuzz-corpus/$t" -- \
+    cargo +nightly fuzz run --fuzz-dir crates/fuzz --features fuzzing "$t" "target/fuzz-corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 \
         -artifact_prefix="target/fuzz-artifacts/$t/" >"$log" 2>&1
     status=$?

@@ -39,6 +39,12 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked --all-targets "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The fuzz targets (crates/fuzz) are built, uninstrumented, so they cannot rot; bench/fuzz.sh
+# runs them.
+if [ "$status" -eq 0 ]; then
+    cargo build --locked -p modelhub-fuzz --features fuzzing --bins 2>&1 | tail -1
+    status=${PIPESTATUS[0]}
+fi
 set -e
 sum() { grep -E '^test result:' "$log" | grep -oE "[0-9]+ $1" | awk '{n += $1} END {print n + 0}'; }
 echo "tests: $(sum passed) passed, $(sum failed) failed"

@@ -200,6 +200,22 @@ fn a_busy_repo_answers_with_a_message_not_a_hang() {
     hold.write_all(head_req.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(500));
 
+    // The ref advertisement takes a slot too (each one forks git), so it is turned away
+    // with the same readable message.
+    let r = raw(
+        &s.addr,
+        &request(
+            "GET",
+            "/alice/m/info/refs?service=git-upload-pack",
+            &[],
+            b"",
+        ),
+    );
+    assert!(
+        r.text().contains("ERR modelhub: alice/m is busy"),
+        "{}",
+        r.text()
+    );
     let out = w.git(".", &["clone", "-q", &s.git_url("alice/m", None), "b"]);
     assert!(!out.status.success());
     let err = stderr(&out);

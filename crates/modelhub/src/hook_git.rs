@@ -13,6 +13,9 @@ use repo_rules::{ChangedFile, MAX_TEXT};
 
 use crate::hook::Update;
 
+/// The most bytes of git-stored (non-LFS) files one ref's check holds in memory.
+const MAX_HELD: u64 = 512 << 20;
+
 /// git's empty tree: the base of a ref with nothing to compare against.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
@@ -114,12 +117,29 @@ pub fn changed_files(entries: &[Entry]) -> Result<Vec<ChangedFile>> {
         .collect();
     let oids: Vec<&str> = files.iter().map(|e| e.oid.as_str()).collect();
     let sizes = batch(&oids, false)?;
-    let small: Vec<&str> = files
+    let mut small: Vec<&str> = files
         .iter()
         .zip(&sizes)
         .filter(|(_, (size, _))| *size as usize <= MAX_TEXT)
         .map(|(e, _)| e.oid.as_str())
         .collect();
+    small.sort_unstable();
+    small.dedup();
+    let held: u64 = sizes
+        .iter()
+        .filter(|(size, _)| *size as usize <= MAX_TEXT)
+        .map(|(size, _)| *size)
+        .sum();
+    if held > MAX_HELD {
+        bail!(
+            "this push changes {held} bytes of files kept in git (not LFS); at most {MAX_HELD} are checked in one push: push in parts, or track large files with git lfs"
+        );
+    }
+    // Each blob is read once and held once: the last path that names it takes it.
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for e in &files {
+        *uses.entry(e.oid.as_str()).or_default() += 1;
+    }
     let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
     for (oid, (_, data)) in small.iter().zip(batch(&small, true)?) {
         contents.insert((*oid).to_owned(), data);
@@ -127,10 +147,19 @@ pub fn changed_files(entries: &[Entry]) -> Result<Vec<ChangedFile>> {
     Ok(files
         .iter()
         .zip(sizes)
-        .map(|(e, (size, _))| ChangedFile {
-            path: e.path.clone(),
-            size,
-            content: contents.get(&e.oid).cloned().unwrap_or_default(),
+        .map(|(e, (size, _))| {
+            let left = uses.get_mut(e.oid.as_str()).expect("counted above");
+            *left -= 1;
+            let content = if *left == 0 {
+                contents.remove(&e.oid).unwrap_or_default()
+            } else {
+                contents.get(&e.oid).cloned().unwrap_or_default()
+            };
+            ChangedFile {
+                path: e.path.clone(),
+                size,
+                content,
+            }
         })
         .collect())
 }

@@ -108,7 +108,9 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| "(from each request's Host)".into());
     let xet = Arc::new(
-        xet_store::XetStore::open(&data.root().join("xet")).context("cannot open the Xet store")?,
+        xet_store::XetStore::open(&data.root().join("xet"))
+            .context("cannot open the Xet store")?
+            .with_max_file_size(args.max_lfs_object_size),
     );
     let store = xet_store::TieredStore::new(store, xet.clone());
     let state = AppState::new(hub, Arc::new(store), xet, config);

@@ -13,7 +13,7 @@ use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjec
 
 use crate::{
     invalid, FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES,
-    MAX_XORB_BYTES,
+    MAX_FILE_TERMS, MAX_SHARD_FILES, MAX_XORB_BYTES,
 };
 
 /// A file a shard registered: its record, and whether this shard added it.
@@ -168,11 +168,25 @@ impl XetStore {
             }
         }
 
+        if shard.num_files() > MAX_SHARD_FILES {
+            return Err(invalid(format!(
+                "the shard registers {} files; at most {MAX_SHARD_FILES} are allowed",
+                shard.num_files()
+            )));
+        }
+        // What registering costs: every new file is rebuilt and hashed, so the bytes they
+        // add up to are bounded before any of it is done.
+        let mut to_hash = 0u64;
         let mut checked = Vec::new();
         for i in 0..shard.num_files() {
             let Some(f) = shard.file(i) else { break };
             let name = f.file_hash().hex();
             let n = f.num_entries();
+            if n > MAX_FILE_TERMS {
+                return Err(invalid(format!(
+                    "file {name} has {n} terms; at most {MAX_FILE_TERMS} are allowed"
+                )));
+            }
             if n > 0 && !f.contains_verification() {
                 return Err(invalid(format!(
                     "file {name} has no verification entries, so the upload does not prove it holds the data"
@@ -216,6 +230,12 @@ impl XetStore {
                     ));
                 }
                 size += u64::from(bytes);
+                if size > self.max_file_size {
+                    return Err(invalid(format!(
+                        "file {name} is over {} bytes, the largest file this server accepts",
+                        self.max_file_size
+                    )));
+                }
                 segments.push(Segment {
                     xorb,
                     start: s,
@@ -242,6 +262,13 @@ impl XetStore {
                 size,
                 segments,
             };
+            to_hash += size;
+            if to_hash > self.max_file_size.saturating_mul(2) {
+                return Err(invalid(format!(
+                    "the shard's files add up to over {} bytes; send them in several shards",
+                    self.max_file_size.saturating_mul(2)
+                )));
+            }
             checked.push((f.file_hash(), claimed, keys, rec));
         }
 

@@ -57,6 +57,11 @@ pub use tiered::TieredStore;
 pub const MAX_XORB_BYTES: u64 = (64 << 20) + (1 << 20);
 /// Largest shard body accepted.
 pub const MAX_SHARD_BYTES: u64 = 64 << 20;
+/// The largest file a shard may register unless told otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 500_000_000_000;
+/// Most files one shard may register, and most terms one file may have.
+const MAX_SHARD_FILES: usize = 1 << 16;
+const MAX_FILE_TERMS: usize = 1 << 20;
 /// Most chunks in one xorb (xet-core's limit).
 const MAX_CHUNKS_PER_XORB: usize = 8192;
 /// Largest chunk, uncompressed (xet-core's chunker stops at 128 KiB; some slack for others).
@@ -179,6 +184,9 @@ impl<T> Memo<T> {
 pub struct XetStore {
     root: PathBuf,
     tmp: PathBuf,
+    /// Largest file a shard may register (the server's LFS object limit): what it costs to
+    /// rebuild and hash a file is bounded by this, however often its terms repeat a range.
+    max_file_size: u64,
     footers: Memo<Footer>,
     records: Memo<FileRecord>,
 }
@@ -204,7 +212,18 @@ impl XetStore {
             tmp,
             footers: Memo::new(FOOTER_CACHE),
             records: Memo::new(RECORD_CACHE),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
         })
+    }
+
+    /// Sets the largest file a shard may register (default 500 GB, the Hub's limit).
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
     }
 
     /// Where uploads are spooled before they are verified.

@@ -328,3 +328,26 @@ fn any_byte_range_of_a_file_spanning_xorbs_reads_back_exactly() {
         );
     }
 }
+
+#[test]
+fn a_shard_cannot_register_a_file_over_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = XetStore::open(dir.path()).unwrap().with_max_file_size(5000);
+    let x = xorb(12, CompressionScheme::None);
+    store.put_xorb(&x.hash, &mut &x.body[..]).unwrap();
+    // Twelve chunks of 1,000 to 20,000 bytes: over the 5,000-byte limit, refused before
+    // anything is rebuilt or hashed.
+    let err = store
+        .put_shard(spool(&store, &shard_for(&x, 0..12, None)))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the largest file this server accepts"),
+        "{err}"
+    );
+    assert!(store
+        .file_by_sha256(&hex::encode(Sha256::digest(&x.raw)))
+        .unwrap()
+        .is_none());
+    assert!(tmp_is_empty(&store));
+}

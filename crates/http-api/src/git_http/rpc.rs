@@ -146,13 +146,11 @@ pub async fn run(
     preamble: Option<Bytes>,
 ) -> Result<Body, GitError> {
     let advertise = matches!(input, Input::Advertise);
-    let permit = if advertise {
-        None
-    } else {
-        match state.inner.limiter.acquire(repo.id).await {
-            Ok(p) => Some(p),
-            Err(_) => return Ok(busy(state, repo, input).await),
-        }
+    // Advertisements take a slot too: each spawns git, so a flood of `info/refs` would
+    // otherwise fork without bound.
+    let permit = match state.inner.limiter.acquire(repo.id).await {
+        Ok(p) => Some(p),
+        Err(_) => return Ok(busy(state, repo, input).await),
     };
     let mut child = state
         .repos()

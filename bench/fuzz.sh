@@ -27,7 +27,7 @@ seed() {
         json_rules) for f in fixtures/repos/*/*.json fixtures/weights/*.json; do printf '\0' | cat - "$f" > "$dir/$(basename "$(dirname "$f")")-$(basename "$f")"; done ;;
         safetensors) cp fixtures/weights/*.safetensors "$dir/" ;;
         gguf) cp fixtures/weights/*.gguf "$dir/" ;;
-        pickle) cp fixtures/pickles/*.pkl fixtures/weights/*.pkl "$dir/" ;;
+        pickle|pickle_oracle) cp fixtures/pickles/*.pkl fixtures/weights/*.pkl "$dir/" ;;
         weights_containers)
             for f in fixtures/pickles/containers/* fixtures/weights/*.bin fixtures/weights/*.pt; do
                 printf '\0' | cat - "$f" > "$dir/$(basename "$f")"

@@ -56,9 +56,10 @@ pub fn scan(read: ReadAt<'_>, size: u64, strict: bool) -> Report {
         let mut found = Vec::new();
         let res = walk(&mut r, &mut found, &mut ops);
         let complete = res.is_ok();
-        // The first pickle always counts. After it, bytes that do not make a whole pickle
-        // (nor start with PROTO) are the raw data legacy checkpoints keep after their pickles.
-        let counts = n == 0 || complete || starts_with_proto;
+        // The first pickle always counts. After it, bytes that make no whole pickle, start
+        // with no PROTO and import nothing are the raw data legacy checkpoints keep after
+        // their pickles; a later pickle that imports before it breaks still ran its imports.
+        let counts = n == 0 || complete || starts_with_proto || !found.is_empty();
         if !counts {
             break;
         }

@@ -87,6 +87,16 @@ pub enum PageError {
     Internal(String),
 }
 
+/// Runs CPU-bound page work (Markdown, sanitizing, highlighting, card checks) on the blocking
+/// pool, so a heavy page never stalls the async workers that serve everyone else.
+pub(crate) async fn cpu<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PageError::Internal(format!("page rendering failed: {e}")))
+}
+
 impl From<crate::hf::HfError> for PageError {
     fn from(e: crate::hf::HfError) -> Self {
         match e {

@@ -71,24 +71,29 @@ pub async fn card(
     })
     .await?;
     let url = super::repo_url(&repo.repo_ref());
-    let card_html = readme
-        .as_deref()
-        .map(|b| markdown::render(&String::from_utf8_lossy(b), &url, DEFAULT_BRANCH));
-    let findings = match &readme {
-        Some(b) => {
-            let f = ChangedFile {
-                path: "README.md".into(),
-                size: b.len() as u64,
-                content: b.clone(),
-            };
-            repo_rules::check(
-                &[f],
-                &repo_rules::CardOnly(t),
-                &repo_rules::Policy::default().for_repo(None),
-            )
-        }
-        None => Vec::new(),
-    };
+    let url2 = url.clone();
+    let (card_html, findings) = super::cpu(move || {
+        let card_html = readme
+            .as_deref()
+            .map(|b| markdown::render(&String::from_utf8_lossy(b), &url2, DEFAULT_BRANCH));
+        let findings = match readme {
+            Some(b) => {
+                let f = ChangedFile {
+                    path: "README.md".into(),
+                    size: b.len() as u64,
+                    content: b,
+                };
+                repo_rules::check(
+                    &[f],
+                    &repo_rules::CardOnly(t),
+                    &repo_rules::Policy::default().for_repo(None),
+                )
+            }
+            None => Vec::new(),
+        };
+        (card_html, findings)
+    })
+    .await?;
     let card = info.get("cardData").cloned().unwrap_or(Value::Null);
     let list = |v: &Value| -> Vec<String> {
         match v {
@@ -261,6 +266,13 @@ pub async fn blob(
             cut,
         )
     });
+    let highlighted = match &text {
+        Some((body, _)) => {
+            let (file, body) = (file.clone(), body.clone());
+            super::cpu(move || super::highlight::highlight(&file, &body)).await?
+        }
+        None => None,
+    };
     let content = html! {
         (heading(&repo))
         (tabs(&repo, &rev, "files"))
@@ -273,8 +285,8 @@ pub async fn blob(
         }
         @match &text {
             Some((body, cut)) => {
-                @match super::highlight::highlight(&file, body) {
-                    Some(h) => pre.file.highlighted { code { (trusted(h)) } },
+                @match &highlighted {
+                    Some(h) => pre.file.highlighted { code { (trusted(h.clone())) } },
                     None => pre.file { code { (body) } },
                 }
                 @if *cut { p.muted { "Shown up to " (human_size(SHOWN_TEXT as u64)) "; download the file for the rest." } }

@@ -82,6 +82,20 @@ pub fn reader(data: &[u8]) -> impl Fn(u64, u64) -> Option<Vec<u8>> + '_ {
     }
 }
 
+/// One Xet store in a temp dir for the whole fuzzing run (it only grows when an input
+/// verifies, which random bytes do not).
+pub fn xet_store() -> &'static xet_store::XetStore {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, xet_store::XetStore)> =
+        std::sync::OnceLock::new();
+    &STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let store = xet_store::XetStore::open(dir.path()).expect("a store");
+            (dir, store)
+        })
+        .1
+}
+
 /// The first byte (a small number for the target to use) and the rest.
 pub fn split_byte(data: &[u8]) -> (u8, &[u8]) {
     match data.split_first() {

@@ -85,13 +85,8 @@ pub fn check(
             // A small pickle committed as a plain blob unpickles just the same.
             let ext = extension(&f.path);
             if unpickle::worth_a_look(&f.content, &ext) {
-                let data = &f.content;
-                let read = |off: u64, len: u64| {
-                    let s = usize::try_from(off).ok()?.min(data.len());
-                    let e = s.saturating_add(usize::try_from(len).ok()?).min(data.len());
-                    Some(data[s..e].to_vec())
-                };
-                unpickle::check(f, &read, data.len() as u64, &ext, out);
+                let read = unpickle::slice_reader(&f.content);
+                unpickle::check(f, &read, f.content.len() as u64, &ext, out);
             }
             continue;
         };

@@ -146,46 +146,28 @@ fn archive(
             continue;
         }
         let inner = format!("{at}:{}", e.name);
-        if e.method == 0 {
-            // Stored: read in place, with no copy and no cap.
-            let sub = |off: u64, len: u64| {
-                let len = len.min(e.compressed.saturating_sub(off));
-                read(e.data_at + off, len)
-            };
-            inspect(
-                &inner,
-                &sub,
-                e.compressed,
-                &head,
-                named,
-                depth + 1,
-                budget,
-                found,
-            )?;
+        // Stored members are read in place (no copy, no cap); compressed ones whole, within
+        // the file's inflation budget.
+        let stored = |off: u64, len: u64| {
+            let len = len.min(e.compressed.saturating_sub(off));
+            read(e.data_at + off, len)
+        };
+        let data;
+        let inflated;
+        let (sub, len): (ReadAt<'_>, u64) = if e.method == 0 {
+            (&stored, e.compressed)
         } else {
             if e.uncompressed > *budget {
                 return Err(format!(
                     "{inner} inflates past what one file may cost to check ({MAX_INFLATED} bytes)"
                 ));
             }
-            let data = zip::member_bytes(read, e, *budget)?;
+            data = zip::member_bytes(read, e, *budget)?;
             *budget -= data.len() as u64;
-            let sub = |off: u64, len: u64| {
-                let s = usize::try_from(off).ok()?.min(data.len());
-                let e = s.saturating_add(usize::try_from(len).ok()?).min(data.len());
-                Some(data[s..e].to_vec())
-            };
-            inspect(
-                &inner,
-                &sub,
-                data.len() as u64,
-                &head,
-                named,
-                depth + 1,
-                budget,
-                found,
-            )?;
-        }
+            inflated = slice_reader(&data);
+            (&inflated, data.len() as u64)
+        };
+        inspect(&inner, sub, len, &head, named, depth + 1, budget, found)?;
     }
     Ok(())
 }
@@ -228,6 +210,15 @@ fn object_dtype(header: &str) -> bool {
         let c = code.trim_start_matches(['<', '>', '|', '=']);
         c.starts_with('O') && c[1..].bytes().all(|b| b.is_ascii_digit())
     })
+}
+
+/// A ranged reader over bytes in memory.
+pub(super) fn slice_reader(data: &[u8]) -> impl Fn(u64, u64) -> Option<Vec<u8>> + '_ {
+    move |off, len| {
+        let s = usize::try_from(off).ok()?.min(data.len());
+        let e = s.saturating_add(usize::try_from(len).ok()?).min(data.len());
+        Some(data[s..e].to_vec())
+    }
 }
 
 fn inflate(read: ReadAt<'_>, size: u64, gzip: bool) -> Result<Vec<u8>, String> {

@@ -1,3 +1,4 @@
+use super::reader::WINDOW;
 use super::*;
 
 fn found(data: &[u8]) -> (Vec<String>, Option<String>) {

@@ -1,0 +1,115 @@
+//! The object's bytes as the walk reads them: a small window of ranged reads, so big byte
+//! strings are skipped rather than read, and text lines and kept strings have limits.
+
+use super::super::zip::ReadAt;
+
+/// Longest string kept as a possible module or name; longer ones are only "a long string".
+const MAX_NAME: usize = 4096;
+/// Longest text line (protocol 0 arguments).
+const MAX_LINE: usize = 1 << 16;
+/// Bytes read from the object at a time.
+pub(super) const WINDOW: u64 = 256 << 10;
+
+/// The object's bytes through a window of ranged reads.
+pub(super) struct Reader<'a> {
+    read: ReadAt<'a>,
+    size: u64,
+    pub(super) pos: u64,
+    buf: Vec<u8>,
+    buf_at: u64,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(read: ReadAt<'a>, size: u64) -> Self {
+        Reader {
+            read,
+            size,
+            pos: 0,
+            buf: Vec::new(),
+            buf_at: 0,
+        }
+    }
+
+    /// Makes `[pos, pos + n)` (n ≤ WINDOW) available in the window, as far as the object goes.
+    fn fill(&mut self, n: u64) -> Result<(), String> {
+        let end = (self.pos + n).min(self.size);
+        if self.pos >= self.buf_at && end <= self.buf_at + self.buf.len() as u64 {
+            return Ok(());
+        }
+        let len = WINDOW.max(n).min(self.size - self.pos.min(self.size));
+        self.buf = (self.read)(self.pos, len).ok_or("the object could not be read")?;
+        self.buf_at = self.pos;
+        Ok(())
+    }
+
+    pub(super) fn peek2(&mut self) -> Option<(u8, u8)> {
+        self.fill(2).ok()?;
+        let at = (self.pos - self.buf_at) as usize;
+        Some((*self.buf.get(at)?, *self.buf.get(at + 1)?))
+    }
+
+    /// The next `n` bytes (n ≤ WINDOW).
+    pub(super) fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        self.fill(n as u64)?;
+        let at = (self.pos - self.buf_at) as usize;
+        let s = self
+            .buf
+            .get(at..at + n)
+            .ok_or_else(|| format!("truncated at byte {}", self.pos))?;
+        self.pos += n as u64;
+        Ok(s)
+    }
+
+    pub(super) fn skip(&mut self, n: u64) -> Result<(), String> {
+        if self.size - self.pos.min(self.size) < n {
+            return Err(format!("truncated at byte {}", self.pos));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    pub(super) fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub(super) fn uint(&mut self, n: usize) -> Result<u64, String> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .rev()
+            .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
+    }
+
+    /// A protocol 0 argument: the bytes up to a newline (which is consumed, not returned).
+    /// CPython refuses an empty one (`bad_readline`).
+    pub(super) fn line(&mut self) -> Result<Vec<u8>, String> {
+        let at = self.pos;
+        let mut out = Vec::new();
+        loop {
+            let b = self
+                .byte()
+                .map_err(|_| format!("unterminated line at byte {at}"))?;
+            if b == b'\n' {
+                break;
+            }
+            if out.len() == MAX_LINE {
+                return Err(format!("a line over {MAX_LINE} bytes at byte {at}"));
+            }
+            out.push(b);
+        }
+        if out.is_empty() {
+            return Err(format!("an empty line at byte {at}"));
+        }
+        Ok(out)
+    }
+
+    /// A string argument of `n` bytes: kept if short enough to be a name, else skipped.
+    pub(super) fn string(&mut self, n: u64) -> Result<Option<Vec<u8>>, String> {
+        if n as usize <= MAX_NAME {
+            Ok(Some(self.take(n as usize)?.to_vec()))
+        } else {
+            self.skip(n)?;
+            Ok(None)
+        }
+    }
+}

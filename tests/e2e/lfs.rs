@@ -686,3 +686,62 @@ fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
     assert_eq!(upload(&s, "alice/m", &token, &data), oid);
     assert_eq!(stored_objects(&s), vec![oid]);
 }
+
+/// The server's peak resident memory so far, in KiB (Linux's VmHWM).
+fn peak_rss_kib(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
+    let (s, token) = Server::with_alice();
+    let data = noise(32 << 20, 9);
+    let oid = upload(&s, "alice/m", &token, &data);
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    let path = href_path(&s, &v["objects"][0]["actions"]["download"]);
+    let before = peak_rss_kib(&s);
+    // Fifty clients ask for the object and read only its first bytes: the server fills
+    // what each socket takes and its read-ahead, then waits.
+    let mut conns: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    for c in &mut conns {
+        let mut head = [0u8; 4096];
+        c.read_exact(&mut head).unwrap();
+    }
+    // Let every transfer fill its socket and queue: wait until the peak stops rising.
+    let mut last = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = peak_rss_kib(&s);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let grown = peak_rss_kib(&s).saturating_sub(before);
+    // (With 1 MiB reads and four queued, fifty stalled downloads held about 330 MiB.)
+    assert!(
+        grown < 120 << 10,
+        "50 stalled downloads grew the server by {grown} KiB"
+    );
+    drop(conns);
+    // The server still serves.
+    assert_eq!(get(&s, "/api/models/alice/m", &[]).status, 200);
+}

@@ -19,10 +19,14 @@ use sha2::{Digest, Sha256};
 
 use crate::{ByteRange, ByteStream, ObjectStore, StoreError};
 
-/// Read size for downloads: large reads keep a streamed download near the disk's speed.
-const READ_CHUNK: usize = 1 << 20;
-/// Chunks in flight between the disk thread and the socket, per transfer.
+/// Read size for downloads: large enough for sequential reads at the disk's speed (the kernel
+/// reads ahead), small enough that a download holds about a megabyte in all.
+const READ_CHUNK: usize = 256 << 10;
+/// Chunks in flight between the disk thread and the socket, per upload.
 const QUEUE: usize = 4;
+/// Chunks read ahead of the socket, per download: memory per download is bounded by about
+/// (this + 2) * READ_CHUNK however many run at once.
+const DOWNLOAD_QUEUE: usize = 2;
 /// Temp files older than this at start-up were left by a crash and are removed.
 const STALE_TMP: Duration = Duration::from_secs(24 * 3600);
 
@@ -139,7 +143,7 @@ impl LocalStore {
     ) -> Result<ByteStream, StoreError> {
         let path = self.path(oid);
         let oid = oid.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(DOWNLOAD_QUEUE);
         let opened = tokio::task::spawn_blocking(move || -> Result<(File, u64), StoreError> {
             let mut file = File::open(&path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => StoreError::NotFound(oid.clone()),

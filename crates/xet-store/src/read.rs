@@ -12,9 +12,9 @@ use xet_core_structures::xorb_object::parse_chunk_header;
 use crate::{FileRecord, MerkleHash, XetError, XetStore};
 
 /// Bytes handed to the socket at a time when streaming a reconstructed file.
-const OUT_CHUNK: usize = 1 << 20;
-/// Chunks in flight between the disk thread and the socket.
-const QUEUE: usize = 4;
+const OUT_CHUNK: usize = 256 << 10;
+/// Chunks in flight between the disk thread and the socket: about a megabyte a download.
+const QUEUE: usize = 2;
 
 /// One reconstruction term: chunks `start..end` of `xorb`, `unpacked` bytes once decompressed,
 /// stored at bytes `stored.0..stored.1` (end exclusive) of the xorb.

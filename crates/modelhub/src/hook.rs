@@ -78,8 +78,14 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     let mut path_errors = Vec::new();
     // Every ref that survived the ref rules is checked, pull-request refs included: content
     // refused on a branch is refused on `refs/pr/N` too, so no ref can hold it.
+    let created: Vec<&str> = updates
+        .iter()
+        .filter(|u| u.is_create() && !u.is_delete())
+        .map(|u| u.new.as_str())
+        .collect();
+    let validated = hook_git::already_validated(&created)?;
     for u in updates.iter().filter(|u| !u.is_delete()) {
-        let Some(base) = hook_git::base_of(u)? else {
+        let Some(base) = hook_git::base_of(u, &validated)? else {
             continue;
         };
         let entries = hook_git::diff(&base, &u.new)?;

@@ -3,7 +3,7 @@
 //! they see the pushed objects (gix would not; see the developers' guide).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
@@ -27,25 +27,72 @@ pub struct Entry {
     pub deleted: bool,
 }
 
-/// What to compare a ref update against: the old tip; for a new ref, nothing at all if its
-/// commit is already on a branch or tag of this repo (it was validated when it got there),
-/// else the default branch, or the empty tree in a repo without one. A pull-request ref is
-/// not a validated place: a branch or tag made from a commit only a PR holds is checked.
-pub fn base_of(u: &Update) -> Result<Option<String>> {
-    if !u.is_create() {
-        return Ok(Some(u.old.clone()));
+/// The new tips, among those of created refs, that are already on a branch or tag of this
+/// repo (validated when they got there), found with two git calls whatever the number of
+/// refs: each tip is peeled to its commit, and `rev-list TIPS --not --branches --tags` lists
+/// exactly the commits no validated ref reaches, so a tip absent from it is covered.
+pub fn already_validated(tips: &[&str]) -> Result<HashSet<String>> {
+    if tips.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut peel = Command::new("git")
+        .args(["cat-file", "--batch-check=%(objectname)"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = peel.stdin.take().expect("piped");
+    let input: String = tips.iter().map(|t| format!("{t}^{{commit}}\n")).collect();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = peel.wait_with_output()?;
+    writer.join().expect("the writer thread does not panic")?;
+    let peeled: Vec<Option<String>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| (l.len() == 40 && !l.contains(' ')).then(|| l.to_owned()))
+        .collect();
+    if peeled.len() != tips.len() {
+        bail!(
+            "git cat-file: {} answers for {} tips",
+            peeled.len(),
+            tips.len()
+        );
+    }
+    let commits: Vec<&str> = peeled.iter().flatten().map(String::as_str).collect();
+    if commits.is_empty() {
+        return Ok(HashSet::new());
     }
     let out = Command::new("git")
-        .args(["rev-list", "-n1", &u.new, "--not", "--branches", "--tags"])
+        .arg("rev-list")
+        .args(&commits)
+        .args(["--not", "--branches", "--tags"])
         .output()?;
     if !out.status.success() {
         bail!(
-            "git rev-list {}: {}",
-            u.new,
+            "git rev-list: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+    let unvalidated: HashSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Ok(tips
+        .iter()
+        .zip(&peeled)
+        .filter(|(_, c)| c.as_ref().is_some_and(|c| !unvalidated.contains(c)))
+        .map(|(t, _)| (*t).to_owned())
+        .collect())
+}
+
+/// What to compare a ref update against: the old tip; for a new ref, nothing at all if its
+/// commit is already on a branch or tag of this repo (`validated`, from
+/// [`already_validated`]), else the default branch, or the empty tree in a repo without one.
+/// A pull-request ref is not a validated place: a branch or tag made from a commit only a PR
+/// holds is checked.
+pub fn base_of(u: &Update, validated: &HashSet<String>) -> Result<Option<String>> {
+    if !u.is_create() {
+        return Ok(Some(u.old.clone()));
+    }
+    if validated.contains(&u.new) {
         return Ok(None);
     }
     let out = Command::new("git")

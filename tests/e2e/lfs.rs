@@ -142,7 +142,18 @@ fn git_lfs_push_and_clone_keep_bytes_and_store_each_object_once() {
 
     // The same file pushed to a second repo is uploaded again (proof of possession) but
     // stored once.
-    w.git_ok("a", &["push", "-q", &s.git_url("alice/m2", None), "main"]);
+    // (Forced: alice/m2's own initial commit is another commit whenever the two repos were
+    // created in different seconds, so a plain push could be refused as non-fast-forward.)
+    w.git_ok(
+        "a",
+        &[
+            "push",
+            "-q",
+            "--force",
+            &s.git_url("alice/m2", None),
+            "main",
+        ],
+    );
     let objects = stored_objects(&s);
     assert_eq!(objects.len(), 5, "{objects:?}");
     assert_eq!(

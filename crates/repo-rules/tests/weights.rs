@@ -381,3 +381,16 @@ fn every_container_that_unpickles_is_looked_into() {
         }
     }
 }
+
+#[test]
+fn a_gguf_whose_shapes_overflow_is_refused_not_a_panic() {
+    // Found by `bench/fuzz.sh` (gguf target): tensor shapes whose element counts add up past
+    // 64 bits panicked the hook (an overflow in debug builds, wrong counts in release).
+    let (o, _) = push(&[("model.gguf", "fuzz-gguf-overflow.gguf")], &[]);
+    assert_eq!(rules(&o), ["error gguf-invalid"], "{}", messages(&o));
+    assert!(
+        messages(&o).contains("impossible shape"),
+        "{}",
+        messages(&o)
+    );
+}

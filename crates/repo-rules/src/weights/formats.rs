@@ -241,15 +241,26 @@ fn parse_gguf(b: &[u8]) -> Result<Option<Summary>, String> {
             if dims > 8 {
                 return Ok(Err(format!("tensor {name:?} has {dims} dimensions")));
             }
-            let mut count: u64 = 1;
+            let mut count: Option<u64> = Some(1);
             for _ in 0..dims {
-                count = count.saturating_mul(c.u64()?);
+                let d = c.u64()?;
+                count = count.and_then(|n| n.checked_mul(d));
             }
             let ty = ggml_type(c.u32()?);
             c.u64()?; // offset
-            *types.entry(ty.clone()).or_default() += count;
-            *s.parameters.entry(ty).or_default() += count;
-            s.total += count;
+                      // A shape whose element count, or the file's total, overflows 64 bits is a lie.
+            let impossible = || format!("tensor {name:?} has an impossible shape");
+            let Some(count) = count else {
+                return Ok(Err(impossible()));
+            };
+            let Some(total) = s.total.checked_add(count) else {
+                return Ok(Err(impossible()));
+            };
+            s.total = total;
+            let by_type = types.entry(ty.clone()).or_default();
+            *by_type = by_type.saturating_add(count);
+            let params = s.parameters.entry(ty).or_default();
+            *params = params.saturating_add(count);
             s.tensors.push(Tensor {
                 name,
                 dtype: String::new(),

@@ -7,8 +7,13 @@ use sha2::{Digest, Sha256};
 use xet_core_structures::error::CoreError;
 use xet_core_structures::merklehash::{compute_data_hash, file_hash, xorb_hash, MerkleHash};
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
+use xet_core_structures::metadata_shard::file_structs::MDBFileInfoView;
 use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
-use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
+use xet_core_structures::metadata_shard::streaming_shard::{
+    process_shard_file_info_section, process_shard_xorb_info_section,
+};
+use xet_core_structures::metadata_shard::xorb_structs::MDBXorbInfoView;
+use xet_core_structures::metadata_shard::MDBShardFileHeader;
 use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjectInfoV1};
 
 use crate::{
@@ -142,8 +147,9 @@ impl XetStore {
     /// seen; a SHA-256 the client sent must agree. Nothing is registered unless all checks
     /// pass.
     pub fn put_shard(&self, body: tempfile::NamedTempFile) -> Result<Vec<Registered>, XetError> {
+        let size = body.as_file().metadata()?.len();
         let mut r = BufReader::new(body.reopen()?);
-        let shard = MDBMinimalShard::from_reader(&mut r, true, true)
+        let shard = Shard::read(&mut r, size)
             .map_err(|e| invalid(format!("the shard is not a valid shard: {e}")))?;
 
         for i in 0..shard.num_xorb() {
@@ -314,6 +320,58 @@ impl XetStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// A shard's file and xorb sections, read with xet-core's section readers under a byte budget
+/// of the shard's own size: a header claiming gigabytes of entries is refused before anything
+/// is allocated for it (`MDBMinimalShard::from_reader` passes no budget; found by fuzzing).
+struct Shard {
+    files: Vec<MDBFileInfoView>,
+    xorbs: Vec<MDBXorbInfoView>,
+}
+
+impl Shard {
+    fn read(r: &mut impl Read, size: u64) -> Result<Shard, CoreError> {
+        MDBShardFileHeader::deserialize(r)?;
+        let mut files = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let left = process_shard_file_info_section(
+            r,
+            |f: MDBFileInfoView| {
+                if seen.insert(f.file_hash()) {
+                    files.push(f);
+                }
+                Ok(())
+            },
+            Some(size),
+        )?;
+        let mut xorbs = Vec::new();
+        process_shard_xorb_info_section(
+            r,
+            |x: MDBXorbInfoView| {
+                xorbs.push(x);
+                Ok(())
+            },
+            left,
+        )?;
+        Ok(Shard { files, xorbs })
+    }
+
+    fn num_xorb(&self) -> usize {
+        self.xorbs.len()
+    }
+
+    fn xorb(&self, i: usize) -> Option<&MDBXorbInfoView> {
+        self.xorbs.get(i)
+    }
+
+    fn num_files(&self) -> usize {
+        self.files.len()
+    }
+
+    fn file(&self, i: usize) -> Option<&MDBFileInfoView> {
+        self.files.get(i)
     }
 }
 

@@ -182,6 +182,17 @@ fn import(module: &[u8], name: &[u8]) -> Import {
     }
 }
 
+/// The `module\nname\n` of `GLOBAL` and `INST`; CPython refuses an empty line there
+/// (`bad_readline`) before it imports anything.
+fn global_lines(r: &mut Reader<'_>) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let module = r.line()?;
+    let name = r.line()?;
+    if module.is_empty() || name.is_empty() {
+        return Err("an empty module or name line".into());
+    }
+    Ok((module, name))
+}
+
 /// Walks one pickle from the reader's position to its `STOP`.
 fn walk(r: &mut Reader<'_>, found: &mut Vec<Import>, ops: &mut u64) -> Result<(), String> {
     let mut m = Machine {
@@ -238,8 +249,7 @@ fn step(
         }
         // Imports.
         b'c' => {
-            let module = r.line()?;
-            let name = r.line()?;
+            let (module, name) = global_lines(r)?;
             found.push(import(&module, &name));
             m.push(o)?;
         }
@@ -247,8 +257,7 @@ fn step(
             if m.marks.is_empty() {
                 return Err("INST without a MARK".into());
             }
-            let module = r.line()?;
-            let name = r.line()?;
+            let (module, name) = global_lines(r)?;
             found.push(import(&module, &name));
             m.pop_mark()?;
             m.push(o)?;

@@ -81,7 +81,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A protocol 0 argument: the bytes up to a newline (which is consumed, not returned).
-    /// CPython refuses an empty one (`bad_readline`).
+    /// It may be empty: `UNICODE` and `PERSID` accept that; the opcodes that do not say so.
     pub(super) fn line(&mut self) -> Result<Vec<u8>, String> {
         let at = self.pos;
         let mut out = Vec::new();
@@ -96,9 +96,6 @@ impl<'a> Reader<'a> {
                 return Err(format!("a line over {MAX_LINE} bytes at byte {at}"));
             }
             out.push(b);
-        }
-        if out.is_empty() {
-            return Err(format!("an empty line at byte {at}"));
         }
         Ok(out)
     }

@@ -245,16 +245,6 @@ fn a_busy_repo_answers_with_a_message_not_a_hang() {
     assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
 }
 
-/// The server's peak resident memory so far, in KiB (Linux's VmHWM).
-fn peak_rss_kib(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
-
 #[test]
 fn endless_lists_and_bombs_are_refused_with_bounded_work() {
     let (s, token) = Server::with_alice();
@@ -266,7 +256,7 @@ fn endless_lists_and_bombs_are_refused_with_bounded_work() {
     };
     // A gzip bomb in a push is inflated a little at a time: the server's peak memory
     // (measured first, before the big requests below) barely moves for the bomb's 256 MiB.
-    let before = peak_rss_kib(&s);
+    let before = s.peak_rss_kib();
     let head = "1".repeat(40);
     let recv = "/alice/m/git-receive-pack";
     let cmd = format!("{} {head} refs/heads/x\0report-status\n", "0".repeat(40));
@@ -279,7 +269,7 @@ fn endless_lists_and_bombs_are_refused_with_bounded_work() {
         &gzip(&body),
     );
     assert!(r.status < 500, "{}", r.text());
-    let grown = peak_rss_kib(&s).saturating_sub(before);
+    let grown = s.peak_rss_kib().saturating_sub(before);
     // (Inflating whole network chunks at once grew it by about 33 MiB; a step at a time, 3.)
     assert!(
         grown < 16 << 10,

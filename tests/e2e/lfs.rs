@@ -698,16 +698,6 @@ fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
     assert_eq!(stored_objects(&s), vec![oid]);
 }
 
-/// The server's peak resident memory so far, in KiB (Linux's VmHWM).
-fn peak_rss_kib(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
-
 #[test]
 fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
     let (s, token) = Server::with_alice();
@@ -721,7 +711,7 @@ fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
         json!([{ "oid": oid, "size": data.len() }]),
     );
     let path = href_path(&s, &v["objects"][0]["actions"]["download"]);
-    let before = peak_rss_kib(&s);
+    let before = s.peak_rss_kib();
     // Fifty clients ask for the object and read only its first bytes: the server fills
     // what each socket takes and its read-ahead, then waits.
     let mut conns: Vec<TcpStream> = (0..50)
@@ -740,13 +730,13 @@ fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
     let mut last = 0;
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let now = peak_rss_kib(&s);
+        let now = s.peak_rss_kib();
         if now == last {
             break;
         }
         last = now;
     }
-    let grown = peak_rss_kib(&s).saturating_sub(before);
+    let grown = s.peak_rss_kib().saturating_sub(before);
     // (With 1 MiB reads and four queued, fifty stalled downloads held about 330 MiB.)
     assert!(
         grown < 120 << 10,

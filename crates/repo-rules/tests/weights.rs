@@ -394,3 +394,21 @@ fn a_gguf_whose_shapes_overflow_is_refused_not_a_panic() {
         messages(&o)
     );
 }
+
+#[test]
+fn a_zip_under_any_name_is_checked_once_its_directory_reads() {
+    // torch.load opens any path: a checkpoint named "model.weights" whose entries overlap is
+    // refused like one named .pt, not waved through as "some other zip".
+    let (o, _) = push(
+        &[("model.weights", "../pickles/containers/overlap.pt")],
+        &[],
+    );
+    assert_eq!(rules(&o), ["error pickle-unreadable"], "{}", messages(&o));
+    assert!(messages(&o).contains("overlap"), "{}", messages(&o));
+    // A zip with a malicious pickle under such a name is blocked too.
+    let (o, _) = push(
+        &[("model.weights", "../pickles/containers/zip-in-zip.pt")],
+        &[],
+    );
+    assert_eq!(rules(&o), ["error pickle-blocked"], "{}", messages(&o));
+}

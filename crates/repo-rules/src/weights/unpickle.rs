@@ -86,12 +86,7 @@ fn inspect(
     found: &mut Vec<Found>,
 ) -> Result<(), String> {
     if zip::is_zip(head) {
-        // A zip named like a checkpoint must be readable; any other zip (a dataset archive)
-        // is looked into for pickles, but its oddities are not this rule's business.
-        return match archive(at, read, size, depth, budget, found) {
-            Err(_) if !strict => Ok(()),
-            r => r,
-        };
+        return archive(at, read, size, strict, depth, budget, found);
     }
     if head.starts_with(b"\x93NUMPY") {
         return npy(at, read, size, found);
@@ -128,6 +123,7 @@ fn archive(
     at: &str,
     read: ReadAt<'_>,
     size: u64,
+    strict: bool,
     depth: usize,
     budget: &mut u64,
     found: &mut Vec<Found>,
@@ -135,8 +131,16 @@ fn archive(
     if depth >= MAX_ZIP_DEPTH {
         return Err(format!("{at} nests zips more than {MAX_ZIP_DEPTH} deep"));
     }
-    let entries =
-        zip::entries(read, size).map_err(|e| format!("{at} is not a readable zip: {e}"))?;
+    // A zip named like a checkpoint must be readable. Any other file that starts like a zip
+    // but has no directory this reader can follow is not this rule's business; once its
+    // directory reads, though, everything in it is checked and every failure counts (else a
+    // budget-busting first member would hide a pickle after it).
+    let entries = match zip::entries(read, size) {
+        Ok(e) => e,
+        Err(_) if !strict => return Ok(()),
+        Err(e) => return Err(format!("{at} is not a readable zip: {e}")),
+    };
+    zip::refuse_overlaps(&entries).map_err(|e| format!("{at}: {e}"))?;
     for e in &entries {
         let head = zip::member_head(read, e, 16)?;
         let named = [".pkl", ".pickle"].iter().any(|x| e.name.ends_with(x));

@@ -41,8 +41,7 @@ pub struct Entry {
     pub data_at: u64,
 }
 
-/// Every member of the zip. Members whose bytes overlap another's are refused: one deflate
-/// stream named by forty entries would otherwise be inflated forty times.
+/// Every member of the zip, as its directory describes them (see [`refuse_overlaps`]).
 pub fn entries(read: ReadAt<'_>, size: u64) -> Result<Vec<Entry>, String> {
     let tail_len = size.min(65_535 + 22);
     let tail = read(size - tail_len, tail_len).ok_or("cannot read the end of the zip")?;
@@ -128,7 +127,13 @@ pub fn entries(read: ReadAt<'_>, size: u64) -> Result<Vec<Entry>, String> {
             return Err(format!("{}: member runs past the end of the file", m.name));
         }
     }
-    let mut spans: Vec<(u64, u64, &str)> = wanted
+    Ok(wanted)
+}
+
+/// Refuses members whose bytes overlap another's: one deflate stream named by forty entries
+/// would otherwise be inflated forty times.
+pub fn refuse_overlaps(entries: &[Entry]) -> Result<(), String> {
+    let mut spans: Vec<(u64, u64, &str)> = entries
         .iter()
         .map(|m| (m.local_offset, m.data_at + m.compressed, m.name.as_str()))
         .collect();
@@ -141,7 +146,7 @@ pub fn entries(read: ReadAt<'_>, size: u64) -> Result<Vec<Entry>, String> {
             ));
         }
     }
-    Ok(wanted)
+    Ok(())
 }
 
 /// A member's bytes, decompressed, at most `cap` of them (more is an error).

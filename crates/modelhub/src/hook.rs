@@ -78,14 +78,9 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     let mut path_errors = Vec::new();
     // Every ref that survived the ref rules is checked, pull-request refs included: content
     // refused on a branch is refused on `refs/pr/N` too, so no ref can hold it.
-    let created: Vec<&str> = updates
-        .iter()
-        .filter(|u| u.is_create() && !u.is_delete())
-        .map(|u| u.new.as_str())
-        .collect();
-    let validated = hook_git::already_validated(&created)?;
+    let bases = hook_git::Bases::new(&updates)?;
     for u in updates.iter().filter(|u| !u.is_delete()) {
-        let Some(base) = hook_git::base_of(u, &validated)? else {
+        let Some(base) = bases.of(u)? else {
             continue;
         };
         let entries = hook_git::diff(&base, &u.new)?;

@@ -31,7 +31,7 @@ pub struct Entry {
 /// repo (validated when they got there), found with two git calls whatever the number of
 /// refs: each tip is peeled to its commit, and `rev-list TIPS --not --branches --tags` lists
 /// exactly the commits no validated ref reaches, so a tip absent from it is covered.
-pub fn already_validated(tips: &[&str]) -> Result<HashSet<String>> {
+fn already_validated(tips: &[&str]) -> Result<HashSet<String>> {
     if tips.is_empty() {
         return Ok(HashSet::new());
     }
@@ -83,31 +83,54 @@ pub fn already_validated(tips: &[&str]) -> Result<HashSet<String>> {
         .collect())
 }
 
-/// What to compare a ref update against: the old tip; for a new ref, nothing at all if its
-/// commit is already on a branch or tag of this repo (`validated`, from
-/// [`already_validated`]), else the default branch, or the empty tree in a repo without one.
-/// A pull-request ref is not a validated place: a branch or tag made from a commit only a PR
-/// holds is checked.
-pub fn base_of(u: &Update, validated: &HashSet<String>) -> Result<Option<String>> {
-    if !u.is_create() {
-        return Ok(Some(u.old.clone()));
+/// What to compare each ref update of a push against: the old tip; for a new ref, nothing at
+/// all if its commit is already on a branch or tag of this repo ([`already_validated`], found
+/// once for the whole push), else the default branch (looked up once), or the empty tree in a
+/// repo without one. A pull-request ref is not a validated place: a branch or tag made from a
+/// commit only a PR holds is checked.
+pub struct Bases {
+    validated: HashSet<String>,
+    default_tip: std::cell::OnceCell<String>,
+}
+
+impl Bases {
+    pub fn new(updates: &[Update]) -> Result<Self> {
+        let created: Vec<&str> = updates
+            .iter()
+            .filter(|u| u.is_create() && !u.is_delete())
+            .map(|u| u.new.as_str())
+            .collect();
+        Ok(Bases {
+            validated: already_validated(&created)?,
+            default_tip: std::cell::OnceCell::new(),
+        })
     }
-    if validated.contains(&u.new) {
-        return Ok(None);
+
+    pub fn of(&self, u: &Update) -> Result<Option<String>> {
+        if !u.is_create() {
+            return Ok(Some(u.old.clone()));
+        }
+        if self.validated.contains(&u.new) {
+            return Ok(None);
+        }
+        if let Some(tip) = self.default_tip.get() {
+            return Ok(Some(tip.clone()));
+        }
+        let out = Command::new("git")
+            .args([
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("refs/heads/{DEFAULT_BRANCH}^{{commit}}"),
+            ])
+            .output()?;
+        let tip = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        } else {
+            EMPTY_TREE.to_owned()
+        };
+        Ok(Some(self.default_tip.get_or_init(|| tip).clone()))
     }
-    let out = Command::new("git")
-        .args([
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{DEFAULT_BRANCH}^{{commit}}"),
-        ])
-        .output()?;
-    Ok(Some(if out.status.success() {
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    } else {
-        EMPTY_TREE.to_owned()
-    }))
 }
 
 /// Every path that differs between `base` and `new`.

@@ -1,6 +1,9 @@
 //! git clone, fetch and push over smart HTTP with the real git client.
 
 use crate::harness::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 #[test]
 fn clone_push_fetch_round_trip_keeps_bytes() {
@@ -432,5 +435,92 @@ fn hook_refuses_refs_outside_branches_and_tags_and_keeps_main() {
     let head = w.git_ok("a", &["rev-parse", "HEAD"]);
     let out = git_in(&bare, &bare, &["cat-file", "-e", &head]);
     assert!(!out.status.success(), "objects of a rejected push stayed");
+    assert_fsck_clean(&bare);
+}
+
+/// A client that sends its whole push and hangs up without reading the answer still moved
+/// the branch: the API must answer the new commit at once (it used to keep the old one for
+/// the revision cache's minute, since the cache was dropped only when git's output had been
+/// read to the end).
+#[test]
+fn a_push_whose_client_hangs_up_is_visible_to_the_api_at_once() {
+    let (s, token) = Server::with_alice();
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/m", Some(&token)), "a"],
+    );
+    let old = w.git_ok("a", &["rev-parse", "HEAD"]);
+    let main_of_api = || {
+        let (status, v, r) = json_request(
+            &s.addr,
+            "GET",
+            "/api/models/alice/m/revision/main",
+            None,
+            &serde_json::Value::Null,
+        );
+        assert_eq!(status, 200, "{}", r.text());
+        v["sha"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(main_of_api(), old, "the API has cached main");
+    // A card with a warning: the hook's words reach the client (side-band) before the
+    // refs move, so the answer is under way when the client is found gone.
+    let card = b"---\npipeline_tag: text-generaton\n---\n# m\n";
+    let new = w.commit("a", &[("README.md", card)], "third");
+
+    // The push as git sends it: one command, then the pack (a bundle's body is a pack).
+    w.git_ok(
+        "a",
+        &[
+            "bundle",
+            "create",
+            "../push.bundle",
+            &format!("{old}..main"),
+        ],
+    );
+    let bundle = std::fs::read(w.path("push.bundle")).unwrap();
+    let pack_at = bundle.windows(2).position(|p| p == b"\n\n").unwrap() + 2;
+    let command = format!("{old} {new} refs/heads/main\0report-status side-band-64k\n");
+    let mut body = format!("{:04x}{command}0000", command.len() + 4).into_bytes();
+    body.extend_from_slice(&bundle[pack_at..]);
+    let auth = basic(&token);
+    let req = request(
+        "POST",
+        "/alice/m.git/git-receive-pack",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-git-receive-pack-request"),
+        ],
+        &body,
+    );
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    conn.write_all(&req).unwrap();
+    drop(conn); // gone before a byte of the answer is read
+
+    // The push went through: git's own view of the branch moves to the new commit.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let bare = s.bare_repo("models/alice/m.git");
+    loop {
+        let out = git_in(&bare, &bare, &["rev-parse", "refs/heads/main"]);
+        if String::from_utf8_lossy(&out.stdout).trim() == new {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the push never landed: {}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server forgets the repo's revisions when git exits, a moment after the ref moved;
+    // well within the cache's minute. Polled, so a slow machine is not a failure.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while main_of_api() != new {
+        assert!(
+            Instant::now() < deadline,
+            "the API still answers the old commit for main"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_fsck_clean(&bare);
 }

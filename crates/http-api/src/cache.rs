@@ -10,7 +10,14 @@ use std::time::{Duration, Instant};
 pub struct TtlCache<K, V> {
     ttl: Duration,
     max: usize,
-    map: Mutex<HashMap<K, (V, Instant)>>,
+    map: Mutex<Map<K, V>>,
+}
+
+struct Map<K, V> {
+    entries: HashMap<K, (V, Instant)>,
+    /// Bumped by every `retain` and `clear`: a value read from the source before a change was
+    /// dropped must not be stored after it (see `put_since`).
+    epoch: u64,
 }
 
 impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
@@ -19,38 +26,60 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         TtlCache {
             ttl: ttl.unwrap_or(Duration::MAX),
             max,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Map {
+                entries: HashMap::new(),
+                epoch: 0,
+            }),
         }
     }
 
     pub fn get(&self, k: &K) -> Option<V> {
         let map = self.map.lock().expect("cache lock is never poisoned");
-        map.get(k)
+        map.entries
+            .get(k)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(v, _)| v.clone())
     }
 
+    /// Stores a value that cannot go stale (or whose staleness the TTL bounds on purpose).
     pub fn put(&self, k: K, v: V) {
         let mut map = self.map.lock().expect("cache lock is never poisoned");
-        if map.len() >= self.max {
-            map.clear(); // cheap and bounded; the hot entries come back at once
+        Self::insert(&mut map, self.max, k, v);
+    }
+
+    /// The moment to pass to `put_since`, taken before reading what will be stored.
+    pub fn epoch(&self) -> u64 {
+        self.map.lock().expect("cache lock is never poisoned").epoch
+    }
+
+    /// Stores `v`, read from the source after `epoch()` returned `epoch`, unless entries were
+    /// dropped since: a reader that saw a ref or record before it changed would otherwise put
+    /// the old value back just after the change dropped it, for the entry's whole life.
+    pub fn put_since(&self, epoch: u64, k: K, v: V) {
+        let mut map = self.map.lock().expect("cache lock is never poisoned");
+        if map.epoch == epoch {
+            Self::insert(&mut map, self.max, k, v);
         }
-        map.insert(k, (v, Instant::now()));
+    }
+
+    fn insert(map: &mut Map<K, V>, max: usize, k: K, v: V) {
+        if map.entries.len() >= max {
+            map.entries.clear(); // cheap and bounded; the hot entries come back at once
+        }
+        map.entries.insert(k, (v, Instant::now()));
     }
 
     /// Keeps only the entries whose key passes `keep`.
     pub fn retain(&self, keep: impl Fn(&K) -> bool) {
-        self.map
-            .lock()
-            .expect("cache lock is never poisoned")
-            .retain(|k, _| keep(k));
+        let mut map = self.map.lock().expect("cache lock is never poisoned");
+        map.epoch += 1;
+        map.entries.retain(|k, _| keep(k));
     }
 
     pub fn clear(&self) {
-        self.map
-            .lock()
-            .expect("cache lock is never poisoned")
-            .clear();
+        let mut map = self.map.lock().expect("cache lock is never poisoned");
+        map.epoch += 1;
+        map.entries.clear();
     }
 }
 
@@ -69,5 +98,17 @@ mod tests {
         c.put(2, "b");
         c.put(3, "c");
         assert_eq!((c.get(&1), c.get(&3)), (None, Some("c")));
+    }
+
+    #[test]
+    fn a_value_read_before_a_drop_is_not_stored_after_it() {
+        let c = TtlCache::new(None, 10);
+        let before = c.epoch();
+        c.retain(|_| false); // the change lands and drops what was cached
+        c.put_since(before, 1, "old");
+        assert_eq!(c.get(&1), None);
+        let after = c.epoch();
+        c.put_since(after, 1, "new");
+        assert_eq!(c.get(&1), Some("new"));
     }
 }

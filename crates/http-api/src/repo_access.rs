@@ -66,12 +66,13 @@ pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denie
     let found = match state.inner.caches.repos.get(&key) {
         Some(hit) => hit,
         None => {
+            let epoch = state.inner.caches.repos.epoch();
             let r = state
                 .accounts()
                 .repo(target)
                 .await
                 .map_err(|e| Denied::Internal(e.to_string()))?;
-            state.inner.caches.repos.put(key, r.clone());
+            state.inner.caches.repos.put_since(epoch, key, r.clone());
             r
         }
     };

@@ -107,6 +107,10 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .keep_alive(true)
+            // A client may shut its side once the request is sent (or vanish): the request
+            // is still carried out, so a push whose whole body arrived lands and its caches
+            // are dropped. Its answer is simply not heard.
+            .half_close(true)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

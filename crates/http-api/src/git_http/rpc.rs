@@ -99,7 +99,20 @@ pub async fn handle(
     };
     let env = service_env(&state, &repo, who.as_ref(), &headers);
     let path = state.repos().path(&repo.repo_ref());
-    let body = run(&state, &repo, service, &path, &env, input, None).await?;
+    let body = match service {
+        Service::UploadPack => run(&state, &repo, service, &path, &env, input, None).await?,
+        // A push runs in a task of its own: if the connection is dropped (a reset, a server
+        // cutting off an idle client), the request's future is dropped with it, and a git
+        // killed then could be holding ref locks or have moved some refs and not others.
+        // Dropping stdin is what stops a push whose body never arrived; one that arrived
+        // finishes, and its caches are dropped when git exits.
+        Service::ReceivePack => {
+            let state = state.clone();
+            tokio::spawn(async move { run(&state, &repo, service, &path, &env, input, None).await })
+                .await
+                .map_err(GitError::internal)??
+        }
+    };
     Ok(git_response(
         format!("application/x-{}-result", service.name()),
         body,
@@ -211,7 +224,7 @@ pub async fn run(
     }
     let head = preamble.into_iter().chain([first.freeze()]).map(Ok);
     let out = Output {
-        stdout,
+        stdout: Some(stdout),
         child: Some(child),
         _permit: permit,
         timeout,
@@ -227,7 +240,8 @@ pub async fn run(
 
 /// Git's output still to be sent, with what must live as long as it: the child and the slot.
 struct Output {
-    stdout: ChildStdout,
+    /// Taken by `drop` for a push, to be read to the end.
+    stdout: Option<ChildStdout>,
     child: Option<Child>,
     _permit: Option<OwnedSemaphorePermit>,
     timeout: Duration,
@@ -239,14 +253,31 @@ struct Output {
 
 impl Drop for Output {
     fn drop(&mut self) {
-        // A push whose client went away, or whose output failed, may still have moved refs:
-        // the repo's revisions are dropped when git exits, however the response ended.
+        // A push whose client went away, or whose output failed, may still move refs: git's
+        // output is read to the end and thrown away (closing the pipe would kill git with
+        // SIGPIPE halfway through its hook or its ref updates), and the repo's revisions are
+        // dropped when git exits, however the response ended.
         let (Some((state, repo)), Some(mut child)) = (self.on_end.take(), self.child.take()) else {
             return;
         };
         let label = std::mem::take(&mut self.label);
+        let (stdout, timeout) = (self.stdout.take(), self.timeout);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
+                if let Some(mut out) = stdout {
+                    let mut buf = vec![0; 8192];
+                    loop {
+                        match tokio::time::timeout(timeout, out.read(&mut buf)).await {
+                            Ok(Ok(0)) => break,
+                            Ok(Ok(_)) => {}
+                            // Silent for the I/O timeout, as a push with a client would be.
+                            _ => {
+                                let _ = child.start_kill();
+                                break;
+                            }
+                        }
+                    }
+                }
                 reap(&mut child, &label).await;
                 state.forget_revisions(&repo);
             });
@@ -262,7 +293,8 @@ impl Output {
             return None;
         }
         let mut buf = BytesMut::with_capacity(CHUNK);
-        match tokio::time::timeout(self.timeout, self.stdout.read_buf(&mut buf)).await {
+        let stdout = self.stdout.as_mut().expect("only drop takes stdout");
+        match tokio::time::timeout(self.timeout, stdout.read_buf(&mut buf)).await {
             Ok(Ok(0)) => {
                 if let Some(child) = self.child.as_mut() {
                     reap(child, &self.label).await;

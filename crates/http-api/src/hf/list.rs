@@ -194,8 +194,13 @@ pub(crate) async fn find_repos(
     if let Some(hit) = state.inner.caches.listings.get(&key) {
         return Ok(hit);
     }
+    let epoch = state.inner.caches.listings.epoch();
     let rows = std::sync::Arc::new(walk_repos(state, who, q).await?);
-    state.inner.caches.listings.put(key, rows.clone());
+    state
+        .inner
+        .caches
+        .listings
+        .put_since(epoch, key, rows.clone());
     Ok(rows)
 }
 

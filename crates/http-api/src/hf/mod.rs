@@ -130,9 +130,14 @@ async fn commit_of(state: &AppState, repo: &accounts::Repo, rev: &str) -> Result
     if let Some(hit) = state.inner.caches.revisions.get(&key) {
         return Ok(hit);
     }
+    let epoch = state.inner.caches.revisions.epoch();
     let rev2 = rev.to_owned();
     let commit = with_reader(state, path, move |r| Ok(r.resolve(&rev2)?.id)).await?;
-    state.inner.caches.revisions.put(key, commit.clone());
+    state
+        .inner
+        .caches
+        .revisions
+        .put_since(epoch, key, commit.clone());
     Ok(commit)
 }
 

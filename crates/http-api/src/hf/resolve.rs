@@ -66,6 +66,7 @@ async fn lookup(
             return Ok(hit);
         }
     }
+    let epoch = caches.revisions.epoch();
     let (rev2, file2) = (rev.to_owned(), file.to_owned());
     let found = with_reader(state, path.to_owned(), move |r| {
         let commit = r.resolve(&rev2)?;
@@ -107,9 +108,11 @@ async fn lookup(
     };
     let found = Arc::new(found);
     if !full_sha(rev) {
-        caches
-            .revisions
-            .put((key.clone(), rev.to_owned()), found.commit().to_owned());
+        caches.revisions.put_since(
+            epoch,
+            (key.clone(), rev.to_owned()),
+            found.commit().to_owned(),
+        );
     }
     let small = !matches!(&*found, Found::Plain { data, .. } if data.len() > CACHED_BYTES);
     if small {

@@ -746,3 +746,85 @@ fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
     // The server still serves.
     assert_eq!(get(&s, "/api/models/alice/m", &[]).status, 200);
 }
+
+#[test]
+fn stalled_downloads_of_a_plain_file_stay_within_the_plain_file_memory() {
+    let s = Server::start_with(&["--plain-file-memory", "32"]);
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/m", Some(&token)), "a"],
+    );
+    // A 9 MiB plain text file (under the 10 MiB limit for files outside LFS): git gives it
+    // only whole, so each download holds all of it while it is sent.
+    let text: Vec<u8> = hex::encode(noise(9 << 19, 4)).into_bytes();
+    w.commit("a", &[("vocab.txt", &text)], "vocab");
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    let path = "/alice/m/resolve/main/vocab.txt";
+    let before = s.peak_rss_kib();
+    // Forty clients ask for it and read nothing: each served one stalls on its socket.
+    let conns: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
+            c
+        })
+        .collect();
+    // Wait until the peak stops rising.
+    let mut last = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = s.peak_rss_kib();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let grown = s.peak_rss_kib().saturating_sub(before);
+    // 32 MiB of plain files in flight, and what serving them costs besides. (Without the
+    // budget, forty such downloads grew the server by 516 MiB.)
+    assert!(
+        grown < 100 << 10,
+        "40 stalled downloads of a 9 MiB file grew the server by {grown} KiB"
+    );
+    // Every client then gets the whole file, byte for byte: those waiting for the budget are
+    // served as the others finish.
+    let readers: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                c.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+                    .unwrap();
+                let mut buf = Vec::new();
+                c.read_to_end(&mut buf).unwrap();
+                buf
+            })
+        })
+        .collect();
+    for r in readers {
+        let buf = r.join().unwrap();
+        let at = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(buf.starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..at]);
+        assert!(buf[at..] == text[..], "a download's bytes differ");
+    }
+    // A range is the range; a HEAD gives the size without reading the file.
+    let part = get(&s, path, &[("Range", "bytes=1000-1999")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, text[1000..2000]);
+    let head = raw(&s.addr, &request("HEAD", path, &[], b""));
+    assert_eq!(head.header("content-length"), Some(text.len().to_string()));
+    // Its page shows the real size and the first 512 KiB, read under the same budget.
+    let page = get(&s, "/alice/m/blob/main/vocab.txt", &[]);
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("9.4 MB"), "{html:.2000}");
+    assert!(html.contains("Shown up to 524.3 KB"), "{html:.2000}");
+    assert!(html.contains(&String::from_utf8_lossy(&text[..(512 << 10)])[..]));
+    assert!(!html.contains(&String::from_utf8_lossy(&text[..(512 << 10) + 1])[..]));
+}

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod blob_budget;
 mod body;
 mod cache;
 mod downloads;
@@ -61,6 +62,8 @@ pub struct Config {
     pub max_request_buffer: usize,
     /// Entries per page of API listings (repos, tree entries); the Hub pages at 1000.
     pub api_page_size: usize,
+    /// Bytes of plain files held in memory by the downloads and pages serving them.
+    pub plain_file_memory: u64,
     /// Largest LFS object accepted (the Hub's hard limit is 500 GB).
     pub max_lfs_object_size: u64,
     /// Key for the signatures on LFS transfer links.
@@ -79,6 +82,7 @@ impl Config {
             max_request_buffer: 10 << 20,
             api_page_size: 1000,
             max_lfs_object_size: 500_000_000_000,
+            plain_file_memory: 128 << 20,
             signing_key,
         }
     }
@@ -146,6 +150,8 @@ struct Inner {
     caches: Caches,
     config: Config,
     limiter: limiter::PackLimiter,
+    /// Memory for plain files served whole from git.
+    blobs: blob_budget::BlobBudget,
 }
 
 impl AppState {
@@ -167,6 +173,7 @@ impl AppState {
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
                 caches: Caches::new(),
+                blobs: blob_budget::BlobBudget::new(config.plain_file_memory),
                 config,
                 limiter,
             }),

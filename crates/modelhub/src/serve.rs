@@ -37,6 +37,10 @@ pub struct ServeArgs {
         default_value_t = 500_000_000_000
     )]
     max_lfs_object_size: u64,
+    /// MiB of memory for plain (non-LFS) files being served at once: git gives a file only
+    /// whole, so each download holds up to 10 MiB; more wait for others to be sent.
+    #[arg(long, env = "MODELHUB_PLAIN_FILE_MEMORY", default_value_t = 128)]
+    plain_file_memory: u64,
     /// Entries per page of API listings (repos, tree entries), as the Hub's 1000.
     #[arg(long, env = "MODELHUB_API_PAGE_SIZE", default_value_t = 1000)]
     api_page_size: usize,
@@ -103,6 +107,7 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     config.io_timeout = Duration::from_secs(args.io_timeout.max(1));
     config.max_lfs_object_size = args.max_lfs_object_size;
     config.api_page_size = args.api_page_size.max(1);
+    config.plain_file_memory = args.plain_file_memory.clamp(16, 1 << 20) << 20;
     let public_url = config
         .public_url
         .clone()

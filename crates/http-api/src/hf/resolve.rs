@@ -1,6 +1,7 @@
 //! `HEAD` and `GET /{[type]s/}{id}/resolve/{rev}/{path}`: the call behind `hf_hub_download`,
 //! `snapshot_download`, `file_exists` and every `from_pretrained`. LFS files stream from the
-//! store (ranged, never whole in memory); plain files come from git.
+//! store (ranged, never whole in memory); plain files come from git, read only for a `GET`
+//! (a `HEAD` needs only their size) and under the server's budget for plain blobs.
 
 use std::sync::Arc;
 
@@ -33,7 +34,9 @@ pub(crate) enum Found {
     Plain {
         commit: String,
         oid: String,
-        data: Bytes,
+        size: u64,
+        /// The bytes of a small file (up to `CACHED_BYTES`); larger ones are read per `GET`.
+        data: Option<Bytes>,
     },
 }
 
@@ -46,7 +49,7 @@ impl Found {
 }
 
 /// Plain files up to this size are kept in the cache with their bytes.
-const CACHED_BYTES: usize = 16 << 10;
+const CACHED_BYTES: u64 = 16 << 10;
 
 async fn lookup(
     state: &AppState,
@@ -76,6 +79,15 @@ async fn lookup(
         else {
             return Ok(Found::Missing(commit.id));
         };
+        // LFS pointers are far smaller than CACHED_BYTES: a larger file is plain.
+        if e.size > CACHED_BYTES {
+            return Ok(Found::Plain {
+                commit: commit.id,
+                oid: e.oid,
+                size: e.size,
+                data: None,
+            });
+        }
         let data = r.blob(&e.oid)?;
         if let Some(Ok(p)) = parse_lfs_pointer(&data) {
             return Ok(Found::Lfs {
@@ -88,7 +100,8 @@ async fn lookup(
         Ok(Found::Plain {
             commit: commit.id,
             oid: e.oid,
-            data: Bytes::from(data),
+            size: e.size,
+            data: Some(Bytes::from(data)),
         })
     })
     .await?;
@@ -114,13 +127,11 @@ async fn lookup(
             found.commit().to_owned(),
         );
     }
-    let small = !matches!(&*found, Found::Plain { data, .. } if data.len() > CACHED_BYTES);
-    if small {
-        caches.files.put(
-            (key, found.commit().to_owned(), file.to_owned()),
-            found.clone(),
-        );
-    }
+    // Every answer is small now: large plain files are kept without their bytes.
+    caches.files.put(
+        (key, found.commit().to_owned(), file.to_owned()),
+        found.clone(),
+    );
     Ok(found)
 }
 
@@ -144,7 +155,9 @@ pub async fn resolve(
         Found::Lfs {
             commit, oid, size, ..
         } => (commit.clone(), oid.clone(), *size),
-        Found::Plain { commit, oid, data } => (commit.clone(), oid.clone(), data.len() as u64),
+        Found::Plain {
+            commit, oid, size, ..
+        } => (commit.clone(), oid.clone(), *size),
     };
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = crate::lfs::parse_range(range_header, size)
@@ -178,11 +191,33 @@ pub async fn resolve(
                 Body::from_stream(state.store().get(&oid, range).await?)
             }
         }
-        Found::Plain { data, .. } => match (head, range) {
-            (true, _) => Body::empty(),
-            (false, Some(r)) => Body::from(data.slice(r.start as usize..=r.end as usize)),
-            (false, None) => Body::from(data.clone()),
+        Found::Plain { .. } if head => Body::empty(),
+        Found::Plain {
+            data: Some(data), ..
+        } => match range {
+            Some(r) => Body::from(data.slice(r.start as usize..=r.end as usize)),
+            None => Body::from(data.clone()),
         },
+        Found::Plain {
+            oid,
+            size,
+            data: None,
+            ..
+        } => {
+            let share = state.inner.blobs.take(*size).await;
+            let oid = oid.clone();
+            let data = Bytes::from(with_reader(&state, path.clone(), move |r| r.blob(&oid)).await?);
+            if data.len() as u64 != *size {
+                return Err(HfError::Internal(format!(
+                    "{file}: git's blob is not the size its header gave"
+                )));
+            }
+            let data = match range {
+                Some(r) => data.slice(r.start as usize..=r.end as usize),
+                None => data,
+            };
+            crate::blob_budget::body(data, share)
+        }
     };
     let lfs = etag.len() == 64;
     let xet_hash = match &*found {

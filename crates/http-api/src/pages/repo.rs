@@ -240,15 +240,23 @@ pub async fn blob(
     let who = viewer(&state, &headers).await;
     let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
     let (rev2, file2) = (rev.clone(), file.clone());
-    let data = read(&state, &repo, move |r| {
+    let entry = read(&state, &repo, move |r| {
         let c = r.resolve(&rev2)?;
-        match r.entry(&c, &file2)? {
-            Some(e) if e.kind == EntryKind::File => Ok(Some(r.blob(&e.oid)?)),
-            _ => Ok(None),
-        }
+        Ok(r.entry(&c, &file2)?.filter(|e| e.kind == EntryKind::File))
     })
     .await?
     .ok_or(PageError::NotFound)?;
+    // git gives the blob whole: it is read under the server's budget for plain blobs, and
+    // only the part shown is kept.
+    let (size, share) = (entry.size, state.inner.blobs.take(entry.size).await);
+    let data = read(&state, &repo, move |r| {
+        let mut data = r.blob(&entry.oid)?;
+        data.truncate(SHOWN_TEXT + 1); // one byte more tells that the text was cut
+        data.shrink_to_fit();
+        Ok(data)
+    })
+    .await?;
+    drop(share);
     let url = super::repo_url(&repo.repo_ref());
     let download = format!("{url}/resolve/{rev}/{file}");
     let pointer = parse_lfs_pointer(&data).and_then(Result::ok);
@@ -276,7 +284,7 @@ pub async fn blob(
     let content = html! {
         (heading(&repo))
         (tabs(&repo, &rev, "files"))
-        p { strong { (file) } " · " (human_size(pointer.as_ref().map_or(data.len() as u64, |p| p.size))) @if pointer.is_some() { " " span.badge.lfs { "LFS" } } " · " a href=(download) { "Download" } }
+        p { strong { (file) } " · " (human_size(pointer.as_ref().map_or(size, |p| p.size))) @if pointer.is_some() { " " span.badge.lfs { "LFS" } } " · " a href=(download) { "Download" } }
         @if let Some(rows) = &tensors {
             table.grid.tensors {
                 thead { tr { th { "Tensor" } th { "dtype" } th { "shape" } } }

@@ -79,6 +79,8 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     // Every ref that survived the ref rules is checked, pull-request refs included: content
     // refused on a branch is refused on `refs/pr/N` too, so no ref can hold it.
     let bases = hook_git::Bases::new(&updates)?;
+    // What the pickle checks may inflate, over every ref and file of the push.
+    let inflation = std::cell::Cell::new(repo_rules::MAX_PUSH_INFLATED);
     for u in updates.iter().filter(|u| !u.is_delete()) {
         let Some(base) = bases.of(u)? else {
             continue;
@@ -111,6 +113,7 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             repo_type,
             tree: TreeLookup::new(&u.new),
             lfs,
+            inflation: &inflation,
         };
         let outcome = repo_rules::check_all(&files, &ctx, &severities);
         if let Some(s) = &server {
@@ -189,6 +192,7 @@ struct HookContext<'a> {
     repo_type: RepoType,
     tree: TreeLookup,
     lfs: Option<HashMap<String, LfsState>>,
+    inflation: &'a std::cell::Cell<u64>,
 }
 
 impl repo_rules::Context for HookContext<'_> {
@@ -221,6 +225,10 @@ impl repo_rules::Context for HookContext<'_> {
             LfsState::Present(_) => server.lfs_read(oid, offset, len),
             LfsState::Missing => None,
         }
+    }
+
+    fn inflation_left(&self) -> Option<&std::cell::Cell<u64>> {
+        Some(self.inflation)
     }
 }
 

@@ -34,6 +34,9 @@ pub const MAX_REGULAR_FILE: u64 = 10 << 20;
 pub const MAX_REGULAR_BINARY: u64 = 1 << 20;
 /// The most of a text file (card, JSON) read for checking; larger ones get a finding.
 pub const MAX_TEXT: usize = 10 << 20;
+/// Bytes the pickle checks may inflate (compressed zip members, compressed joblib files) over
+/// a whole push, all its refs and files together; each file may inflate at most 256 MiB.
+pub const MAX_PUSH_INFLATED: u64 = 2 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -258,6 +261,11 @@ pub trait Context {
     /// `len` bytes at `offset` of an LFS object (a ranged read from the store); `None` when
     /// there is no store or no such object, which skips the rules on weights' contents.
     fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>>;
+    /// What is left of the bytes the pickle checks may inflate, shared by every file and ref
+    /// of one push (start it at [`MAX_PUSH_INFLATED`]); `None`: only each file's own limit.
+    fn inflation_left(&self) -> Option<&std::cell::Cell<u64>> {
+        None
+    }
 }
 
 /// The context of a card checked alone (a listing's or a page's view of one README): every

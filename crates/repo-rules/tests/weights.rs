@@ -15,6 +15,8 @@ struct Store {
     /// Plain files (config.json, indexes).
     plain: HashMap<String, Vec<u8>>,
     read: Cell<u64>,
+    /// The push's inflation budget, when the test gives one.
+    inflation: Option<Cell<u64>>,
 }
 
 fn oid(data: &[u8]) -> String {
@@ -59,6 +61,9 @@ impl Context for Store {
             .set(self.read.get() + (end as u64 - offset.min(end as u64)));
         Some(d.get(offset as usize..end)?.to_vec())
     }
+    fn inflation_left(&self) -> Option<&Cell<u64>> {
+        self.inflation.as_ref()
+    }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -72,6 +77,16 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Pushes `weights` (repo path, fixture name) as LFS files and `plain` as regular files.
 fn push(weights: &[(&str, &str)], plain: &[(&str, &str)]) -> (Outcome, u64) {
+    let (out, read, _) = push_inflating(weights, plain, None);
+    (out, read)
+}
+
+/// As [`push`], with a push-wide inflation budget; also returns what is left of it.
+fn push_inflating(
+    weights: &[(&str, &str)],
+    plain: &[(&str, &str)],
+    budget: Option<u64>,
+) -> (Outcome, u64, Option<u64>) {
     let objects: HashMap<String, Vec<u8>> = weights
         .iter()
         .map(|(p, f)| (p.to_string(), fixture(f)))
@@ -100,9 +115,10 @@ fn push(weights: &[(&str, &str)], plain: &[(&str, &str)]) -> (Outcome, u64) {
         objects,
         plain,
         read: Cell::new(0),
+        inflation: budget.map(Cell::new),
     };
     let out = check_all(&changed, &store, &Severities::default());
-    (out, store.read.get())
+    (out, store.read.get(), store.inflation.map(Cell::into_inner))
 }
 
 fn rules(o: &Outcome) -> Vec<String> {
@@ -275,6 +291,7 @@ fn shard_indexes() {
             objects: HashMap::new(),
             plain: HashMap::new(),
             read: Cell::new(0),
+            inflation: None,
         };
         let o = check_all(&[f], &store, &Severities::default());
         assert!(messages(&o).contains(says), "{}", messages(&o));
@@ -411,4 +428,40 @@ fn a_zip_under_any_name_is_checked_once_its_directory_reads() {
         &[],
     );
     assert_eq!(rules(&o), ["error pickle-blocked"], "{}", messages(&o));
+}
+
+#[test]
+fn inflation_is_budgeted_over_a_whole_push() {
+    // A compressed joblib file (this one imports os.system) is inflated whole to be scanned.
+    // What one costs:
+    let one = [("a.joblib", "../pickles/containers/model-gz.joblib")];
+    let (o, _, left) = push_inflating(&one, &[], Some(1 << 30));
+    assert_eq!(rules(&o), ["error pickle-blocked"], "{}", messages(&o));
+    let cost = (1 << 30) - left.unwrap();
+    assert!(cost > 0);
+    // With room for one and a half, the second copy in the same push is refused unread,
+    // however little each file costs on its own (a push of thousands of refs could otherwise
+    // make the hook inflate each one's files again).
+    let two = [
+        ("a.joblib", "../pickles/containers/model-gz.joblib"),
+        ("b.joblib", "../pickles/containers/model-gz.joblib"),
+    ];
+    let (o, _, _) = push_inflating(&two, &[], Some(cost + cost / 2));
+    let mut got = rules(&o);
+    got.sort();
+    assert_eq!(
+        got,
+        ["error pickle-blocked", "error pickle-unreadable"],
+        "{}",
+        messages(&o)
+    );
+    assert!(messages(&o).contains("MiB per push"), "{}", messages(&o));
+    // Without a push budget (a single check), each file has only its own.
+    let (o, _, _) = push_inflating(&two, &[], None);
+    assert_eq!(
+        rules(&o),
+        ["error pickle-blocked", "error pickle-blocked"],
+        "{}",
+        messages(&o)
+    );
 }

@@ -86,7 +86,8 @@ pub fn check(
             let ext = extension(&f.path);
             if unpickle::worth_a_look(&f.content, &ext) {
                 let read = unpickle::slice_reader(&f.content);
-                unpickle::check(f, &read, f.content.len() as u64, &ext, out);
+                let len = f.content.len() as u64;
+                unpickle::check(f, &read, len, &ext, ctx.inflation_left(), out);
             }
             continue;
         };
@@ -95,7 +96,7 @@ pub fn check(
             // Without a store (a plain git server) there is nothing to read.
             if ctx.lfs_read(&p.oid, 0, 0).is_some() {
                 let read = |off: u64, len: u64| ctx.lfs_read(&p.oid, off, len);
-                unpickle::check(f, &read, p.size, &ext, out);
+                unpickle::check(f, &read, p.size, &ext, ctx.inflation_left(), out);
             }
             continue;
         }

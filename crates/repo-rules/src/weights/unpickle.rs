@@ -5,6 +5,7 @@
 //! are judged by the block and allow lists; a pickle-bearing file that cannot be read to the
 //! end is an error, since what cannot be analysed cannot be let through.
 
+use std::cell::Cell;
 use std::io::Read;
 
 use super::pickle::{self, Report, Verdict};
@@ -42,14 +43,23 @@ pub fn worth_a_look(content: &[u8], ext: &str) -> bool {
         || content.starts_with(b"\x93NUMPY")
 }
 
-/// What to do with one file: `ext` is its lowercase extension.
-pub fn check(f: &ChangedFile, read: ReadAt<'_>, size: u64, ext: &str, out: &mut Vec<Finding>) {
+/// What to do with one file: `ext` is its lowercase extension; `push_left` what the push may
+/// still inflate, if it has a budget.
+pub fn check(
+    f: &ChangedFile,
+    read: ReadAt<'_>,
+    size: u64,
+    ext: &str,
+    push_left: Option<&Cell<u64>>,
+    out: &mut Vec<Finding>,
+) {
     let Some(head) = read(0, size.min(16)) else {
         return;
     };
     let by_name = PICKLE_EXTS.contains(&ext);
     let mut found = Vec::new();
-    let mut budget = MAX_INFLATED;
+    let start = push_left.map_or(MAX_INFLATED, |p| p.get().min(MAX_INFLATED));
+    let mut budget = start;
     let res = inspect(
         &f.path,
         read,
@@ -60,6 +70,9 @@ pub fn check(f: &ChangedFile, read: ReadAt<'_>, size: u64, ext: &str, out: &mut 
         &mut budget,
         &mut found,
     );
+    if let Some(p) = push_left {
+        p.set(p.get() - (start - budget));
+    }
     if let Err(why) = res {
         out.push(finding(
             "pickle-unreadable",
@@ -98,7 +111,8 @@ fn inspect(
             && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0);
     if compressed && strict {
         // joblib's zlib and gzip compression: the pickle is inside.
-        let data = inflate(read, size, head[0] == 0x1f)?;
+        let data = inflate(read, size, head[0] == 0x1f, *budget)?;
+        *budget -= data.len() as u64;
         let report = pickle::scan_bytes(&data, true);
         found.push(Found {
             at: at.to_owned(),
@@ -162,9 +176,7 @@ fn archive(
             (&stored, e.compressed)
         } else {
             if e.uncompressed > *budget {
-                return Err(format!(
-                    "{inner} inflates past what one file may cost to check ({MAX_INFLATED} bytes)"
-                ));
+                return Err(format!("{inner} {}", past_budget()));
             }
             data = zip::member_bytes(read, e, *budget)?;
             *budget -= data.len() as u64;
@@ -225,12 +237,23 @@ pub(super) fn slice_reader(data: &[u8]) -> impl Fn(u64, u64) -> Option<Vec<u8>> 
     }
 }
 
-fn inflate(read: ReadAt<'_>, size: u64, gzip: bool) -> Result<Vec<u8>, String> {
+/// Why a file was not inflated further: one of the two budgets ran out.
+fn past_budget() -> String {
+    format!(
+        "inflates past what checking may cost ({} MiB per file, {} MiB per push; push large \
+         files in pushes of their own)",
+        MAX_INFLATED >> 20,
+        crate::MAX_PUSH_INFLATED >> 20
+    )
+}
+
+fn inflate(read: ReadAt<'_>, size: u64, gzip: bool, budget: u64) -> Result<Vec<u8>, String> {
     if size > MAX_JOBLIB {
         return Err(format!(
             "a compressed pickle of {size} bytes is over the {MAX_JOBLIB}-byte limit"
         ));
     }
+    let cap = MAX_JOBLIB.min(budget);
     let raw = read(0, size).ok_or("cannot read the file")?;
     let mut out = Vec::new();
     let r: Box<dyn Read> = if gzip {
@@ -238,13 +261,11 @@ fn inflate(read: ReadAt<'_>, size: u64, gzip: bool) -> Result<Vec<u8>, String> {
     } else {
         Box::new(flate2::read::ZlibDecoder::new(&raw[..]))
     };
-    r.take(MAX_JOBLIB + 1)
+    r.take(cap + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("the compressed pickle does not decompress: {e}"))?;
-    if out.len() as u64 > MAX_JOBLIB {
-        return Err(format!(
-            "the compressed pickle inflates past {MAX_JOBLIB} bytes"
-        ));
+    if out.len() as u64 > cap {
+        return Err(format!("the compressed pickle {}", past_budget()));
     }
     Ok(out)
 }

@@ -107,18 +107,9 @@ impl ReaderCache {
 /// A revision as the Hub accepts it: a branch, a tag, `refs/pr/N`, or a full or short sha.
 /// Anything with revision syntax (`~`, `^`, `:`, `@{`, `..`) or control characters is refused.
 pub fn check_revision(rev: &str) -> Result<(), ReadError> {
-    let bad = rev.is_empty()
-        || rev.len() > 255
-        || rev.contains("..")
-        || rev.contains("@{")
-        || rev
-            .bytes()
-            .any(|b| b < 0x20 || b == 0x7f || b"~^:?*[\\ ".contains(&b));
-    if bad {
-        Err(ReadError::BadRevision(rev.chars().take(80).collect()))
-    } else {
-        Ok(())
-    }
+    hub_types::Revision::parse(rev)
+        .map(drop)
+        .map_err(|e| ReadError::BadRevision(e.0))
 }
 
 impl Reader {

@@ -14,6 +14,7 @@ mod blob_budget;
 mod body;
 mod cache;
 mod downloads;
+mod edge;
 #[doc(hidden)]
 pub mod fuzz;
 mod git_http;
@@ -23,7 +24,6 @@ mod lfs;
 mod limiter;
 mod pages;
 mod pktline;
-mod repo_access;
 mod server;
 mod xet;
 

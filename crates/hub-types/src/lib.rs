@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod path;
+mod revision;
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use path::{check_repo_path, is_dot_git, PathError, MAX_PATH_BYTES};
+pub use revision::{Revision, RevisionError, RevisionKind, MAX_REVISION_BYTES};
 
 /// The longest name the Hub accepts for a user, an organisation or a repo.
 pub const MAX_NAME_LEN: usize = 96;
@@ -158,6 +160,11 @@ impl RepoType {
             RepoType::Dataset => "datasets",
             RepoType::Space => "spaces",
         }
+    }
+
+    /// The type a plural names (`models` in `/api/models/...`).
+    pub fn from_plural(s: &str) -> Option<RepoType> {
+        RepoType::ALL.into_iter().find(|t| t.plural() == s)
     }
 
     /// The prefix of this type's web and git URLs: empty for models, `datasets/` or `spaces/`.

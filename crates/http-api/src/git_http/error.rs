@@ -57,17 +57,27 @@ impl From<BodyError> for GitError {
     }
 }
 
-impl From<crate::repo_access::Denied> for GitError {
-    fn from(d: crate::repo_access::Denied) -> Self {
-        use crate::repo_access::Denied;
+impl From<crate::edge::access::Denied> for GitError {
+    fn from(d: crate::edge::access::Denied) -> Self {
+        use crate::edge::access::Denied;
         match d {
             Denied::AuthRequired => GitError::AuthRequired,
             Denied::NotFound => GitError::NotFound,
             Denied::Forbidden(m) => GitError::Forbidden(m),
             Denied::BadPath(m) => GitError::BadRequest(m),
+            Denied::UnknownType(_) => GitError::NotFound,
+            Denied::BadRevision(r) => GitError::BadRequest(format!("invalid revision {r:?}")),
             Denied::Internal(m) => GitError::Internal(m),
         }
     }
+}
+
+/// The git surface: a refusal is a 401 that makes git ask for credentials, or the plain-text
+/// 404 or 403 git shows.
+pub struct Git;
+
+impl crate::edge::Surface for Git {
+    type Error = GitError;
 }
 
 impl From<PktError> for GitError {

@@ -10,17 +10,20 @@ mod rpc;
 use std::collections::HashMap;
 
 use accounts::{Principal, Repo};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
 use git_repos::{Service, ServiceEnv};
-use hub_types::{RepoRef, RepoType, Role};
+use hub_types::Role;
 
+use crate::edge::repo::Need;
+use crate::edge::{Read, RepoAccess, Write};
 use crate::AppState;
-pub use error::GitError;
+pub use error::{Git, GitError};
 
 /// The routes of one repo type, relative to its URL prefix; the caller adds the type as an
 /// `Extension<RepoType>`.
@@ -31,20 +34,23 @@ pub fn routes() -> Router<AppState> {
         .route("/{ns}/{repo}/git-receive-pack", post(receive_pack))
 }
 
-/// The repo a URL names, as a git error.
-fn repo_ref(t: RepoType, ns: &str, repo: &str) -> Result<RepoRef, GitError> {
-    Ok(crate::repo_access::repo_ref(t, ns, repo)?)
-}
+/// What `info/refs?service=` needs: write to push, read to fetch.
+pub struct ByService;
 
-/// Who is asking and whether they may do `need`, as a git error.
-async fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    target: &RepoRef,
-    need: Role,
-) -> Result<(Repo, Option<Principal>), GitError> {
-    let (repo, who, _) = crate::repo_access::authorize(state, headers, target, need).await?;
-    Ok((repo, who))
+impl Need for ByService {
+    fn role(parts: &Parts) -> Role {
+        let push = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|kv| kv == "service=git-receive-pack");
+        if push {
+            Role::Write
+        } else {
+            Role::Read
+        }
+    }
 }
 
 /// The `Git-Protocol` header, if it has the only shape git sends (`key=value[:key=value]`,
@@ -137,12 +143,10 @@ fn git_response(content_type: String, body: axum::body::Body) -> Response {
 
 async fn info_refs(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, repo)): Path<(String, String)>,
+    access: RepoAccess<Git, ByService>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, GitError> {
-    let target = repo_ref(t, &ns, &repo)?;
     let service = query
         .get("service")
         .and_then(|s| Service::parse(s))
@@ -153,12 +157,8 @@ async fn info_refs(
                     .into(),
             )
         })?;
-    let need = match service {
-        Service::UploadPack => Role::Read,
-        Service::ReceivePack => Role::Write,
-    };
-    let (repo, who) = authorize(&state, &headers, &target, need).await?;
-    let env = service_env(&state, &repo, who.as_ref(), &headers);
+    let (repo, who) = (&access.repo, access.who.as_ref());
+    let env = service_env(&state, repo, who, &headers);
     // http-backend leaves out the `# service=` preamble for v2; the client accepts both.
     let v2 = service == Service::UploadPack
         && env
@@ -173,7 +173,7 @@ async fn info_refs(
     let path = state.repos().path(&repo.repo_ref());
     let body = rpc::run(
         &state,
-        &repo,
+        repo,
         service,
         &path,
         &env,
@@ -189,22 +189,36 @@ async fn info_refs(
 
 async fn upload_pack(
     state: State<AppState>,
-    t: Extension<RepoType>,
-    path: Path<(String, String)>,
+    access: RepoAccess<Git, Read>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GitError> {
-    rpc::handle(state, t, path, headers, body, Service::UploadPack).await
+    rpc::handle(
+        state,
+        access.repo,
+        access.who,
+        headers,
+        body,
+        Service::UploadPack,
+    )
+    .await
 }
 
 async fn receive_pack(
     state: State<AppState>,
-    t: Extension<RepoType>,
-    path: Path<(String, String)>,
+    access: RepoAccess<Git, Write>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GitError> {
-    rpc::handle(state, t, path, headers, body, Service::ReceivePack).await
+    rpc::handle(
+        state,
+        access.repo,
+        access.who,
+        headers,
+        body,
+        Service::ReceivePack,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -8,21 +8,19 @@
 use std::path::Path;
 use std::time::Duration;
 
-use accounts::Repo;
+use accounts::{Principal, Repo};
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use axum::Extension;
 use bytes::{Bytes, BytesMut};
 use futures_util::{stream, StreamExt};
 use git_repos::{Service, ServiceEnv};
-use hub_types::{RepoType, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{authorize, git_response, repo_ref, service_env, GitError};
+use super::{git_response, service_env, GitError};
 use crate::body::{BodyError, BodyReader};
 use crate::{pktline, AppState};
 
@@ -49,13 +47,12 @@ pub enum Input {
 /// `POST .../git-upload-pack` and `POST .../git-receive-pack`.
 pub async fn handle(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    UrlPath((ns, name)): UrlPath<(String, String)>,
+    repo: Repo,
+    who: Option<Principal>,
     headers: HeaderMap,
     body: Body,
     service: Service,
 ) -> Result<Response, GitError> {
-    let target = repo_ref(t, &ns, &name)?;
     let expected = format!("application/x-{}-request", service.name());
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -65,11 +62,6 @@ pub async fn handle(
             "expected Content-Type {expected}"
         )));
     }
-    let need = match service {
-        Service::UploadPack => Role::Read,
-        Service::ReceivePack => Role::Write,
-    };
-    let (repo, who) = authorize(&state, &headers, &target, need).await?;
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?"))

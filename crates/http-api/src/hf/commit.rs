@@ -1,26 +1,26 @@
 //! Uploads through the Hub API: `preupload` (which files go to LFS), the NDJSON `commit`
 //! (`upload_file`, `upload_folder`, `create_commit`, `delete_file`, `delete_folder`,
-//! `create_pr`), and the Xet token endpoint, which says plainly that Xet is not spoken yet.
+//! `create_pr`). Files uploaded through Xet arrive as LFS pointers whose objects the Xet
+//! store holds.
 //!
 //! A commit is landed as a push (see `git_repos::commit`): it passes the same validator with
 //! the same policy, and the ref moves only if its tip is still the one the commit was made on.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use git_repos::{CommitError, CommitRequest, EntryKind, Op};
-use hub_types::Role;
 use repo_rules::{parse_lfs_pointer, LfsPatterns};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ndjson::{self, Header, Line, MAX_LINE, MAX_LINES};
-use super::{base_url, repo_type, with_reader, HfError};
+use super::{base_url, with_reader, HfError, Hub};
 use crate::body::BodyReader;
-use crate::repo_access::{self, repo_ref};
+use crate::edge::{At, RepoAccess, Write};
 use crate::AppState;
 use futures_util::StreamExt;
 use tokio_util::codec::{FramedRead, LinesCodecError};
@@ -48,13 +48,11 @@ pub struct PreuploadRequest {
 /// what the revision holds at that path (so unchanged files are skipped by the client).
 pub async fn preupload(
     State(state): State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Write>,
+    at: At<Hub>,
     Json(req): Json<PreuploadRequest>,
 ) -> Result<Response, HfError> {
-    let target = repo_ref(repo_type(&kind)?, &ns, &name)?;
-    let (repo, _, _) = repo_access::authorize(&state, &headers, &target, Role::Write).await?;
-    let path = state.repos().path(&repo.repo_ref());
+    let (path, rev) = (access.path(&state), at.rev.to_string());
     let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
     let (attributes, existing) = with_reader(&state, path, move |r| {
         // A new branch (create_pr, or an unborn revision) is judged against main.
@@ -115,14 +113,14 @@ pub async fn preupload(
 /// applied line by line (file contents go to the object store as they arrive).
 pub async fn commit(
     State(state): State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    access: RepoAccess<Hub, Write>,
+    at: At<Hub>,
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HfError> {
-    let target = repo_ref(repo_type(&kind)?, &ns, &name)?;
-    let (repo, who, _) = repo_access::authorize(&state, &headers, &target, Role::Write).await?;
-    let who = who.ok_or(HfError::Unauthorized)?;
+    let who = access.user()?.clone();
+    let (repo, rev) = (&access.repo, at.rev.to_string());
     let create_pr = q
         .iter()
         .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
@@ -180,7 +178,7 @@ pub async fn commit(
         if !line.bytes().all(|b| b.is_ascii_whitespace()) {
             apply_line(
                 &state,
-                &repo,
+                repo,
                 &mut builder,
                 &mut parsed,
                 line.as_bytes(),
@@ -227,7 +225,7 @@ pub async fn commit(
             "the commit message contains a NUL or control character".into(),
         ));
     }
-    let mut env = crate::git_http::push_env(&state, &repo, &who);
+    let mut env = crate::git_http::push_env(&state, repo, &who);
     if target_ref.starts_with("refs/pr/") {
         env.vars.push(("MODELHUB_API_PR".into(), "1".into()));
     }
@@ -248,7 +246,7 @@ pub async fn commit(
             )),
             other => commit_error(other),
         })?;
-    state.forget_revisions(&repo);
+    state.forget_revisions(repo);
     let url = format!("{}/{}", base_url(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
     if let Some(n) = pr {

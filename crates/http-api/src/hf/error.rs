@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::repo_access::Denied;
+use crate::edge::access::Denied;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HfError {
@@ -64,7 +64,27 @@ impl From<Denied> for HfError {
             Denied::NotFound => HfError::RepoNotFound,
             Denied::Forbidden(m) => HfError::Forbidden(m),
             Denied::BadPath(m) => HfError::BadRequest(m),
+            Denied::UnknownType(m) => HfError::NotFound(m),
+            Denied::BadRevision(r) => HfError::RevisionNotFound(r),
             Denied::Internal(m) => HfError::Internal(m),
+        }
+    }
+}
+
+/// The Hub API surface: status, JSON and `X-Error-Code`. Reading a repo one may not see,
+/// without credentials, answers as a missing repo (404 `RepoNotFound`), which is what
+/// huggingface_hub turns into `RepositoryNotFoundError`; writing asks for credentials (401).
+pub struct Hub;
+
+impl crate::edge::Surface for Hub {
+    type Error = HfError;
+
+    fn refuse(denied: Denied, need: hub_types::Role, anonymous: bool) -> HfError {
+        match denied {
+            Denied::AuthRequired if anonymous && need == hub_types::Role::Read => {
+                HfError::RepoNotFound
+            }
+            d => d.into(),
         }
     }
 }

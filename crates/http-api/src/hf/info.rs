@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use git_repos::{EntryKind, DEFAULT_BRANCH};
@@ -13,7 +12,8 @@ use hub_types::{LfsOid, RepoType};
 use repo_rules::{parse_lfs_pointer, LfsPointer};
 use serde_json::{json, Map, Value};
 
-use super::{iso_time, readable, repo_type, with_reader, HfError};
+use super::{iso_time, with_reader, HfError, Hub};
+use crate::edge::{At, RepoAccess};
 use crate::AppState;
 
 /// Text files read whole to describe the repo (the card, config.json).
@@ -21,20 +21,19 @@ const MAX_DESCRIBE: u64 = 1 << 20;
 
 pub async fn info(
     state: State<AppState>,
-    Path((kind, ns, name)): Path<(String, String, String)>,
+    access: RepoAccess<Hub>,
     q: Query<Vec<(String, String)>>,
-    headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    describe(state, kind, ns, name, DEFAULT_BRANCH.to_owned(), q, headers).await
+    describe(state, access, DEFAULT_BRANCH.to_owned(), q).await
 }
 
 pub async fn info_at(
     state: State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    access: RepoAccess<Hub>,
+    at: At<Hub>,
     q: Query<Vec<(String, String)>>,
-    headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    describe(state, kind, ns, name, rev, q, headers).await
+    describe(state, access, at.rev.to_string(), q).await
 }
 
 /// A file of the tree, with its LFS pointer if it is one.
@@ -67,15 +66,11 @@ impl File {
 
 async fn describe(
     State(state): State<AppState>,
-    kind: String,
-    ns: String,
-    name: String,
+    access: RepoAccess<Hub>,
     rev: String,
     Query(q): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
-    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let (repo, path) = (&access.repo, access.path(&state));
     let flag = |k: &str| {
         q.iter()
             .any(|(key, v)| key == k && (v == "true" || v == "1"))
@@ -85,7 +80,7 @@ async fn describe(
         .filter(|(k, _)| k == "expand" || k == "expand[]")
         .map(|(_, v)| v.as_str())
         .collect();
-    let mut out = summary(&state, &repo, path, rev, flag("blobs"), true).await?;
+    let mut out = summary(&state, repo, path, rev, flag("blobs"), true).await?;
     if !expand.is_empty() {
         out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
     }

@@ -14,8 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::info::summary;
 use super::tree::percent_encode;
-use super::{base_url, repo_type, HfError};
-use crate::repo_access::principal;
+use super::{base_url, HfError};
+use crate::edge::access::principal;
 use crate::AppState;
 
 pub async fn list(
@@ -24,7 +24,7 @@ pub async fn list(
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
+    let t = crate::edge::repo::repo_type(&kind)?;
     let who = principal(&state, &headers).await?;
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let on = |k: &str| matches!(get(k), Some("true" | "1"));

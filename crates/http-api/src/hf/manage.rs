@@ -12,9 +12,10 @@ use hub_types::{RepoId, RepoRef, RepoType, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{repo_type, HfError};
+use super::{HfError, Hub};
+use crate::edge::access::{self, principal};
+use crate::edge::{Admin, At, RepoAccess, Write};
 use crate::git_http::push_env;
-use crate::repo_access::{self, principal};
 use crate::{AppState, HubError};
 
 /// The caller, who must be authenticated with a write token.
@@ -122,24 +123,14 @@ pub async fn create(
     }
 }
 
-/// A repo the caller administers (owner, organisation admin, site admin).
+/// A repo named in a request's body that `who` administers (owner, organisation admin, site
+/// admin): the same rule as the `Admin` routes' extractor.
 async fn administered(
     state: &AppState,
-    headers: &HeaderMap,
+    who: &Principal,
     target: &RepoRef,
-) -> Result<(Repo, Principal), HfError> {
-    let who = writer(state, headers).await?;
-    let repo = repo_access::find_repo(state, target).await?;
-    let visible = state.accounts().access(Some(&who), &repo).await?.is_some();
-    if !visible {
-        return Err(HfError::RepoNotFound);
-    }
-    if !state.accounts().owns(&who, &repo).await? {
-        return Err(HfError::Forbidden(format!(
-            "only admins of {target} can do this"
-        )));
-    }
-    Ok((repo, who))
+) -> Result<Repo, HfError> {
+    Ok(access::administer(state, Some(who), target).await?)
 }
 
 pub async fn delete(
@@ -151,7 +142,7 @@ pub async fn delete(
     body_type(req.repo_type.as_deref())?;
     // With a known type, the only failure left is a name that cannot exist: no such repo.
     let target = req.target(&who.name).map_err(|_| HfError::RepoNotFound)?;
-    let (repo, _) = administered(&state, &headers, &target).await?;
+    let repo = administered(&state, &who, &target).await?;
     state.accounts().delete_repo(repo.id).await?;
     state.forget_repo(&repo);
     state
@@ -172,12 +163,10 @@ pub struct SettingsRequest {
 
 pub async fn settings(
     State(state): State<AppState>,
-    Path((kind, ns, name)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Admin>,
     Json(req): Json<SettingsRequest>,
 ) -> Result<Response, HfError> {
-    let target = repo_access::repo_ref(repo_type(&kind)?, &ns, &name)?;
-    let (repo, _) = administered(&state, &headers, &target).await?;
+    let repo = access.repo;
     if req.gated.as_ref().is_some_and(|g| g != &json!(false)) {
         return Err(HfError::BadRequest(
             "gated repos are not supported yet".into(),
@@ -224,7 +213,8 @@ pub async fn move_repo(
         id: RepoId::parse(&req.to)
             .map_err(|e| HfError::BadRequest(format!("invalid target: {e}")))?,
     };
-    let (repo, who) = administered(&state, &headers, &from).await?;
+    let who = writer(&state, &headers).await?;
+    let repo = administered(&state, &who, &from).await?;
     if !may_create_in(&state, &who, to.id.namespace.as_str()).await? {
         return Err(HfError::Forbidden(format!(
             "you cannot create repos in {}",
@@ -282,48 +272,21 @@ fn ref_error(e: RefUpdateError) -> Response {
     }
 }
 
-/// A repo the caller may write to (authorised once), and the caller.
-async fn writable(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: &str,
-    ns: &str,
-    name: &str,
-) -> Result<(Repo, Principal), HfError> {
-    let target = repo_access::repo_ref(repo_type(kind)?, ns, name)?;
-    let (repo, who, _) = repo_access::authorize(state, headers, &target, Role::Write).await?;
-    Ok((repo, who.ok_or(HfError::Unauthorized)?))
-}
-
-/// [`writable`], with the commit `rev` names in that repo.
-async fn writable_at(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    rev: &str,
-) -> Result<(Repo, Principal, String), HfError> {
-    let (repo, who) = writable(state, headers, kind, ns, name).await?;
-    let commit = super::commit_of(state, &repo, rev).await?;
-    Ok((repo, who, commit))
-}
-
-/// Deletes a branch or tag of a repo the caller may write to.
-async fn delete_named_ref(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    full: &str,
-) -> Result<Response, HfError> {
-    let (repo, _) = writable(state, headers, kind, ns, name).await?;
-    Ok(ref_answer(
+/// Deletes a branch or tag (`full`: its whole name) of the repo the caller may write to.
+async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Response {
+    ref_answer(
         state,
-        &repo,
+        repo,
         state.repos().delete_ref(&repo.repo_ref(), full).await,
-    ))
+    )
+}
+
+/// The `{branch}` or `{rev}` of a branch or tag route, as the name of a ref to make or delete
+/// (checked by `git_repos` as a ref name, which answers 400 for a bad one).
+#[derive(Deserialize)]
+pub struct RefName {
+    #[serde(alias = "branch", alias = "rev")]
+    name: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -334,27 +297,28 @@ pub struct BranchRequest {
 
 pub async fn create_branch(
     State(state): State<AppState>,
-    Path((kind, ns, name, branch)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Write>,
+    Path(branch): Path<RefName>,
     body: Option<Json<BranchRequest>>,
 ) -> Result<Response, HfError> {
     let from = body
         .and_then(|b| b.0.starting_point)
         .unwrap_or_else(|| git_repos::DEFAULT_BRANCH.to_owned());
-    let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &from).await?;
+    let (repo, who) = (&access.repo, access.user()?);
+    let commit = super::commit_of(&state, repo, &from).await?;
     Ok(ref_answer(
         &state,
-        &repo,
+        repo,
         state
             .repos()
             .create_ref(
                 &repo.repo_ref(),
                 NewRef::Branch {
-                    name: &branch,
+                    name: &branch.name,
                     commit: &commit,
                 },
                 &who.name,
-                &push_env(&state, &repo, &who),
+                &push_env(&state, repo, who),
             )
             .await,
     ))
@@ -362,23 +326,16 @@ pub async fn create_branch(
 
 pub async fn delete_branch(
     State(state): State<AppState>,
-    Path((kind, ns, name, branch)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Write>,
+    Path(branch): Path<RefName>,
 ) -> Result<Response, HfError> {
-    if branch == git_repos::DEFAULT_BRANCH {
+    if branch.name == git_repos::DEFAULT_BRANCH {
         return Err(HfError::Forbidden(
             "the default branch cannot be deleted".into(),
         ));
     }
-    delete_named_ref(
-        &state,
-        &headers,
-        &kind,
-        &ns,
-        &name,
-        &format!("refs/heads/{branch}"),
-    )
-    .await
+    let full = format!("refs/heads/{}", branch.name);
+    Ok(delete_named_ref(&state, &access.repo, &full).await)
 }
 
 #[derive(Deserialize)]
@@ -389,15 +346,16 @@ pub struct TagRequest {
 
 pub async fn create_tag(
     State(state): State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Write>,
+    at: At<Hub>,
     Json(req): Json<TagRequest>,
 ) -> Result<Response, HfError> {
-    let (repo, who, commit) = writable_at(&state, &headers, &kind, &ns, &name, &rev).await?;
+    let (repo, who) = (&access.repo, access.user()?);
+    let commit = super::commit_of(&state, repo, at.rev.as_str()).await?;
     let message = req.message.filter(|m| !m.is_empty());
     Ok(ref_answer(
         &state,
-        &repo,
+        repo,
         state
             .repos()
             .create_ref(
@@ -408,7 +366,7 @@ pub async fn create_tag(
                     message: message.as_deref(),
                 },
                 &who.name,
-                &push_env(&state, &repo, &who),
+                &push_env(&state, repo, who),
             )
             .await,
     ))
@@ -416,16 +374,9 @@ pub async fn create_tag(
 
 pub async fn delete_tag(
     State(state): State<AppState>,
-    Path((kind, ns, name, tag)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub, Write>,
+    Path(tag): Path<RefName>,
 ) -> Result<Response, HfError> {
-    delete_named_ref(
-        &state,
-        &headers,
-        &kind,
-        &ns,
-        &name,
-        &format!("refs/tags/{tag}"),
-    )
-    .await
+    let full = format!("refs/tags/{}", tag.name);
+    Ok(delete_named_ref(&state, &access.repo, &full).await)
 }

@@ -15,16 +15,13 @@ pub(crate) mod tree;
 
 use std::path::PathBuf;
 
-use accounts::{Principal, Repo};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use git_repos::{ReadError, Reader};
-use hub_types::{RepoType, Role};
 
-use crate::repo_access::{self, Denied};
 use crate::AppState;
-pub use error::HfError;
+pub use error::{HfError, Hub};
 pub(crate) use resolve::Found;
 
 /// `/api/...` routes (the repo type is in the path: `models`, `datasets`, `spaces`).
@@ -52,10 +49,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/api/{kind}/{ns}/{repo}", get(info::info))
         .route("/api/{kind}/{ns}/{repo}/revision/{rev}", get(info::info_at))
-        .route("/api/{kind}/{ns}/{repo}/tree/{rev}", get(tree::tree_root))
+        .route("/api/{kind}/{ns}/{repo}/tree/{rev}", get(tree::tree))
         .route(
             "/api/{kind}/{ns}/{repo}/tree/{rev}/{*path}",
-            get(tree::tree_path),
+            get(tree::tree),
         )
         .route(
             "/api/{kind}/{ns}/{repo}/paths-info/{rev}",
@@ -68,35 +65,6 @@ pub fn api_routes() -> Router<AppState> {
 /// `/{repo}/resolve/...`, relative to a repo type's URL prefix (as the git routes).
 pub fn resolve_routes() -> Router<AppState> {
     Router::new().route("/{ns}/{repo}/resolve/{rev}/{*path}", get(resolve::resolve))
-}
-
-/// `models` -> Model, and so on.
-pub(crate) fn repo_type(kind: &str) -> Result<RepoType, HfError> {
-    match kind {
-        "models" => Ok(RepoType::Model),
-        "datasets" => Ok(RepoType::Dataset),
-        "spaces" => Ok(RepoType::Space),
-        other => Err(HfError::NotFound(format!("unknown repo type {other:?}"))),
-    }
-}
-
-/// A repo the caller may read, with its path on disk. Missing and hidden look the same.
-async fn readable(
-    state: &AppState,
-    headers: &HeaderMap,
-    t: RepoType,
-    ns: &str,
-    name: &str,
-) -> Result<(Repo, Option<Principal>, PathBuf), HfError> {
-    let target = repo_access::repo_ref(t, ns, name)?;
-    let (repo, who, _) = match repo_access::authorize(state, headers, &target, Role::Read).await {
-        Err(Denied::AuthRequired) if crate::auth::token(headers).is_none() => {
-            return Err(HfError::RepoNotFound)
-        }
-        other => other?,
-    };
-    let path = state.repos().path(&repo.repo_ref());
-    Ok((repo, who, path))
 }
 
 /// Runs `f` on a gix reader of the repo, on a blocking thread.

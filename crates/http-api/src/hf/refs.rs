@@ -1,15 +1,15 @@
 //! `GET /api/{type}s/{id}/refs` (`list_repo_refs`), `GET /api/{type}s/{id}/commits/{rev}`
 //! (`list_repo_commits`, paginated), and `GET /api/whoami-v2`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::tree::percent_encode;
-use super::{base_url, iso_time, readable, repo_type, with_reader, HfError};
-use crate::repo_access;
+use super::{base_url, iso_time, with_reader, HfError, Hub};
+use crate::edge::{access, At, RepoAccess};
 use crate::AppState;
 
 /// Commits per page, in the API and on the pages.
@@ -25,12 +25,10 @@ pub(crate) fn page_param(q: &[(String, String)]) -> usize {
 
 pub async fn refs(
     State(state): State<AppState>,
-    Path((kind, ns, name)): Path<(String, String, String)>,
+    access: RepoAccess<Hub>,
     Query(q): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
-    let (_, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let path = access.path(&state);
     let prs = q
         .iter()
         .any(|(k, v)| k == "include_prs" && (v == "1" || v == "true"));
@@ -56,12 +54,12 @@ pub async fn refs(
 
 pub async fn commits(
     State(state): State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
+    access: RepoAccess<Hub>,
+    at: At<Hub>,
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
-    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let (repo, path, rev) = (&access.repo, access.path(&state), at.rev.to_string());
     let page = page_param(&q);
     let rev2 = rev.clone();
     let (list, more) = with_reader(&state, path, move |r| {
@@ -84,8 +82,9 @@ pub async fn commits(
     let mut res = Json(Value::Array(body)).into_response();
     if more {
         let next = format!(
-            "{}/api/{kind}/{}/commits/{}?p={}",
+            "{}/api/{}/{}/commits/{}?p={}",
             base_url(&state, &headers),
+            repo.repo_type.plural(),
             repo.repo_ref().id,
             percent_encode(&rev),
             page + 1
@@ -101,7 +100,7 @@ pub async fn whoami(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let who = repo_access::principal(&state, &headers)
+    let who = access::principal(&state, &headers)
         .await?
         .ok_or(HfError::Unauthorized)?;
     let orgs: Vec<Value> = state

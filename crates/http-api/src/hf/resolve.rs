@@ -6,17 +6,17 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use bytes::Bytes;
 use git_repos::EntryKind;
 use hub_types::{LfsOid, RepoType};
 use repo_rules::parse_lfs_pointer;
 
 use super::tree::percent_encode;
-use super::{full_sha, readable, with_reader, HfError};
+use super::{full_sha, with_reader, HfError, Hub};
+use crate::edge::{At, RepoAccess};
 use crate::AppState;
 
 /// What a path at a revision resolved to. At a given commit it never changes, so small
@@ -137,13 +137,14 @@ async fn lookup(
 
 pub async fn resolve(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
+    access: RepoAccess<Hub>,
+    at: At<Hub>,
     method: Method,
-    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
-    let found = lookup(&state, &repo, &path, &rev, &file).await?;
+    let (repo, path) = (&access.repo, access.path(&state));
+    let (t, rev, file) = (repo.repo_type, at.rev.to_string(), at.path);
+    let found = lookup(&state, repo, &path, &rev, &file).await?;
 
     let (commit, etag, size) = match &*found {
         Found::Missing(commit) => {

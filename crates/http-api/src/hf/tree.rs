@@ -1,7 +1,7 @@
 //! `GET /api/{type}s/{id}/tree/{rev}[/{path}]` (`list_repo_tree`, `list_repo_files`,
 //! `snapshot_download`) and `POST /api/{type}s/{id}/paths-info/{rev}`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -9,7 +9,8 @@ use git_repos::{EntryKind, ReadError, Reader, TreeEntry};
 use repo_rules::parse_lfs_pointer;
 use serde_json::{json, Value};
 
-use super::{base_url, readable, repo_type, with_reader, HfError};
+use super::{base_url, with_reader, HfError, Hub};
+use crate::edge::{At, RepoAccess};
 use crate::AppState;
 
 const PAGE_EXPANDED: usize = 50;
@@ -34,37 +35,16 @@ fn entry_json(r: &Reader, e: &TreeEntry) -> Result<Value, ReadError> {
     Ok(v)
 }
 
-pub async fn tree_root(
-    state: State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
-    q: Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Result<Response, HfError> {
-    tree(state, kind, ns, name, rev, String::new(), q, headers).await
-}
-
-pub async fn tree_path(
-    state: State<AppState>,
-    Path((kind, ns, name, rev, path)): Path<(String, String, String, String, String)>,
-    q: Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Result<Response, HfError> {
-    tree(state, kind, ns, name, rev, path, q, headers).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn tree(
+/// `.../tree/{rev}` and `.../tree/{rev}/{*path}`.
+pub async fn tree(
     State(state): State<AppState>,
-    kind: String,
-    ns: String,
-    name: String,
-    rev: String,
-    dir: String,
+    access: RepoAccess<Hub>,
+    at: At<Hub>,
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
-    let (repo, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let (repo, path) = (&access.repo, access.path(&state));
+    let (rev, dir) = (at.rev.to_string(), at.path);
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let on = |k: &str| matches!(get(k), Some("true" | "1"));
     let recursive = on("recursive");
@@ -116,8 +96,9 @@ async fn tree(
             format!("/{}", enc(&dir))
         };
         let next = format!(
-            "{}/api/{kind}/{}/tree/{}{sub}?recursive={recursive}&expand={}&cursor={}",
+            "{}/api/{}/{}/tree/{}{sub}?recursive={recursive}&expand={}&cursor={}",
             base_url(&state, &headers),
+            repo.repo_type.plural(),
             repo.repo_ref().id,
             enc(&rev),
             on("expand"),
@@ -133,12 +114,11 @@ async fn tree(
 /// `POST .../paths-info/{rev}` with a form of `paths=...` (and `expand`): the entries that exist.
 pub async fn paths_info(
     State(state): State<AppState>,
-    Path((kind, ns, name, rev)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Hub>,
+    at: At<Hub>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, HfError> {
-    let t = repo_type(&kind)?;
-    let (_, _, path) = readable(&state, &headers, t, &ns, &name).await?;
+    let (path, rev) = (access.path(&state), at.rev.to_string());
     let paths: Vec<String> = form
         .into_iter()
         .filter(|(k, _)| k == "paths" || k == "paths[]")

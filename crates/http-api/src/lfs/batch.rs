@@ -1,17 +1,16 @@
 //! `POST .../info/lfs/objects/batch`: which objects to transfer, and signed links to do it.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
-use hub_types::{LfsOid, RepoType, Role};
+use hub_types::{LfsOid, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::sign::Op;
-use super::{base_url, json, now, read_json, LfsError, LINK_TTL_SECS};
-use crate::repo_access::{authorize, repo_ref};
+use super::{base_url, json, now, read_json, Lfs, LfsError, LINK_TTL_SECS};
+use crate::edge::{Read, RepoAccess};
 use crate::AppState;
 
 /// The most objects one batch may name (git-lfs sends 100 at a time).
@@ -28,14 +27,13 @@ pub(crate) struct BatchRequest {
     hash_algo: Option<String>,
 }
 
+/// Reading is checked on the way in; an upload also needs write, which the body tells.
 pub async fn batch(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
+    access: RepoAccess<Lfs, Read>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, LfsError> {
-    let target = repo_ref(t, &ns, &name)?;
     let req: BatchRequest = read_json(&state, body, MAX_BODY).await?;
     let upload = match req.operation.as_str() {
         "upload" => true,
@@ -52,8 +50,10 @@ pub async fn batch(
             req.objects.len()
         )));
     }
-    let need = if upload { Role::Write } else { Role::Read };
-    let (repo, _, _) = authorize(&state, &headers, &target, need).await?;
+    if upload {
+        access.require(Role::Write)?;
+    }
+    let repo = &access.repo;
     // Only `basic` is spoken; the client always offers it (or offers nothing, meaning basic).
     let _ = &req.transfers;
     let hash_ok = req.hash_algo.as_deref().is_none_or(|h| h == "sha256");

@@ -7,7 +7,7 @@ use lfs_store::StoreError;
 use serde_json::json;
 
 use crate::body::BodyError;
-use crate::repo_access::Denied;
+use crate::edge::access::Denied;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LfsError {
@@ -59,9 +59,18 @@ impl From<Denied> for LfsError {
             Denied::NotFound => LfsError::NotFound("Repository not found".into()),
             Denied::Forbidden(m) => LfsError::Forbidden(m),
             Denied::BadPath(m) => LfsError::BadRequest(m),
+            Denied::UnknownType(m) => LfsError::NotFound(m),
+            Denied::BadRevision(r) => LfsError::NotFound(format!("no revision {r:?}")),
             Denied::Internal(m) => LfsError::Internal(m),
         }
     }
+}
+
+/// The Git LFS surface: refusals as `application/vnd.git-lfs+json` with a message.
+pub struct Lfs;
+
+impl crate::edge::Surface for Lfs {
+    type Error = LfsError;
 }
 
 impl From<BodyError> for LfsError {

@@ -1,18 +1,16 @@
 //! The LFS locking API: create, list (filters and cursors), verify (ours and theirs, which
 //! git-lfs calls before every push), unlock and force-unlock.
 
-use accounts::{Lock, LockQuery, Principal};
+use accounts::{Lock, LockQuery};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
-use hub_types::{RepoType, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{json, read_json, LfsError};
-use crate::repo_access::{authorize, repo_ref};
+use super::{json, read_json, Lfs, LfsError};
+use crate::edge::{Read, RepoAccess, Write};
 use crate::AppState;
 
 const MAX_BODY: usize = 64 << 10;
@@ -40,29 +38,13 @@ pub struct CreateRequest {
     git_ref: Option<RefName>,
 }
 
-/// The caller, who must be a user with `need` on the repo (locks always have an owner).
-async fn user(
-    state: &AppState,
-    headers: &HeaderMap,
-    t: RepoType,
-    ns: &str,
-    name: &str,
-    need: Role,
-) -> Result<(accounts::Repo, Principal, Role), LfsError> {
-    let target = repo_ref(t, ns, name)?;
-    let (repo, who, role) = authorize(state, headers, &target, need).await?;
-    let who = who.ok_or(LfsError::AuthRequired)?;
-    Ok((repo, who, role))
-}
-
+/// A lock of the caller's (locks always have an owner: a user with write access).
 pub async fn create(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Lfs, Write>,
     body: Body,
 ) -> Result<Response, LfsError> {
-    let (repo, who, _) = user(&state, &headers, t, &ns, &name, Role::Write).await?;
+    let (repo, who) = (&access.repo, access.user()?);
     let req: CreateRequest = read_json(&state, body, MAX_BODY).await?;
     if req.path.is_empty() || req.path.len() > MAX_PATH || req.path.contains('\0') {
         return Err(LfsError::Unprocessable(format!(
@@ -107,13 +89,10 @@ fn number(s: &Option<String>) -> Result<Option<i64>, ()> {
 
 pub async fn list(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
+    access: RepoAccess<Lfs, Read>,
     Query(q): Query<ListQuery>,
-    headers: HeaderMap,
 ) -> Result<Response, LfsError> {
-    let target = repo_ref(t, &ns, &name)?;
-    let (repo, _, _) = authorize(&state, &headers, &target, Role::Read).await?;
+    let repo = &access.repo;
     let (Ok(id), Ok(cursor)) = (number(&q.id), number(&q.cursor)) else {
         return Ok(json(StatusCode::OK, &json!({ "locks": [] })));
     };
@@ -140,12 +119,10 @@ pub struct VerifyRequest {
 
 pub async fn verify(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Lfs, Write>,
     body: Body,
 ) -> Result<Response, LfsError> {
-    let (repo, who, _) = user(&state, &headers, t, &ns, &name, Role::Write).await?;
+    let (repo, who) = (&access.repo, access.user()?);
     let req: VerifyRequest = read_json(&state, body, MAX_BODY).await?;
     let query = LockQuery {
         cursor: number(&req.cursor).unwrap_or(None),
@@ -171,14 +148,19 @@ pub struct UnlockRequest {
     force: bool,
 }
 
+/// The `{id}` of a lock route.
+#[derive(Deserialize)]
+pub struct LockId {
+    id: String,
+}
+
 pub async fn unlock(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Lfs, Write>,
+    Path(LockId { id }): Path<LockId>,
     body: Body,
 ) -> Result<Response, LfsError> {
-    let (repo, who, _) = user(&state, &headers, t, &ns, &name, Role::Write).await?;
+    let (repo, who) = (&access.repo, access.user()?);
     let req: UnlockRequest = read_json(&state, body, MAX_BODY).await?;
     let missing = || LfsError::NotFound(format!("no lock {id} in {}", repo.repo_ref()));
     let lock_id: i64 = id.parse().map_err(|_| missing())?;
@@ -190,7 +172,7 @@ pub async fn unlock(
     if lock.owner_id != who.user_id {
         // Only repo admins (the owner, org admins, site admins) may break someone else's
         // lock. Their token's role caps them at write, so ask for the underlying right.
-        let admin = state.accounts().owns(&who, &repo).await?;
+        let admin = state.accounts().owns(who, repo).await?;
         if !(req.force && admin) {
             let how = if admin {
                 "add --force"

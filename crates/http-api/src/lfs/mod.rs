@@ -18,7 +18,7 @@ use axum::Router;
 use serde::Serialize;
 
 use crate::AppState;
-pub use error::LfsError;
+pub use error::{Lfs, LfsError};
 pub use sign::Signer;
 
 pub const LFS_JSON: &str = "application/vnd.git-lfs+json";

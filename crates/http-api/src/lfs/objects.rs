@@ -6,15 +6,14 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
-use hub_types::{LfsOid, RepoRef, RepoType, Role};
+use hub_types::{LfsOid, Role};
 use lfs_store::ByteRange;
 use serde::Deserialize;
 
 use super::sign::Op;
-use super::{json, now, read_json, LfsError};
+use super::{json, now, read_json, Lfs, LfsError};
 use crate::body::BodyReader;
-use crate::repo_access::{authorize, find_repo, repo_ref, Denied};
+use crate::edge::{Denied, RepoTarget};
 use crate::AppState;
 
 /// What a signed link carries in its query.
@@ -52,7 +51,7 @@ async fn access(
     state: &AppState,
     headers: &HeaderMap,
     q: &LinkQuery,
-    target: RepoRef,
+    target: &RepoTarget<Lfs>,
     op: Op,
     oid: &LfsOid,
     size: Option<u64>,
@@ -63,7 +62,7 @@ async fn access(
     };
     if let Some((exp, sig)) = signature(q, headers) {
         let size = size.ok_or_else(|| LfsError::BadRequest("the link has no size".into()))?;
-        let repo = find_repo(state, &target).await?;
+        let repo = target.find(state).await?;
         if exp < now()
             || !state
                 .signer()
@@ -81,7 +80,13 @@ async fn access(
         }
         return Ok(repo);
     }
-    Ok(authorize(state, headers, &target, need).await?.0)
+    target.authorize(state, need).await
+}
+
+/// The `{oid}` of an object route.
+#[derive(Deserialize)]
+pub struct ObjectPath {
+    oid: String,
 }
 
 fn parse_oid(s: &str) -> Result<LfsOid, LfsError> {
@@ -90,22 +95,13 @@ fn parse_oid(s: &str) -> Result<LfsOid, LfsError> {
 
 pub async fn download(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, oid)): Path<(String, String, String)>,
+    target: RepoTarget<Lfs>,
+    Path(ObjectPath { oid }): Path<ObjectPath>,
     Query(q): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, LfsError> {
     let oid = parse_oid(&oid)?;
-    let repo = access(
-        &state,
-        &headers,
-        &q,
-        repo_ref(t, &ns, &name)?,
-        Op::Download,
-        &oid,
-        q.size,
-    )
-    .await?;
+    let repo = access(&state, &headers, &q, &target, Op::Download, &oid, q.size).await?;
     let missing = || LfsError::NotFound(format!("object {oid} not found in {}", repo.repo_ref()));
     state
         .accounts()
@@ -146,8 +142,8 @@ pub async fn download(
 
 pub async fn upload(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, oid)): Path<(String, String, String)>,
+    target: RepoTarget<Lfs>,
+    Path(ObjectPath { oid }): Path<ObjectPath>,
     Query(q): Query<LinkQuery>,
     headers: HeaderMap,
     body: Body,
@@ -161,16 +157,7 @@ pub async fn upload(
         .size
         .or(content_length)
         .ok_or_else(|| LfsError::BadRequest("unknown object size: send Content-Length".into()))?;
-    let repo = access(
-        &state,
-        &headers,
-        &q,
-        repo_ref(t, &ns, &name)?,
-        Op::Upload,
-        &oid,
-        Some(size),
-    )
-    .await?;
+    let repo = access(&state, &headers, &q, &target, Op::Upload, &oid, Some(size)).await?;
     let max = state.config().max_lfs_object_size;
     if size > max {
         return Err(LfsError::TooLarge(format!(
@@ -202,8 +189,7 @@ pub struct VerifyRequest {
 
 pub async fn verify(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
+    target: RepoTarget<Lfs>,
     Query(q): Query<LinkQuery>,
     headers: HeaderMap,
     body: Body,
@@ -214,7 +200,7 @@ pub async fn verify(
         &state,
         &headers,
         &q,
-        repo_ref(t, &ns, &name)?,
+        &target,
         Op::Verify,
         &oid,
         Some(req.size),

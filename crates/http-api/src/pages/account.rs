@@ -43,7 +43,7 @@ pub struct LoginForm {
 
 pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let token = form.token.trim();
-    let valid = crate::repo_access::principal_from_secret(&state, token)
+    let valid = crate::edge::access::principal_from_secret(&state, token)
         .await
         .ok()
         .flatten()

@@ -9,12 +9,12 @@ mod list;
 mod markdown;
 mod repo;
 
-use accounts::{Principal, Repo};
+use accounts::Principal;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hub_types::{RepoRef, RepoType};
+use hub_types::RepoRef;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::AppState;
@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 pub fn repo_routes() -> Router<AppState> {
     Router::new()
         .route("/{ns}/{repo}", get(repo::card))
-        .route("/{ns}/{repo}/tree/{rev}", get(repo::tree_root))
+        .route("/{ns}/{repo}/tree/{rev}", get(repo::tree))
         .route("/{ns}/{repo}/tree/{rev}/{*path}", get(repo::tree))
         .route("/{ns}/{repo}/blob/{rev}/{*path}", get(repo::blob))
         .route("/{ns}/{repo}/commits/{rev}", get(repo::commits))
@@ -69,13 +69,18 @@ fn stylesheet(css: &'static str) -> Response {
     res
 }
 
-/// The signed-in user, from the page cookie.
-async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+/// The token in the page cookie, if any.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let token = cookies
+    cookies
         .split(';')
-        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))?;
-    crate::repo_access::principal_from_secret(state, token)
+        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .map(str::to_owned)
+}
+
+/// The signed-in user, from the page cookie (for pages that name no repo).
+async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    crate::edge::repo::caller::<Page>(state, cookie_token(headers))
         .await
         .ok()
         .flatten()
@@ -101,6 +106,28 @@ impl From<crate::hf::HfError> for PageError {
     fn from(e: crate::hf::HfError) -> Self {
         match e {
             crate::hf::HfError::Internal(m) => PageError::Internal(m),
+            _ => PageError::NotFound,
+        }
+    }
+}
+
+/// The pages: the caller is the page cookie's (an unknown one is no one), and every refusal
+/// is the HTML 404 page, so a private repo looks exactly like a missing one.
+pub struct Page;
+
+impl crate::edge::Surface for Page {
+    type Error = PageError;
+    const UNKNOWN_SECRET_IS_ANONYMOUS: bool = true;
+
+    fn credentials(parts: &axum::http::request::Parts) -> Option<String> {
+        cookie_token(&parts.headers)
+    }
+}
+
+impl From<crate::edge::Denied> for PageError {
+    fn from(d: crate::edge::Denied) -> Self {
+        match d {
+            crate::edge::Denied::Internal(m) => PageError::Internal(m),
             _ => PageError::NotFound,
         }
     }
@@ -185,24 +212,6 @@ pub fn layout(title: &str, who: Option<&Principal>, content: Markup) -> Response
 /// `/models/...` style URL of a repo's page.
 pub fn repo_url(r: &RepoRef) -> String {
     format!("/{r}")
-}
-
-/// A repo visible to `who`, or a 404.
-async fn visible(
-    state: &AppState,
-    who: Option<&Principal>,
-    t: RepoType,
-    ns: &str,
-    name: &str,
-) -> Result<Repo, PageError> {
-    let target = crate::repo_access::repo_ref(t, ns, name).map_err(|_| PageError::NotFound)?;
-    let repo = crate::repo_access::find_repo(state, &target)
-        .await
-        .map_err(|_| PageError::NotFound)?;
-    match state.accounts().access(who, &repo).await? {
-        Some(_) => Ok(repo),
-        None => Err(PageError::NotFound),
-    }
 }
 
 fn human_size(n: u64) -> String {

@@ -5,14 +5,14 @@ use accounts::Repo;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::Extension;
 use git_repos::{EntryKind, DEFAULT_BRANCH};
 use hub_types::{LfsOid, RepoType};
 use maud::{html, Markup};
 use repo_rules::{parse_lfs_pointer, ChangedFile, Severity};
 use serde_json::Value;
 
-use super::{human_count, human_size, layout, markdown, trusted, viewer, visible, PageError};
+use super::{human_count, human_size, layout, markdown, trusted, Page, PageError};
+use crate::edge::{At, RepoAccess};
 use crate::hf::refs::{page_param, COMMITS_PAGE};
 use crate::hf::{self, HfError};
 use crate::AppState;
@@ -53,12 +53,11 @@ fn heading(repo: &Repo) -> Markup {
 
 pub async fn card(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name)): Path<(String, String)>,
+    access: RepoAccess<Page>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let who = viewer(&state, &headers).await;
-    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (repo, who) = (access.repo, access.who);
+    let t = repo.repo_type;
     let path = state.repos().path(&repo.repo_ref());
     let info =
         hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
@@ -156,23 +155,14 @@ pub async fn card(
     Ok(layout(&rid, who.as_ref(), content))
 }
 
-pub async fn tree_root(
-    state: State<AppState>,
-    t: Extension<RepoType>,
-    Path((ns, name, rev)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    tree(state, t, Path((ns, name, rev, String::new())), headers).await
-}
-
+/// `.../tree/{rev}` and `.../tree/{rev}/{*path}`.
 pub async fn tree(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, rev, dir)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Page>,
+    at: At<Page>,
 ) -> Result<Response, PageError> {
-    let who = viewer(&state, &headers).await;
-    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (repo, who) = (access.repo, access.who);
+    let (rev, dir) = (at.rev.to_string(), at.path);
     let (rev2, dir2) = (rev.clone(), dir.clone());
     let (entries, refs) = read(&state, &repo, move |r| {
         let c = r.resolve(&rev2)?;
@@ -233,12 +223,11 @@ pub async fn tree(
 
 pub async fn blob(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, rev, file)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Page>,
+    at: At<Page>,
 ) -> Result<Response, PageError> {
-    let who = viewer(&state, &headers).await;
-    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (repo, who) = (access.repo, access.who);
+    let (rev, file) = (at.rev.to_string(), at.path);
     let (rev2, file2) = (rev.clone(), file.clone());
     let entry = read(&state, &repo, move |r| {
         let c = r.resolve(&rev2)?;
@@ -359,13 +348,12 @@ async fn safetensors_header(
 
 pub async fn commits(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    access: RepoAccess<Page>,
+    at: At<Page>,
     Query(q): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let who = viewer(&state, &headers).await;
-    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (repo, who) = (access.repo, access.who);
+    let rev = at.rev.to_string();
     let page = page_param(&q);
     let rev2 = rev.clone();
     let (list, more) = read(&state, &repo, move |r| {
@@ -397,14 +385,18 @@ pub async fn commits(
     ))
 }
 
+/// The `{sha}` of a commit page.
+#[derive(serde::Deserialize)]
+pub struct CommitPath {
+    sha: String,
+}
+
 pub async fn commit(
     State(state): State<AppState>,
-    Extension(t): Extension<RepoType>,
-    Path((ns, name, sha)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    access: RepoAccess<Page>,
+    Path(CommitPath { sha }): Path<CommitPath>,
 ) -> Result<Response, PageError> {
-    let who = viewer(&state, &headers).await;
-    let repo = visible(&state, who.as_ref(), t, &ns, &name).await?;
+    let (repo, who) = (access.repo, access.who);
     if sha.len() < 5 || sha.len() > 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PageError::NotFound);
     }

@@ -19,17 +19,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use hub_types::{RepoType, Role};
 use serde_json::json;
 use xet_store::{parse_hash, MerkleHash, XetError, XetStore};
 
-use crate::hf::HfError;
-use crate::repo_access;
+use accounts::Repo;
+
+use crate::edge::{Read, RepoAccess, Write};
+use crate::hf::{HfError, Hub};
 use crate::AppState;
 
 mod download;
@@ -50,11 +52,11 @@ pub fn token_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/{kind}/{ns}/{repo}/xet-write-token/{*rev}",
-            get(token).layer(Extension(Role::Write)),
+            get(write_token),
         )
         .route(
             "/api/{kind}/{ns}/{repo}/xet-read-token/{*rev}",
-            get(token).layer(Extension(Role::Read)),
+            get(read_token),
         )
 }
 
@@ -152,19 +154,34 @@ fn cas_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("{}{CAS_PREFIX}", crate::lfs::public_base(state, headers))
 }
 
-/// `GET /api/{type}s/{id}/xet-{read,write}-token/{rev}`.
-async fn token(
+/// `GET /api/{type}s/{id}/xet-read-token/{rev}`.
+async fn read_token(
     State(state): State<AppState>,
-    Extension(need): Extension<Role>,
-    Path((kind, ns, name, _rev)): Path<(String, String, String, String)>,
+    access: RepoAccess<Hub, Read>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
-    let t = crate::hf::repo_type(&kind)?;
-    let target = repo_access::repo_ref(t, &ns, &name)?;
-    let (repo, _, _) = repo_access::authorize(&state, &headers, &target, need).await?;
+    token(&state, &access.repo, Role::Read, &headers)
+}
+
+/// `GET /api/{type}s/{id}/xet-write-token/{rev}`.
+async fn write_token(
+    State(state): State<AppState>,
+    access: RepoAccess<Hub, Write>,
+    headers: HeaderMap,
+) -> Result<Response, HfError> {
+    token(&state, &access.repo, Role::Write, &headers)
+}
+
+/// A token for `need` on `repo`, which the caller was authorized for.
+fn token(
+    state: &AppState,
+    repo: &Repo,
+    need: Role,
+    headers: &HeaderMap,
+) -> Result<Response, HfError> {
     let exp = now() + TOKEN_TTL;
-    let token = make_token(&state, need, &repo, exp);
-    let url = cas_url(&state, &headers);
+    let token = make_token(state, need, repo, exp);
+    let url = cas_url(state, headers);
     let mut res = Json(json!({ "accessToken": token, "exp": exp, "casUrl": url })).into_response();
     let h = res.headers_mut();
     for (k, v) in [

@@ -1,5 +1,6 @@
 //! Finding the repo a URL names and deciding whether the caller may use it: one answer for
-//! every surface (git, LFS), each of which turns a [`Denied`] into its own protocol's error.
+//! every surface, each of which turns a [`Denied`] into its own protocol's error. Handlers do
+//! not call this: the extractors of [`super::repo`] do, once per request.
 
 use accounts::{Principal, Repo};
 use axum::http::HeaderMap;
@@ -18,6 +19,10 @@ pub enum Denied {
     Forbidden(String),
     /// The URL does not name a valid repo.
     BadPath(String),
+    /// The URL's repo type (`/api/{kind}/...`) is none of models, datasets, spaces.
+    UnknownType(String),
+    /// The URL's revision is not one (see [`hub_types::Revision`]).
+    BadRevision(String),
     Internal(String),
 }
 
@@ -79,17 +84,17 @@ pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denie
     found.ok_or(Denied::NotFound)
 }
 
-/// Who is asking (if anyone), their role, and whether it allows `need`.
+/// Whether `who` (if anyone) may do `need` on the repo `target` names: the repo and the
+/// caller's role in it.
 ///
 /// A repo the caller may not see answers exactly as a missing one: `AuthRequired` to an
 /// anonymous caller (so clients ask for credentials), `NotFound` to an authenticated one.
 pub async fn authorize(
     state: &AppState,
-    headers: &HeaderMap,
+    who: Option<&Principal>,
     target: &RepoRef,
     need: Role,
-) -> Result<(Repo, Option<Principal>, Role), Denied> {
-    let who = principal(state, headers).await?;
+) -> Result<(Repo, Role), Denied> {
     let hidden = || {
         if who.is_none() {
             Denied::AuthRequired
@@ -103,17 +108,58 @@ pub async fn authorize(
     };
     let role = state
         .accounts()
-        .access(who.as_ref(), &repo)
+        .access(who, &repo)
         .await
         .map_err(|e| Denied::Internal(e.to_string()))?
         .ok_or_else(hidden)?;
-    if role < need {
-        return Err(match who {
-            None => Denied::AuthRequired,
-            Some(_) => Denied::Forbidden(format!(
-                "your token gives {role} access to {target}; this needs {need} access"
-            )),
-        });
+    check_role(who, role, need, target)?;
+    Ok((repo, role))
+}
+
+/// Whether `role` (what `who` has on `target`) is enough for `need`.
+pub fn check_role(
+    who: Option<&Principal>,
+    role: Role,
+    need: Role,
+    target: &RepoRef,
+) -> Result<(), Denied> {
+    if role >= need {
+        return Ok(());
     }
-    Ok((repo, who, role))
+    Err(match who {
+        None => Denied::AuthRequired,
+        Some(_) => Denied::Forbidden(format!(
+            "your token gives {role} access to {target}; this needs {need} access"
+        )),
+    })
+}
+
+/// Whether `who` administers the repo `target` names (the namespace's owner, an admin of its
+/// organisation, a site admin), with a token that may write: settings, moves and deletes.
+pub async fn administer(
+    state: &AppState,
+    who: Option<&Principal>,
+    target: &RepoRef,
+) -> Result<Repo, Denied> {
+    let who = who.ok_or(Denied::AuthRequired)?;
+    if who.token_role < Role::Write {
+        return Err(Denied::Forbidden("this needs a write token".into()));
+    }
+    let repo = find_repo(state, target).await?;
+    let internal = |e: accounts::AccountsError| Denied::Internal(e.to_string());
+    if state
+        .accounts()
+        .access(Some(who), &repo)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(Denied::NotFound);
+    }
+    if !state.accounts().owns(who, &repo).await.map_err(internal)? {
+        return Err(Denied::Forbidden(format!(
+            "only admins of {target} can do this"
+        )));
+    }
+    Ok(repo)
 }

@@ -1,0 +1,9 @@
+//! How a request enters: what every surface (git, LFS, the Hub API, Xet, pages) shares at the
+//! edge, so that no surface imports another for it. [`repo`]: the typed extractors that find
+//! and authorize the repo a route names; [`access`]: the access rules behind them.
+
+pub mod access;
+pub mod repo;
+
+pub use access::Denied;
+pub use repo::{Admin, At, Read, RepoAccess, RepoTarget, Surface, Write};

@@ -28,7 +28,7 @@ pub fn command_list(data: &[u8], step: usize) {
 
 /// A `Range` header against an object of `size` bytes: any range it grants lies inside.
 pub fn range(header: &str, size: u64) {
-    if let Ok(Some(r)) = crate::lfs::parse_range(Some(header), size) {
+    if let Ok(Some(r)) = crate::edge::http::parse_range(Some(header), size) {
         assert!(
             r.start <= r.end && r.end < size,
             "{header:?} on {size}: {r:?}"

@@ -3,8 +3,11 @@
 //!
 //! Git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`), the Git LFS API
 //! (batch, basic transfer, verify, locks), the Xet token endpoints and CAS, the Hugging Face
-//! Hub API (read, commit, manage) and the web pages, for models, datasets and spaces. Each
-//! protocol surface has its own error type that speaks that protocol's error conventions.
+//! Hub API (read, commit, manage, Xet tokens) and the web pages, for models, datasets and
+//! spaces. A request enters through `edge`: one typed extractor finds and authorizes the repo
+//! a route names, and the HTTP pieces every surface needs (base URL, `Range`, encodings,
+//! dates) live there, so no surface imports another for them. Each protocol surface has its
+//! own error type that speaks that protocol's error conventions (the Xet CAS too).
 //! [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
 //! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]
@@ -238,7 +241,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(hf::api_routes())
-        .merge(xet::token_routes())
+        .merge(hf::xet_token_routes())
         .merge(xet::cas_routes())
         .merge(pages::routes())
         .merge(per_type(hub_types::RepoType::Model))

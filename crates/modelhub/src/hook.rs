@@ -18,7 +18,7 @@ use hub_types::{pushable_ref, RepoType};
 use repo_rules::report::{push_report, RefFindings};
 use repo_rules::{parse_lfs_pointer, Finding, LfsState, Policy, Severity};
 
-use crate::hook_git::{self, TreeLookup};
+use crate::hook_git::{self, TreeLookup, Update};
 use crate::hook_server::Server;
 
 #[derive(Subcommand)]
@@ -28,23 +28,6 @@ pub enum HookCmd {
 }
 
 const ZERO_OID: &str = "0000000000000000000000000000000000000000";
-
-/// One ref update of a push.
-pub struct Update {
-    pub old: String,
-    pub new: String,
-    pub name: String,
-}
-
-impl Update {
-    pub fn is_delete(&self) -> bool {
-        self.new.bytes().all(|b| b == b'0')
-    }
-
-    pub fn is_create(&self) -> bool {
-        self.old.bytes().all(|b| b == b'0')
-    }
-}
 
 pub fn run(cmd: HookCmd) -> Result<()> {
     let HookCmd::PreReceive = cmd;

@@ -11,7 +11,22 @@ use anyhow::{bail, Context, Result};
 use git_repos::DEFAULT_BRANCH;
 use repo_rules::{ChangedFile, MAX_TEXT};
 
-use crate::hook::Update;
+/// One ref update of a push.
+pub struct Update {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+impl Update {
+    pub fn is_delete(&self) -> bool {
+        self.new.bytes().all(|b| b == b'0')
+    }
+
+    pub fn is_create(&self) -> bool {
+        self.old.bytes().all(|b| b == b'0')
+    }
+}
 
 /// The most bytes of git-stored (non-LFS) files one ref's check holds in memory.
 const MAX_HELD: u64 = 512 << 20;

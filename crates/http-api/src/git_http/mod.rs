@@ -122,9 +122,11 @@ pub(crate) fn push_env(state: &AppState, repo: &Repo, who: &Principal) -> Servic
 
 /// Headers that keep proxies and clients from caching anything git says.
 fn no_cache(headers: &mut HeaderMap) {
+    // In the past, as git http-backend sends it.
+    let expires = crate::edge::http::http_date(315_532_800);
     headers.insert(
         header::EXPIRES,
-        HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"),
+        HeaderValue::from_str(&expires).expect("an HTTP date is ASCII"),
     );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(

@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ndjson::{self, Header, Line, MAX_LINE, MAX_LINES};
-use super::{base_url, with_reader, HfError, Hub};
+use super::{with_reader, HfError, Hub};
 use crate::body::BodyReader;
+use crate::edge::http::public_base;
 use crate::edge::{At, RepoAccess, Write};
 use crate::AppState;
 use futures_util::StreamExt;
@@ -247,7 +248,7 @@ pub async fn commit(
             other => commit_error(other),
         })?;
     state.forget_revisions(repo);
-    let url = format!("{}/{}", base_url(&state, &headers), repo.repo_ref());
+    let url = format!("{}/{}", public_base(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
     if let Some(n) = pr {
         out["pullRequestUrl"] = json!(format!("{url}/discussions/{n}"));

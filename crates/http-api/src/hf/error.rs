@@ -26,8 +26,6 @@ pub enum HfError {
     BadRequest(String),
     #[error("{0}")]
     PreconditionFailed(String),
-    #[error("{0}")]
-    PayloadTooLarge(String),
     #[error("Requested range not satisfiable")]
     RangeNotSatisfiable(u64),
     /// The detail is logged, never sent.
@@ -51,7 +49,6 @@ impl HfError {
             HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
-            HfError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
     }
@@ -86,6 +83,12 @@ impl crate::edge::Surface for Hub {
             }
             d => d.into(),
         }
+    }
+}
+
+impl From<crate::edge::http::Unsatisfiable> for HfError {
+    fn from(u: crate::edge::http::Unsatisfiable) -> Self {
+        HfError::RangeNotSatisfiable(u.0)
     }
 }
 

@@ -12,7 +12,8 @@ use hub_types::{LfsOid, RepoType};
 use repo_rules::{parse_lfs_pointer, LfsPointer};
 use serde_json::{json, Map, Value};
 
-use super::{iso_time, with_reader, HfError, Hub};
+use super::{with_reader, HfError, Hub};
+use crate::edge::http::iso_time;
 use crate::edge::{At, RepoAccess};
 use crate::AppState;
 

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::info::summary;
-use super::tree::percent_encode;
-use super::{base_url, HfError};
+use super::HfError;
 use crate::edge::access::principal;
+use crate::edge::http::{percent_encode, public_base};
 use crate::AppState;
 
 pub async fn list(
@@ -91,7 +91,7 @@ pub async fn list(
             .collect();
         let next = format!(
             "{}/api/{kind}?{kept}cursor={}",
-            base_url(&state, &headers),
+            public_base(&state, &headers),
             cursor + limit
         );
         if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {

@@ -51,7 +51,7 @@ fn body_type(t: Option<&str>) -> Result<RepoType, HfError> {
 }
 
 fn repo_url(state: &AppState, headers: &HeaderMap, r: &RepoRef) -> String {
-    format!("{}/{r}", super::base_url(state, headers))
+    format!("{}/{r}", crate::edge::http::public_base(state, headers))
 }
 
 /// The repo a create or delete body names: `name`, the `organization` (else the caller's own

@@ -12,10 +12,10 @@ pub(crate) mod ndjson;
 pub(crate) mod refs;
 mod resolve;
 pub(crate) mod tree;
+mod xet_token;
 
 use std::path::PathBuf;
 
-use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use git_repos::{ReadError, Reader};
@@ -23,6 +23,7 @@ use git_repos::{ReadError, Reader};
 use crate::AppState;
 pub use error::{HfError, Hub};
 pub(crate) use resolve::Found;
+pub use xet_token::routes as xet_token_routes;
 
 /// `/api/...` routes (the repo type is in the path: `models`, `datasets`, `spaces`).
 pub fn api_routes() -> Router<AppState> {
@@ -107,41 +108,4 @@ async fn commit_of(state: &AppState, repo: &accounts::Repo, rev: &str) -> Result
         .revisions
         .put_since(epoch, key, commit.clone());
     Ok(commit)
-}
-
-/// `2026-01-02T03:04:05.000Z` for a Unix time (the only date form the client parses).
-pub fn iso_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The server's base URL as this client sees it (for absolute pagination links).
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    crate::lfs::public_base(state, headers)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_times() {
-        assert_eq!(super::iso_time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::iso_time(1_767_225_600), "2026-01-01T00:00:00.000Z");
-        assert_eq!(super::iso_time(951_782_400), "2000-02-29T00:00:00.000Z");
-    }
 }

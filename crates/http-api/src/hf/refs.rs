@@ -7,21 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::tree::percent_encode;
-use super::{base_url, iso_time, with_reader, HfError, Hub};
+use super::{with_reader, HfError, Hub};
+use crate::edge::http::{iso_time, page_param, percent_encode, public_base};
 use crate::edge::{access, At, RepoAccess};
 use crate::AppState;
 
 /// Commits per page, in the API and on the pages.
 pub(crate) const COMMITS_PAGE: usize = 50;
-
-/// The page a `?p=N` query asks for (0 when absent or not a number).
-pub(crate) fn page_param(q: &[(String, String)]) -> usize {
-    q.iter()
-        .find(|(k, _)| k == "p")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
-}
 
 pub async fn refs(
     State(state): State<AppState>,
@@ -83,7 +75,7 @@ pub async fn commits(
     if more {
         let next = format!(
             "{}/api/{}/{}/commits/{}?p={}",
-            base_url(&state, &headers),
+            public_base(&state, &headers),
             repo.repo_type.plural(),
             repo.repo_ref().id,
             percent_encode(&rev),

@@ -14,8 +14,8 @@ use git_repos::EntryKind;
 use hub_types::{LfsOid, RepoType};
 use repo_rules::parse_lfs_pointer;
 
-use super::tree::percent_encode;
 use super::{full_sha, with_reader, HfError, Hub};
+use crate::edge::http::{parse_range, percent_encode, public_base};
 use crate::edge::{At, RepoAccess};
 use crate::AppState;
 
@@ -161,8 +161,7 @@ pub async fn resolve(
         } => (commit.clone(), oid.clone(), *size),
     };
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = crate::lfs::parse_range(range_header, size)
-        .map_err(|_| HfError::RangeNotSatisfiable(size))?;
+    let range = parse_range(range_header, size)?;
     let head = method == Method::HEAD;
     // Downloads are counted as the Hub counts them: one per fetch of a model's config.json
     // (every from_pretrained reads it), not one per file.
@@ -247,9 +246,9 @@ pub async fn resolve(
     // A Xet-stored file: hf_xet clients fetch it chunk-wise through the CAS (reusing chunks
     // they already have) with a read token from the linked route; others read the body.
     if let Some(x) = xet_hash {
-        let base = crate::lfs::public_base(&state, &headers);
+        let base = public_base(&state, &headers);
         let route =
-            crate::xet::read_token_route(&base, t, &repo.repo_ref().id.to_string(), &commit);
+            super::xet_token::read_token_route(&base, t, &repo.repo_ref().id.to_string(), &commit);
         h.insert("x-xet-hash", v(&x));
         h.insert(header::LINK, v(&format!("<{route}>; rel=\"xet-auth\"")));
     }

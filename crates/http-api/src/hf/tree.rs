@@ -9,7 +9,8 @@ use git_repos::{EntryKind, ReadError, Reader, TreeEntry};
 use repo_rules::parse_lfs_pointer;
 use serde_json::{json, Value};
 
-use super::{base_url, with_reader, HfError, Hub};
+use super::{with_reader, HfError, Hub};
+use crate::edge::http::{iso_time, percent_encode, public_base};
 use crate::edge::{At, RepoAccess};
 use crate::AppState;
 
@@ -74,8 +75,7 @@ pub async fn tree(
         for e in shown {
             let mut v = entry_json(r, e)?;
             if let Some(c) = last.get(&e.path) {
-                v["lastCommit"] =
-                    json!({ "id": c.id, "title": c.title, "date": super::iso_time(c.time) });
+                v["lastCommit"] = json!({ "id": c.id, "title": c.title, "date": iso_time(c.time) });
             }
             out.push(v);
         }
@@ -97,7 +97,7 @@ pub async fn tree(
         };
         let next = format!(
             "{}/api/{}/{}/tree/{}{sub}?recursive={recursive}&expand={}&cursor={}",
-            base_url(&state, &headers),
+            public_base(&state, &headers),
             repo.repo_type.plural(),
             repo.repo_ref().id,
             enc(&rev),
@@ -139,17 +139,4 @@ pub async fn paths_info(
     })
     .await?;
     Ok(Json(Value::Array(entries)).into_response())
-}
-
-/// Percent-encodes everything but unreserved characters (as Python's `quote(s, safe="")`).
-pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

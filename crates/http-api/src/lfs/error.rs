@@ -73,6 +73,12 @@ impl crate::edge::Surface for Lfs {
     type Error = LfsError;
 }
 
+impl From<crate::edge::http::Unsatisfiable> for LfsError {
+    fn from(u: crate::edge::http::Unsatisfiable) -> Self {
+        LfsError::RangeNotSatisfiable(u.0)
+    }
+}
+
 impl From<BodyError> for LfsError {
     fn from(e: BodyError) -> Self {
         match e {

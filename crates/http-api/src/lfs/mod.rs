@@ -11,7 +11,7 @@ mod locks;
 mod objects;
 mod sign;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -56,36 +56,7 @@ fn json(status: StatusCode, body: &impl Serialize) -> Response {
     res
 }
 
-pub(crate) use objects::parse_range;
-
-/// The server's URL as this client reaches it (for the Hub API's absolute links).
-pub(crate) fn public_base(state: &AppState, headers: &HeaderMap) -> String {
-    base_url(state, headers)
-}
-
-/// The server's URL as this client reaches it: `--public-url`, else `http://` + `Host`.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.config().public_url {
-        return u.clone();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
-/// Seconds since the Unix epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::edge::http::{public_base as base_url, unix_now as now};
 
 /// Reads a small JSON request body (batch, verify, locks) with a size cap.
 async fn read_json<T: serde::de::DeserializeOwned>(

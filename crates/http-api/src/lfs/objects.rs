@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hub_types::{LfsOid, Role};
-use lfs_store::ByteRange;
 use serde::Deserialize;
 
 use super::sign::Op;
@@ -110,7 +109,7 @@ pub async fn download(
         .ok_or_else(missing)?;
     let size = state.store().size(&oid).await?.ok_or_else(missing)?;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = parse_range(range_header, size)?;
+    let range = crate::edge::http::parse_range(range_header, size)?;
     let stream = state.store().get(&oid, range).await?;
 
     let (status, len) = match range {
@@ -218,76 +217,5 @@ pub async fn verify(
             "object {oid} not found in {}",
             repo.repo_ref()
         ))),
-    }
-}
-
-/// The single byte range a `Range` header asks for. Headers this does not understand (other
-/// units, several ranges, bad syntax) are ignored, so the whole object is sent, as HTTP
-/// allows; a range that starts past the end is a 416.
-pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, LfsError> {
-    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let Some((a, b)) = spec.split_once('-') else {
-        return Ok(None);
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let unsatisfiable = Err(LfsError::RangeNotSatisfiable(size));
-    if a.is_empty() {
-        let Ok(n) = b.parse::<u64>() else {
-            return Ok(None);
-        };
-        if n == 0 || size == 0 {
-            return unsatisfiable;
-        }
-        return Ok(Some(ByteRange {
-            start: size.saturating_sub(n),
-            end: size - 1,
-        }));
-    }
-    let Ok(start) = a.parse::<u64>() else {
-        return Ok(None);
-    };
-    let end = if b.is_empty() {
-        size.saturating_sub(1)
-    } else {
-        match b.parse::<u64>() {
-            Ok(e) if e >= start => e.min(size.saturating_sub(1)),
-            _ => return Ok(None),
-        }
-    };
-    if start >= size {
-        return unsatisfiable;
-    }
-    Ok(Some(ByteRange { start, end }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(s: u64, e: u64) -> Option<ByteRange> {
-        Some(ByteRange { start: s, end: e })
-    }
-
-    #[test]
-    fn ranges() {
-        let p = |v: &str| parse_range(Some(v), 1000).ok().flatten();
-        assert_eq!(p("bytes=0-99"), r(0, 99));
-        assert_eq!(p("bytes=500-"), r(500, 999));
-        assert_eq!(p("bytes=-100"), r(900, 999));
-        assert_eq!(p("bytes=-5000"), r(0, 999));
-        assert_eq!(p("bytes=990-2000"), r(990, 999));
-        assert_eq!(p("bytes=0-1,5-6"), None);
-        assert_eq!(p("items=0-1"), None);
-        assert_eq!(p("bytes=9-1"), None);
-        assert_eq!(p("bytes=x-1"), None);
-        assert!(parse_range(Some("bytes=1000-"), 1000).is_err());
-        assert!(parse_range(Some("bytes=-0"), 1000).is_err());
-        assert!(parse_range(Some("bytes=0-"), 0).is_err());
-        assert_eq!(parse_range(None, 10).unwrap(), None);
     }
 }

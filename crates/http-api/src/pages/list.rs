@@ -142,5 +142,5 @@ async fn list(
 }
 
 pub(super) fn enc(s: &str) -> String {
-    crate::hf::tree::percent_encode(s)
+    crate::edge::http::percent_encode(s)
 }

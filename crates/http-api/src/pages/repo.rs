@@ -12,8 +12,9 @@ use repo_rules::{parse_lfs_pointer, ChangedFile, Severity};
 use serde_json::Value;
 
 use super::{human_count, human_size, layout, markdown, trusted, Page, PageError};
+use crate::edge::http::{iso_time, page_param, public_base};
 use crate::edge::{At, RepoAccess};
-use crate::hf::refs::{page_param, COMMITS_PAGE};
+use crate::hf::refs::COMMITS_PAGE;
 use crate::hf::{self, HfError};
 use crate::AppState;
 
@@ -104,7 +105,7 @@ pub async fn card(
             _ => Vec::new(),
         }
     };
-    let base = crate::lfs::public_base(&state, &headers);
+    let base = public_base(&state, &headers);
     let rid = repo.repo_ref().id.to_string();
     let content = html! {
         (heading(&repo))
@@ -209,7 +210,7 @@ pub async fn tree(
                         @else { a href={ (url) "/blob/" (rev) "/" (e.path) } { (leaf) } @if lfs.is_some() { " " span.badge.lfs { "LFS" } } }
                     }
                     td.size { @if e.kind == EntryKind::File { (human_size(lfs.as_ref().map_or(e.size, |p| p.size))) } }
-                    td.when { @if let Some(c) = commit { a href={ (url) "/commit/" (c.id) } { (c.title) } " · " (hf::iso_time(c.time).get(..10).unwrap_or_default()) } }
+                    td.when { @if let Some(c) = commit { a href={ (url) "/commit/" (c.id) } { (c.title) } " · " (iso_time(c.time).get(..10).unwrap_or_default()) } }
                 }
             }
         }
@@ -369,7 +370,7 @@ pub async fn commits(
             @for c in &list {
                 li {
                     a href={ (url) "/commit/" (c.id) } { strong { (c.title) } }
-                    div.meta { span { (c.author_name) } span { (hf::iso_time(c.time).get(..16).unwrap_or_default().replace('T', " ")) } code { (c.id.get(..10).unwrap_or_default()) } }
+                    div.meta { span { (c.author_name) } span { (iso_time(c.time).get(..16).unwrap_or_default().replace('T', " ")) } code { (c.id.get(..10).unwrap_or_default()) } }
                 }
             }
         }
@@ -407,7 +408,7 @@ pub async fn commit(
         (heading(&repo))
         (tabs(&repo, DEFAULT_BRANCH, "commits"))
         h2 { (info.title) }
-        p.muted { (info.author_name) " · " (hf::iso_time(info.time).get(..16).unwrap_or_default().replace('T', " ")) " · " code { (info.id) } }
+        p.muted { (info.author_name) " · " (iso_time(info.time).get(..16).unwrap_or_default().replace('T', " ")) " · " code { (info.id) } }
         @let rest = info.message.lines().skip(1).collect::<Vec<_>>().join("\n");
         @if !rest.trim().is_empty() { pre { (rest.trim()) } }
         pre.diff {

@@ -14,64 +14,53 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use xet_store::{FileRecord, Plan};
 
-use super::{blocking, cas_url, grant, hash_param, now, xet, Grant, URL_TTL};
-use crate::hf::HfError;
+use super::CasError;
+use super::{blocking, cas_url, grant, hash_param, xet, Grant, URL_TTL};
+use crate::edge::http::{parse_range, unix_now};
 use crate::AppState;
 
 /// The file `file` names, if the token's repo holds it. Other repos' files look missing.
-async fn visible_file(state: &AppState, g: &Grant, file: &str) -> Result<Arc<FileRecord>, HfError> {
+async fn visible_file(
+    state: &AppState,
+    g: &Grant,
+    file: &str,
+) -> Result<Arc<FileRecord>, CasError> {
     let hash = hash_param(file, "the file id")?;
     let store = xet(state).clone();
-    let missing = || HfError::NotFound(format!("file {file} not found"));
+    let missing = || CasError::NotFound(format!("file {file} not found"));
     let rec = blocking(move || store.file_by_xet_hash(&hash))
         .await?
         .ok_or_else(missing)?;
-    let oid = LfsOid::parse(&rec.sha256).map_err(HfError::internal)?;
+    let oid = LfsOid::parse(&rec.sha256).map_err(CasError::internal)?;
     let linked = state
         .accounts()
         .linked_object(g.repo_id, &oid)
         .await
-        .map_err(HfError::internal)?;
+        .map_err(CasError::internal)?;
     linked.map(|_| rec).ok_or_else(missing)
 }
 
-/// The `Range: bytes=a-b` of a reconstruction request as `[a, b+1)`, clamped to `size`.
-fn file_range(headers: &HeaderMap, size: u64) -> Result<(u64, u64), HfError> {
-    let spec = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="));
-    let Some(spec) = spec else {
-        return Ok((0, size));
-    };
-    let bad = || HfError::BadRequest(format!("unsupported Range {spec:?}"));
-    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
-    let start: u64 = a.trim().parse().map_err(|_| bad())?;
-    let end = match b.trim() {
-        "" => size,
-        b => b
-            .parse::<u64>()
-            .map_err(|_| bad())?
-            .saturating_add(1)
-            .min(size),
-    };
-    if start >= size || start >= end {
-        return Err(HfError::RangeNotSatisfiable(size));
-    }
-    Ok((start, end))
+/// The `Range` of a reconstruction request as `[a, b+1)` of the file's `size` bytes (the
+/// whole file when there is none, or none the shared parser understands).
+fn file_range(headers: &HeaderMap, size: u64) -> Result<(u64, u64), CasError> {
+    let value = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    Ok(match parse_range(value, size)? {
+        Some(r) => (r.start, r.end + 1),
+        None => (0, size),
+    })
 }
 
 async fn plan_for(
     state: &AppState,
     headers: &HeaderMap,
     file: &str,
-) -> Result<(Plan, u64), HfError> {
+) -> Result<(Plan, u64), CasError> {
     let g = grant(state, headers, Role::Read).await?;
     let rec = visible_file(state, &g, file).await?;
     let (start, end) = file_range(headers, rec.size)?;
     let store = xet(state).clone();
     let plan = blocking(move || store.plan(&rec, start, end)).await?;
-    Ok((plan, now() + URL_TTL))
+    Ok((plan, unix_now() + URL_TTL))
 }
 
 fn xorb_url(state: &AppState, base: &str, hash: &str, range: (u32, u32), exp: u64) -> String {
@@ -112,7 +101,7 @@ pub(super) async fn reconstruction_v1(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     reconstruction(&state, &file, &headers, false).await
 }
 
@@ -121,7 +110,7 @@ pub(super) async fn reconstruction_v2(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     reconstruction(&state, &file, &headers, true).await
 }
 
@@ -130,7 +119,7 @@ async fn reconstruction(
     file: &str,
     headers: &HeaderMap,
     v2: bool,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     let (plan, exp) = plan_for(state, headers, file).await?;
     let base = cas_url(state, headers);
     let mut by_xorb = Map::new();
@@ -168,11 +157,11 @@ pub(super) async fn dedup(
     State(state): State<AppState>,
     Path((prefix, hash)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     grant(&state, &headers, Role::Read).await?;
     // The spec names `default-merkledb`; hf_xet 1.8 asks under `default`.
     if prefix != "default-merkledb" && prefix != "default" {
-        return Err(HfError::BadRequest(
+        return Err(CasError::BadRequest(
             "the dedup prefix must be \"default-merkledb\"".into(),
         ));
     }
@@ -182,7 +171,7 @@ pub(super) async fn dedup(
         Some(bytes) => {
             Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
         }
-        None => Err(HfError::NotFound("chunk not found".into())),
+        None => Err(CasError::NotFound("chunk not found".into())),
     }
 }
 
@@ -200,47 +189,37 @@ pub(super) async fn xorb_range(
     Path(hash): Path<String>,
     Query(q): Query<XorbLink>,
     headers: HeaderMap,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     let xorb = hash_param(&hash, "the xorb hash")?;
-    let forbidden = || HfError::Forbidden("the xorb link is invalid or expired".into());
+    let forbidden = || CasError::Forbidden("the xorb link is invalid or expired".into());
     let (a, b) = q.r.split_once('-').ok_or_else(forbidden)?;
     let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
         return Err(forbidden());
     };
     let msg = format!("xet-xorb\n{}\n{a}\n{b}\n{}", xorb.hex(), q.x);
-    if q.x <= now() || a > b || !state.signer().verify_message(&msg, &q.s) {
+    if q.x <= unix_now() || a > b || !state.signer().verify_message(&msg, &q.s) {
         return Err(forbidden());
     }
-    // The client sends the signed range as its Range header; a narrower one is fine too.
-    let (start, end) = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-        .and_then(|v| v.split_once('-'))
-    {
-        Some((s, e)) => {
-            let (Ok(s), Ok(e)) = (s.trim().parse::<u64>(), e.trim().parse::<u64>()) else {
-                return Err(HfError::BadRequest("unsupported Range".into()));
-            };
-            if s < a || e > b || s > e {
-                return Err(forbidden());
-            }
-            (s, e)
-        }
-        None => (a, b),
-    };
     let path = xet(&state).xorb_path(&xorb);
     let mut file = tokio::fs::File::open(&path)
         .await
-        .map_err(|_| HfError::NotFound("xorb not found".into()))?;
-    let len = file.metadata().await.map_err(HfError::internal)?.len();
-    if end >= len {
-        return Err(HfError::RangeNotSatisfiable(len));
+        .map_err(|_| CasError::NotFound("xorb not found".into()))?;
+    let len = file.metadata().await.map_err(CasError::internal)?.len();
+    if b >= len {
+        return Err(CasError::RangeNotSatisfiable(len));
     }
+    // The client sends the signed range as its Range header; a narrower one is fine too.
+    // Read against no size, so the range asked is judged as asked, not clamped to the xorb.
+    let value = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (start, end) = match parse_range(value, u64::MAX)? {
+        Some(r) if r.start < a || r.end > b => return Err(forbidden()),
+        Some(r) => (r.start, r.end),
+        None => (a, b),
+    };
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     file.seek(std::io::SeekFrom::Start(start))
         .await
-        .map_err(HfError::internal)?;
+        .map_err(CasError::internal)?;
     let n = end - start + 1;
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(n), 1 << 20);
     Ok((

@@ -1,9 +1,7 @@
-//! Xet: the token endpoints of the Hub API and the CAS service they point at, served by this
-//! same server under `/xet-cas`.
+//! Xet: the CAS service, served by this same server under `/xet-cas`, and the tokens that
+//! open it (made here, handed out by the Hub API's `xet-{read,write}-token` routes in
+//! `hf::xet_token`: short-lived, signed by the server, bound to one repo and access level).
 //!
-//! - `GET /api/{type}s/{id}/xet-{read,write}-token/{rev}` checks the caller's role on the repo
-//!   and answers a short-lived token signed by the server, bound to that repo and access level
-//!   (JSON `{accessToken, exp, casUrl}` and the `X-Xet-*` headers huggingface_hub reads).
 //! - `POST /xet-cas/v1/xorbs/default/{hash}` and `POST /xet-cas/v1/shards` (write tokens)
 //!   store verified xorbs and register files; a registered file becomes an LFS object of the
 //!   token's repo, so the commit API's `lfsFile` finds it.
@@ -19,46 +17,30 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use hub_types::{RepoType, Role};
-use serde_json::json;
+use axum::Router;
+use hub_types::Role;
 use xet_store::{parse_hash, MerkleHash, XetError, XetStore};
 
-use accounts::Repo;
-
-use crate::edge::{Read, RepoAccess, Write};
-use crate::hf::{HfError, Hub};
+use crate::edge::http::unix_now;
 use crate::AppState;
 
 mod download;
+mod error;
 mod upload;
+
+pub use error::CasError;
 
 use download::{dedup, reconstruction_v1, reconstruction_v2, xorb_range};
 use upload::{upload_shard, upload_xorb};
 
 /// How long a Xet access token lives. hf_xet refreshes it through the same endpoint.
-const TOKEN_TTL: u64 = 3600;
+pub(crate) const TOKEN_TTL: u64 = 3600;
 /// How long a signed xorb range URL works.
 const URL_TTL: u64 = 3600;
 /// Where the CAS routes live.
 const CAS_PREFIX: &str = "/xet-cas";
-
-/// The Hub API's token routes.
-pub fn token_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/{kind}/{ns}/{repo}/xet-write-token/{*rev}",
-            get(write_token),
-        )
-        .route(
-            "/api/{kind}/{ns}/{repo}/xet-read-token/{*rev}",
-            get(read_token),
-        )
-}
 
 /// The CAS service.
 pub fn cas_routes() -> Router<AppState> {
@@ -80,13 +62,6 @@ fn xet(state: &AppState) -> &Arc<XetStore> {
     &state.inner.xet
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn scope_name(role: Role) -> &'static str {
     if role >= Role::Write {
         "write"
@@ -102,7 +77,7 @@ fn token_message(scope: &str, repo_id: i64, created_at: &str, exp: u64) -> Strin
 }
 
 /// `xet1.{read|write}.{repo id}.{expiry}.{signature}`.
-fn make_token(state: &AppState, role: Role, repo: &accounts::Repo, exp: u64) -> String {
+pub(crate) fn make_token(state: &AppState, role: Role, repo: &accounts::Repo, exp: u64) -> String {
     let scope = scope_name(role);
     let sig = state
         .signer()
@@ -115,97 +90,46 @@ struct Grant {
     repo_id: i64,
 }
 
-async fn grant(state: &AppState, headers: &HeaderMap, need: Role) -> Result<Grant, HfError> {
+async fn grant(state: &AppState, headers: &HeaderMap, need: Role) -> Result<Grant, CasError> {
     let raw = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(HfError::Unauthorized)?;
+        .ok_or(CasError::Unauthorized)?;
     let parts: Vec<&str> = raw.trim().split('.').collect();
     let [ver, scope, repo, exp, sig] = parts[..] else {
-        return Err(HfError::Unauthorized);
+        return Err(CasError::Unauthorized);
     };
     let (Ok(repo_id), Ok(exp)) = (repo.parse::<i64>(), exp.parse::<u64>()) else {
-        return Err(HfError::Unauthorized);
+        return Err(CasError::Unauthorized);
     };
-    if ver != "xet1" || !matches!(scope, "read" | "write") || exp <= now() {
-        return Err(HfError::Unauthorized);
+    if ver != "xet1" || !matches!(scope, "read" | "write") || exp <= unix_now() {
+        return Err(CasError::Unauthorized);
     }
     // A deleted repo's token dies with it, even if its id is given to a new repo.
     let created_at = state
         .accounts()
         .repo_created_at(repo_id)
         .await
-        .map_err(HfError::internal)?
-        .ok_or(HfError::Unauthorized)?;
+        .map_err(CasError::internal)?
+        .ok_or(CasError::Unauthorized)?;
     let message = token_message(scope, repo_id, &created_at, exp);
     if !state.signer().verify_message(&message, sig) {
-        return Err(HfError::Unauthorized);
+        return Err(CasError::Unauthorized);
     }
     if need >= Role::Write && scope != "write" {
-        return Err(HfError::Forbidden(
+        return Err(CasError::Forbidden(
             "this Xet token is read-only; ask for a xet-write-token".into(),
         ));
     }
     Ok(Grant { repo_id })
 }
 
-fn cas_url(state: &AppState, headers: &HeaderMap) -> String {
-    format!("{}{CAS_PREFIX}", crate::lfs::public_base(state, headers))
-}
-
-/// `GET /api/{type}s/{id}/xet-read-token/{rev}`.
-async fn read_token(
-    State(state): State<AppState>,
-    access: RepoAccess<Hub, Read>,
-    headers: HeaderMap,
-) -> Result<Response, HfError> {
-    token(&state, &access.repo, Role::Read, &headers)
-}
-
-/// `GET /api/{type}s/{id}/xet-write-token/{rev}`.
-async fn write_token(
-    State(state): State<AppState>,
-    access: RepoAccess<Hub, Write>,
-    headers: HeaderMap,
-) -> Result<Response, HfError> {
-    token(&state, &access.repo, Role::Write, &headers)
-}
-
-/// A token for `need` on `repo`, which the caller was authorized for.
-fn token(
-    state: &AppState,
-    repo: &Repo,
-    need: Role,
-    headers: &HeaderMap,
-) -> Result<Response, HfError> {
-    let exp = now() + TOKEN_TTL;
-    let token = make_token(state, need, repo, exp);
-    let url = cas_url(state, headers);
-    let mut res = Json(json!({ "accessToken": token, "exp": exp, "casUrl": url })).into_response();
-    let h = res.headers_mut();
-    for (k, v) in [
-        ("x-xet-cas-url", url.as_str()),
-        ("x-xet-access-token", token.as_str()),
-        ("x-xet-token-expiration", &exp.to_string()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            h.insert(k, v);
-        }
-    }
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
-}
-
-/// The refresh route a `resolve` answer points hf_xet at (the `xet-auth` link).
-pub(crate) fn read_token_route(base: &str, t: RepoType, repo: &str, rev: &str) -> String {
-    let kind = match t {
-        RepoType::Model => "models",
-        RepoType::Dataset => "datasets",
-        RepoType::Space => "spaces",
-    };
-    format!("{base}/api/{kind}/{repo}/xet-read-token/{rev}")
+pub(crate) fn cas_url(state: &AppState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{CAS_PREFIX}",
+        crate::edge::http::public_base(state, headers)
+    )
 }
 
 /// The Xet file hash of LFS object `oid`, if it is stored through Xet.
@@ -222,24 +146,15 @@ pub(crate) async fn xet_hash_of(state: &AppState, oid: &str) -> Option<String> {
     }
 }
 
-fn from_xet(e: XetError) -> HfError {
-    match e {
-        XetError::Invalid(m) => HfError::BadRequest(m),
-        XetError::NotFound(m) => HfError::NotFound(format!("{m} not found")),
-        XetError::Range { size } => HfError::RangeNotSatisfiable(size),
-        XetError::Io(e) => HfError::internal(e),
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, XetError> + Send + 'static,
-) -> Result<T, HfError> {
+) -> Result<T, CasError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(HfError::internal)?
-        .map_err(from_xet)
+        .map_err(CasError::internal)?
+        .map_err(CasError::from)
 }
 
-fn hash_param(s: &str, what: &str) -> Result<MerkleHash, HfError> {
-    parse_hash(s).ok_or_else(|| HfError::BadRequest(format!("{what} must be 64 hex digits")))
+fn hash_param(s: &str, what: &str) -> Result<MerkleHash, CasError> {
+    parse_hash(s).ok_or_else(|| CasError::BadRequest(format!("{what} must be 64 hex digits")))
 }

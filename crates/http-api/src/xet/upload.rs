@@ -10,9 +10,9 @@ use bytes::Bytes;
 use hub_types::{LfsOid, Role};
 use serde_json::json;
 
-use super::{blocking, from_xet, grant, hash_param, xet};
+use super::CasError;
+use super::{blocking, grant, hash_param, xet};
 use crate::body::BodyReader;
-use crate::hf::HfError;
 use crate::AppState;
 
 /// Writes the request body to a temp file, refusing more than `limit` bytes.
@@ -20,28 +20,28 @@ async fn spool(
     state: &AppState,
     body: Body,
     limit: u64,
-) -> Result<tempfile::NamedTempFile, HfError> {
+) -> Result<tempfile::NamedTempFile, CasError> {
     use tokio::io::AsyncWriteExt;
     let store = xet(state).clone();
     let tmp = blocking(move || Ok(store.spool()?)).await?;
-    let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(HfError::internal)?);
+    let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(CasError::internal)?);
     let mut reader = BodyReader::new(body, false, state.config().io_timeout, None);
     let mut total = 0u64;
     loop {
         let chunk = match reader.next().await {
             Ok(Some(c)) => c,
             Ok(None) => break,
-            Err(e) => return Err(HfError::BadRequest(e.to_string())),
+            Err(e) => return Err(CasError::BadRequest(e.to_string())),
         };
         total += chunk.len() as u64;
         if total > limit {
-            return Err(HfError::PayloadTooLarge(format!(
+            return Err(CasError::TooLarge(format!(
                 "the upload is larger than the limit of {limit} bytes"
             )));
         }
-        file.write_all(&chunk).await.map_err(HfError::internal)?;
+        file.write_all(&chunk).await.map_err(CasError::internal)?;
     }
-    file.flush().await.map_err(HfError::internal)?;
+    file.flush().await.map_err(CasError::internal)?;
     Ok(tmp)
 }
 
@@ -51,10 +51,10 @@ pub(super) async fn upload_xorb(
     Path((prefix, hash)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     grant(&state, &headers, Role::Write).await?;
     if prefix != "default" {
-        return Err(HfError::BadRequest(
+        return Err(CasError::BadRequest(
             "the xorb prefix must be \"default\"".into(),
         ));
     }
@@ -83,7 +83,7 @@ pub(super) async fn upload_xorb(
             Ok(Some(chunk)) => {
                 total += chunk.len() as u64;
                 if total > limit {
-                    break Some(HfError::PayloadTooLarge(format!(
+                    break Some(CasError::TooLarge(format!(
                         "the xorb is larger than the limit of {limit} bytes"
                     )));
                 }
@@ -92,7 +92,7 @@ pub(super) async fn upload_xorb(
                 }
             }
             Ok(None) => break None,
-            Err(e) => break Some(HfError::BadRequest(e.to_string())),
+            Err(e) => break Some(CasError::BadRequest(e.to_string())),
         }
     };
     if let Some(e) = failed {
@@ -104,7 +104,10 @@ pub(super) async fn upload_xorb(
         return Err(e);
     }
     drop(tx);
-    let inserted = ingest.await.map_err(HfError::internal)?.map_err(from_xet)?;
+    let inserted = ingest
+        .await
+        .map_err(CasError::internal)?
+        .map_err(CasError::from)?;
     Ok(Json(json!({ "was_inserted": inserted })).into_response())
 }
 
@@ -135,19 +138,19 @@ pub(super) async fn upload_shard(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, HfError> {
+) -> Result<Response, CasError> {
     let g = grant(&state, &headers, Role::Write).await?;
     let tmp = spool(&state, body, xet_store::MAX_SHARD_BYTES).await?;
     let store = xet(&state).clone();
     let files = blocking(move || store.put_shard(tmp)).await?;
     let mut any_new = files.is_empty();
     for f in &files {
-        let oid = LfsOid::parse(&f.record.sha256).map_err(HfError::internal)?;
+        let oid = LfsOid::parse(&f.record.sha256).map_err(CasError::internal)?;
         state
             .accounts()
             .link_object(g.repo_id, &oid, f.record.size)
             .await
-            .map_err(HfError::internal)?;
+            .map_err(CasError::internal)?;
         any_new |= f.new;
     }
     Ok(Json(json!({ "result": u8::from(any_new) })).into_response())

@@ -699,7 +699,7 @@ fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
 }
 
 #[test]
-fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
+fn fifty_stalled_downloads_hold_well_under_a_megabyte_each() {
     let (s, token) = Server::with_alice();
     let data = noise(32 << 20, 9);
     let oid = upload(&s, "alice/m", &token, &data);
@@ -737,9 +737,11 @@ fn fifty_stalled_downloads_hold_about_a_megabyte_each() {
         last = now;
     }
     let grown = s.peak_rss_kib().saturating_sub(before);
-    // (With 1 MiB reads and four queued, fifty stalled downloads held about 330 MiB.)
+    // (With 1 MiB reads and four queued, fifty stalled downloads held about 330 MiB; with
+    // 256 KiB reads whatever the client's pace, about 60 MiB; reads shrink for a client that
+    // lags, and they hold about 30 MiB.)
     assert!(
-        grown < 120 << 10,
+        grown < 45 << 10,
         "50 stalled downloads grew the server by {grown} KiB"
     );
     drop(conns);

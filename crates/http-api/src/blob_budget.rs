@@ -2,8 +2,9 @@
 //!
 //! git hands out a blob only whole (a packed blob is rebuilt from its deltas in memory), so a
 //! `resolve` of a plain file, or its page, holds up to the validator's 10 MiB limit in memory
-//! while it is served. Each such read first takes its size from one server-wide budget and
-//! keeps it until its last byte is sent: however many clients ask at once, plain files in
+//! while it is served. Each such read first takes twice its size from one server-wide budget
+//! (reading, git holds the compressed bytes and the inflated ones at once), keeps its size
+//! once read, and gives that back when its last byte is sent: however many clients ask at once, plain files in
 //! flight never hold more than the budget (`--plain-file-memory`, 128 MiB by default); a
 //! request beyond it waits for others to be sent.
 //! LFS and Xet files stream from the store and take nothing from here.
@@ -25,7 +26,17 @@ pub struct BlobBudget {
 }
 
 /// A share of the budget, held while a blob of that size is in memory.
-pub struct Share(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Share(OwnedSemaphorePermit);
+
+impl Share {
+    /// After the read: keeps what `size` bytes being sent need and gives back the rest.
+    pub fn keep(mut self, size: u64) -> Share {
+        let keep = size.div_ceil(1024).max(1) as usize;
+        let extra = self.0.num_permits().saturating_sub(keep);
+        drop(self.0.split(extra));
+        self
+    }
+}
 
 impl BlobBudget {
     pub fn new(bytes: u64) -> Self {
@@ -36,10 +47,14 @@ impl BlobBudget {
         }
     }
 
-    /// Waits until `size` bytes fit in the budget (a blob larger than the whole budget waits
-    /// for all of it), and holds them until the share is dropped.
+    /// Waits until reading a blob of `size` bytes fits in the budget (twice its size; a blob
+    /// larger than that waits for all of the budget), and holds it until the share is
+    /// dropped or reduced with [`Share::keep`].
     pub async fn take(&self, size: u64) -> Share {
-        let kib = size.div_ceil(1024).clamp(1, self.total_kib as u64) as u32;
+        let kib = size
+            .saturating_mul(2)
+            .div_ceil(1024)
+            .clamp(1, self.total_kib as u64) as u32;
         let permit = self
             .kib
             .clone()
@@ -81,5 +96,17 @@ mod tests {
         assert_eq!(sent.len(), 600 << 10);
         // Sent: the share came back.
         let _share = waiting.await;
+    }
+
+    #[tokio::test]
+    async fn a_read_takes_twice_its_size_and_keeps_its_size_once_read() {
+        let budget = BlobBudget::new(4 << 20);
+        let reading = budget.take(2 << 20).await; // all 4 MiB
+        let other = budget.take(1 << 20);
+        tokio::pin!(other);
+        assert!(futures_util::poll!(&mut other).is_pending());
+        let sending = reading.keep(2 << 20); // 2 MiB back
+        let _other = other.await; // takes 2 MiB
+        drop(sending);
     }
 }

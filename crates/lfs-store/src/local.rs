@@ -19,13 +19,17 @@ use sha2::{Digest, Sha256};
 
 use crate::{ByteRange, ByteStream, ObjectStore, StoreError};
 
-/// Read size for downloads: large enough for sequential reads at the disk's speed (the kernel
-/// reads ahead), small enough that a download holds about a megabyte in all.
+/// Read size for downloads whose client keeps up: large enough for sequential reads at the
+/// disk's speed (the kernel reads ahead).
 const READ_CHUNK: usize = 256 << 10;
+/// Read size for downloads whose client is slower than the disk (the queue is full when a
+/// chunk is ready): what such a download holds in memory is then about a quarter.
+const SLOW_CHUNK: usize = 64 << 10;
 /// Chunks in flight between the disk thread and the socket, per upload.
 const QUEUE: usize = 4;
 /// Chunks read ahead of the socket, per download: memory per download is bounded by about
-/// (this + 2) * READ_CHUNK however many run at once.
+/// (this + 2) * READ_CHUNK however many run at once, and by (this + 2) * SLOW_CHUNK for the
+/// slow or stalled clients that make up most of a crowd.
 const DOWNLOAD_QUEUE: usize = 2;
 /// Temp files older than this at start-up were left by a crash and are removed.
 const STALE_TMP: Duration = Duration::from_secs(24 * 3600);
@@ -221,8 +225,9 @@ fn write_object(
     Ok(())
 }
 
-/// The disk side of a get: read `len` bytes in large chunks into a short queue. A client that
-/// takes nothing for `idle` is given up on, so a stalled download does not hold a thread.
+/// The disk side of a get: read `len` bytes into a short queue, in large chunks while the
+/// client keeps up and small ones while it lags. A client that takes nothing for `idle` is
+/// given up on, so a stalled download does not hold a thread.
 fn read_object(
     mut file: File,
     mut len: u64,
@@ -230,8 +235,15 @@ fn read_object(
     idle: Duration,
     rt: tokio::runtime::Handle,
 ) {
+    let mut chunk = SLOW_CHUNK;
     while len > 0 {
-        let want = len.min(READ_CHUNK as u64) as usize;
+        // A full queue means the client is behind: larger reads would only sit in memory.
+        chunk = match tx.capacity() {
+            0 => SLOW_CHUNK,
+            c if c == tx.max_capacity() => (chunk * 2).min(READ_CHUNK),
+            _ => chunk,
+        };
+        let want = len.min(chunk as u64) as usize;
         let mut buf = BytesMut::zeroed(want);
         let item = match file.read_exact(&mut buf) {
             Ok(()) => {

@@ -11,9 +11,13 @@ use xet_core_structures::xorb_object::parse_chunk_header;
 
 use crate::{FileRecord, MerkleHash, XetError, XetStore};
 
-/// Bytes handed to the socket at a time when streaming a reconstructed file.
+/// Bytes handed to the socket at a time when streaming a reconstructed file to a client that
+/// keeps up.
 const OUT_CHUNK: usize = 256 << 10;
-/// Chunks in flight between the disk thread and the socket: about a megabyte a download.
+/// ... and to one slower than the disk (the queue was full): larger pieces would only wait.
+const SLOW_CHUNK: usize = 64 << 10;
+/// Chunks in flight between the disk thread and the socket: at most about a megabyte a
+/// download, a quarter of that for a slow or stalled client.
 const QUEUE: usize = 2;
 
 /// One reconstruction term: chunks `start..end` of `xorb`, `unpacked` bytes once decompressed,
@@ -162,15 +166,21 @@ impl XetStore {
         let store = self.clone();
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let mut out = BytesMut::with_capacity(OUT_CHUNK);
+            let mut out = BytesMut::with_capacity(SLOW_CHUNK);
+            let mut piece = SLOW_CHUNK;
             let send = |item: io::Result<Bytes>| {
                 rt.block_on(tx.send_timeout(item, idle))
                     .map_err(|_| io::Error::other("the client stopped reading"))
             };
             let res = store.read_range(&rec, start, end, &mut |b| {
                 out.extend_from_slice(b);
-                if out.len() >= OUT_CHUNK {
+                if out.len() >= piece {
                     send(Ok(out.split().freeze()))?;
+                    piece = match tx.capacity() {
+                        0 => SLOW_CHUNK,
+                        c if c == tx.max_capacity() => (piece * 2).min(OUT_CHUNK),
+                        _ => piece,
+                    };
                 }
                 Ok(())
             });

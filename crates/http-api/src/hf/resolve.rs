@@ -207,6 +207,7 @@ pub async fn resolve(
             let share = state.inner.blobs.take(*size).await;
             let oid = oid.clone();
             let data = Bytes::from(with_reader(&state, path.clone(), move |r| r.blob(&oid)).await?);
+            let share = share.keep(*size);
             if data.len() as u64 != *size {
                 return Err(HfError::Internal(format!(
                     "{file}: git's blob is not the size its header gave"

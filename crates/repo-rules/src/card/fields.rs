@@ -1,259 +1,22 @@
-//! The model card: `README.md` front matter, parsed as the Hub does (the front-matter pattern
-//! of huggingface_hub, safe YAML with no language-specific tags, a mapping at the top) within
-//! limits on size and depth, then checked field by field.
+//! The card's fields, one rule each: license (and `license_name`/`license_link` for
+//! `other`), tags, languages, pipeline tag, library, base models and their relation,
+//! datasets, `model-index` results, and the fields of dataset cards.
 
 use hub_types::{Name, RepoId, RepoType};
 use serde_json::Value;
 
+use super::CARD;
 use crate::lists::{closest, is_language, LIBRARIES, LICENSES, PIPELINE_TAGS};
-use crate::{finding, ChangedFile, Context, Finding};
+use crate::{finding, Context, Finding};
 
-const CARD: &str = "README.md";
-/// The largest front matter parsed; real cards are a few KiB.
-const MAX_FRONT_MATTER: usize = 1 << 20;
-/// The deepest nesting accepted in front matter.
-const MAX_DEPTH: usize = 64;
 const RELATIONS: &[&str] = &["adapter", "merge", "quantized", "finetune"];
 
-pub fn check(changed: &[ChangedFile], ctx: &dyn Context, out: &mut Vec<Finding>) {
-    let card = changed.iter().find(|f| f.path == CARD);
-    let Some(card) = card else {
-        if ctx.repo_type() == RepoType::Model && !ctx.exists(CARD) {
-            out.push(finding(
-                "card-missing",
-                CARD,
-                "this model repo has no README.md (model card)".into(),
-                "add a README.md with YAML front matter (license, pipeline_tag, ...) and a description",
-            ));
-        }
-        return;
-    };
-    match front_matter(card) {
-        Err(f) => out.push(f),
-        Ok(None) => out.push(finding(
-            "card-license-missing",
-            CARD,
-            "README.md has no YAML front matter, so no license".into(),
-            "start README.md with a block between --- lines, e.g. `license: apache-2.0`",
-        )),
-        Ok(Some(meta)) => fields(&meta, ctx, out),
-    }
-}
-
-/// A card's front matter as JSON, as the API shows it (`cardData`); `None` when the card has
-/// none or it does not parse.
-pub fn metadata(readme: &[u8]) -> Option<serde_json::Map<String, Value>> {
-    let card = ChangedFile {
-        path: CARD.into(),
-        size: readme.len() as u64,
-        content: readme.to_vec(),
-    };
-    front_matter(&card).ok().flatten()
-}
-
-/// The license ids a card declares (empty when it declares none or cannot be parsed).
-pub fn declared_licenses(card: &ChangedFile) -> Vec<String> {
-    let Ok(Some(meta)) = front_matter(card) else {
-        return Vec::new();
-    };
-    meta.get("license")
-        .map(as_list)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
-}
-
-/// The front matter as JSON: `Ok(None)` when the card has none.
-fn front_matter(card: &ChangedFile) -> Result<Option<serde_json::Map<String, Value>>, Finding> {
-    let bad = |msg: String, hint: &str| finding("card-yaml", CARD, msg, hint.to_owned());
-    if !card.complete() {
-        return Err(bad(
-            format!("README.md is {} bytes, too large to check", card.size),
-            "keep the card under 10 MiB",
-        ));
-    }
-    let text = std::str::from_utf8(&card.content).map_err(|e| {
-        bad(
-            format!("README.md is not valid UTF-8 ({e})"),
-            "save the file as UTF-8",
-        )
-    })?;
-    let Some((yaml, first_line)) = split_front_matter(text)? else {
-        return Ok(None);
-    };
-    if yaml.len() > MAX_FRONT_MATTER {
-        return Err(bad(
-            format!(
-                "the front matter is {} bytes; at most {MAX_FRONT_MATTER} are accepted",
-                yaml.len()
-            ),
-            "move long content out of the YAML block into the card's body",
-        ));
-    }
-    if let Some((tag, line, col)) = find_tag(yaml) {
-        return Err(bad(
-            format!(
-                "Invalid YAML in README.md: unknown tag {tag} ({}:{col})",
-                line + first_line
-            ),
-            "use plain YAML: mappings, lists, strings, numbers",
-        ));
-    }
-    let value: serde_norway::Value = serde_norway::from_str(yaml).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" ({}:{})", l.line() + first_line, l.column()))
-            .unwrap_or_default();
-        bad(
-            format!(
-                "Invalid YAML in README.md: {}{at}",
-                first_line_of(&e.to_string())
-            ),
-            "fix the YAML between the --- lines",
-        )
-    })?;
-    check_yaml(&value, 0).map_err(|m| {
-        bad(
-            format!("Invalid YAML in README.md: {m}"),
-            "use plain YAML: mappings, lists, strings, numbers",
-        )
-    })?;
-    match serde_json::to_value(&value) {
-        Ok(Value::Object(map)) => Ok(Some(map)),
-        Ok(Value::Null) => Ok(Some(serde_json::Map::new())),
-        Ok(_) => Err(bad(
-            "the front matter must be a mapping of keys to values".into(),
-            "write `key: value` lines",
-        )),
-        Err(e) => Err(bad(
-            format!("Invalid YAML in README.md: {e}"),
-            "use string keys",
-        )),
-    }
-}
-
-fn first_line_of(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
-}
-
-/// The YAML between the opening and closing `---`, and the README line it starts on; the
-/// same shape as huggingface_hub's pattern `^\s*---\n([\S\s]*?)\n---[ \t]*(\n|$)`.
-fn split_front_matter(text: &str) -> Result<Option<(&str, usize)>, Finding> {
-    let trimmed = text.trim_start();
-    let lead = &text[..text.len() - trimmed.len()];
-    let Some(rest) = trimmed.strip_prefix("---") else {
-        return Ok(None);
-    };
-    let body = if let Some(b) = rest.strip_prefix("\r\n") {
-        b
-    } else if let Some(b) = rest.strip_prefix('\n').or_else(|| rest.strip_prefix('\r')) {
-        b
-    } else {
-        return Ok(None);
-    };
-    let first_line = lead.matches('\n').count() + 2;
-    let mut search = 0;
-    while let Some(pos) = body[search..].find("---") {
-        let at = search + pos;
-        let after = body[at + 3..].trim_start_matches([' ', '\t']);
-        let closes_line = after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n");
-        let starts_line = at == 0 || body[..at].ends_with('\n') || body[..at].ends_with('\r');
-        if closes_line && starts_line {
-            let yaml = body[..at].trim_end_matches(['\n', '\r']);
-            return Ok(Some((if at == 0 { "" } else { yaml }, first_line)));
-        }
-        search = at + 3;
-    }
-    Err(finding(
-        "card-yaml",
-        CARD,
-        "the front matter starts with --- but has no closing --- line".into(),
-        "end the YAML block with a line containing only ---",
-    ))
-}
-
-/// YAML's core tags, which a safe loader accepts; any other tag (`!!python/tuple`,
-/// `!custom`) asks a loader to build a language-specific object.
-const SAFE_TAGS: &[&str] = &[
-    "!!str",
-    "!!int",
-    "!!float",
-    "!!bool",
-    "!!null",
-    "!!map",
-    "!!seq",
-    "!!binary",
-    "!!timestamp",
-];
-
-/// The first tag that is not a core one, with its 0-based line and 1-based column. A tag is a
-/// `!` that starts a node: at the start of a line or after `:`, `-`, `?`, `[`, `{` or `,`,
-/// outside quotes, comments and block scalars (the YAML parser drops `!!` tags, so they are
-/// found here, in the text).
-fn find_tag(yaml: &str) -> Option<(String, usize, usize)> {
-    let mut block_indent: Option<usize> = None;
-    for (n, line) in yaml.lines().enumerate() {
-        let indent = line.len() - line.trim_start().len();
-        if let Some(b) = block_indent {
-            if line.trim().is_empty() || indent > b {
-                continue;
-            }
-            block_indent = None;
-        }
-        let (mut quote, mut prev) = (None::<char>, ' ');
-        let mut prev_sig = None::<char>;
-        for (i, c) in line.char_indices() {
-            match quote {
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None if c == '#' && prev.is_whitespace() => break,
-                None if c == '"' || c == '\'' => quote = Some(c),
-                None if c == '!'
-                    && matches!(prev_sig, None | Some(':' | '-' | '?' | '[' | '{' | ',')) =>
-                {
-                    let tag: String = line[i..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace() && !",]}".contains(*c))
-                        .collect();
-                    if !SAFE_TAGS.contains(&tag.as_str()) {
-                        return Some((tag, n, i + 1));
-                    }
-                }
-                None => {}
-            }
-            if !c.is_whitespace() {
-                prev_sig = Some(c);
-            }
-            prev = c;
-        }
-        let t = line.trim_end();
-        let last = t.rsplit(' ').next().unwrap_or_default();
-        if t.len() > last.len() && (last.starts_with('|') || last.starts_with('>')) {
-            block_indent = Some(indent);
-        }
-    }
-    None
-}
-
-/// Rejects tags (`!!python/tuple` and other language-specific types) and excessive nesting.
-fn check_yaml(v: &serde_norway::Value, depth: usize) -> Result<(), String> {
-    use serde_norway::Value as Y;
-    if depth > MAX_DEPTH {
-        return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
-    }
-    match v {
-        Y::Tagged(t) => Err(format!("unknown tag {}", t.tag)),
-        Y::Sequence(s) => s.iter().try_for_each(|x| check_yaml(x, depth + 1)),
-        Y::Mapping(m) => m.iter().try_for_each(|(k, x)| {
-            check_yaml(k, depth + 1)?;
-            check_yaml(x, depth + 1)
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn fields(meta: &serde_json::Map<String, Value>, ctx: &dyn Context, out: &mut Vec<Finding>) {
+/// Every field rule over a card's front matter.
+pub(super) fn fields(
+    meta: &serde_json::Map<String, Value>,
+    ctx: &dyn Context,
+    out: &mut Vec<Finding>,
+) {
     let mut push =
         |rule, msg: String, hint: &str| out.push(finding(rule, CARD, msg, hint.to_owned()));
     license(meta, ctx, &mut push);
@@ -508,7 +271,7 @@ fn license(
     }
 }
 
-fn as_list(v: &Value) -> Vec<&Value> {
+pub(super) fn as_list(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(a) => a.iter().collect(),
         other => vec![other],
@@ -610,65 +373,5 @@ fn string(v: Option<&Value>, path: &str, required: bool, errors: &mut Vec<String
         None if !required => {}
         None => errors.push(format!("\"{path}\" is required")),
         Some(_) => errors.push(format!("\"{path}\" must be a string")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::find_tag;
-    use crate::{CardOnly, ChangedFile};
-    use hub_types::RepoType;
-
-    #[test]
-    fn dataset_cards_get_dataset_rules() {
-        let run = |card: &str| {
-            let f = ChangedFile {
-                path: "README.md".into(),
-                size: card.len() as u64,
-                content: card.as_bytes().to_vec(),
-            };
-            let mut out = Vec::new();
-            super::check(&[f], &CardOnly(RepoType::Dataset), &mut out);
-            out.iter().map(|f| f.rule).collect::<Vec<_>>()
-        };
-        let good = "---\nlicense: cc-by-4.0\ntask_categories:\n- text-classification\nsize_categories:\n- 1K<n<10K\npretty_name: Reviews\nconfigs:\n- config_name: default\n  data_files: data/*.parquet\n---\n";
-        assert!(run(good).is_empty(), "{:?}", run(good));
-        // Model-only fields are not judged on a dataset.
-        assert!(run("---\nlicense: mit\nlibrary_name: nope\nbase_model: /x\n---\n").is_empty());
-        assert_eq!(
-            run("---\nlicense: mit\nsize_categories: lots\n---\n"),
-            ["card-field-type"]
-        );
-        assert_eq!(
-            run("---\nlicense: mit\ntask_categories: [text-clasification]\n---\n"),
-            ["card-pipeline-tag"]
-        );
-        assert_eq!(
-            run("---\nlicense: mit\nconfigs: [{data_files: x}]\n---\n"),
-            ["card-field-type"]
-        );
-        // And a dataset without a card gets no card-missing warning.
-        let mut out = Vec::new();
-        super::check(&[], &CardOnly(RepoType::Dataset), &mut out);
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn tags_are_found_where_nodes_start() {
-        assert_eq!(
-            find_tag("a: !!python/tuple [1, 2]").map(|t| t.0),
-            Some("!!python/tuple".into())
-        );
-        assert_eq!(find_tag("- !custom x").map(|t| (t.1, t.2)), Some((0, 3)));
-        assert_eq!(
-            find_tag("a: [1, !!python/name:os.system x]").map(|t| t.0),
-            Some("!!python/name:os.system".into())
-        );
-        assert_eq!(
-            find_tag("a: !!str 1\nb: hello!\nc: \"!x\"\nd: x # !y"),
-            None
-        );
-        assert_eq!(find_tag("a: |\n  !not a tag\nb: 1"), None);
-        assert!(find_tag("a: |\n  text\nb: !bad 1").is_some());
     }
 }

@@ -67,8 +67,12 @@ pub enum CommitError {
     /// The ref moved since the commit was prepared (a concurrent push or commit).
     #[error("the branch moved while committing; retry on top of the new head")]
     Stale,
-    #[error("{0}")]
-    BadOp(String),
+    /// An operation names a path no repo may hold (`.git`, traversal, ...).
+    #[error("invalid path in repo: {0}")]
+    BadPath(#[from] hub_types::PathError),
+    /// A copy names a source file the base revision does not have.
+    #[error("cannot copy {path}: not in {rev}")]
+    CopySourceMissing { path: String, rev: String },
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -128,8 +132,7 @@ pub enum NewRef<'a> {
 }
 
 fn check_path(p: &str) -> Result<(), CommitError> {
-    hub_types::check_repo_path(p)
-        .map_err(|e| CommitError::BadOp(format!("invalid path in repo: {e}")))
+    Ok(hub_types::check_repo_path(p)?)
 }
 
 impl GitRepos {
@@ -351,7 +354,10 @@ impl CommitBuilder {
                     None,
                 )
                 .await
-                .map_err(|_| CommitError::BadOp(format!("cannot copy {from}: not in {rev}")))?;
+                .map_err(|_| CommitError::CopySourceMissing {
+                    path: from.clone(),
+                    rev: rev.clone(),
+                })?;
                 self.index_info.push_str(&format!("100644 {oid}\t{to}\n"));
             }
         }

@@ -13,12 +13,14 @@ pub enum ReadError {
     RevisionNotFound(String),
     #[error("invalid revision {0:?}")]
     BadRevision(String),
-    #[error("git: {0}")]
-    Git(String),
+    /// The repository on disk could not be read (I/O, a missing or corrupt object): the
+    /// server's fault, never the request's.
+    #[error("the repository could not be read: {0}")]
+    Unreadable(String),
 }
 
 fn git(e: impl std::fmt::Display) -> ReadError {
-    ReadError::Git(e.to_string())
+    ReadError::Unreadable(e.to_string())
 }
 
 /// A commit, decoded.

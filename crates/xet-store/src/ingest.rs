@@ -17,8 +17,8 @@ use xet_core_structures::metadata_shard::MDBShardFileHeader;
 use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjectInfoV1};
 
 use crate::{
-    invalid, FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES,
-    MAX_FILE_TERMS, MAX_SHARD_FILES, MAX_XORB_BYTES,
+    bad_shard, bad_xorb, over_limit, unproven, FileRecord, Segment, XetError, XetStore,
+    MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES, MAX_FILE_TERMS, MAX_SHARD_FILES, MAX_XORB_BYTES,
 };
 
 /// A file a shard registered: its record, and whether this shard added it.
@@ -56,7 +56,7 @@ impl XetStore {
                 0 => break,
                 8 => {}
                 _ => {
-                    return Err(invalid(format!(
+                    return Err(bad_xorb(format!(
                         "the xorb ends inside the header of chunk {n}"
                     )))
                 }
@@ -69,7 +69,7 @@ impl XetStore {
                     break;
                 }
                 Err(e) => {
-                    return Err(invalid(format!(
+                    return Err(bad_xorb(format!(
                         "chunk {n} of the xorb has a bad header: {e}"
                     )))
                 }
@@ -77,22 +77,22 @@ impl XetStore {
             let clen = header.get_compressed_length();
             let ulen = header.get_uncompressed_length();
             if ulen > MAX_CHUNK_BYTES || clen > MAX_CHUNK_BYTES + (64 << 10) {
-                return Err(invalid(format!(
+                return Err(bad_xorb(format!(
                     "chunk {n} of the xorb claims {clen} stored and {ulen} unpacked bytes, more than a chunk may have"
                 )));
             }
             buf.resize(clen as usize, 0);
             if read_full(r, &mut buf)? != buf.len() {
-                return Err(invalid(format!("the xorb ends inside chunk {n}")));
+                return Err(bad_xorb(format!("the xorb ends inside chunk {n}")));
             }
             let scheme = header
                 .get_compression_scheme()
-                .map_err(|e| invalid(format!("chunk {n} of the xorb: {e}")))?;
+                .map_err(|e| bad_xorb(format!("chunk {n} of the xorb: {e}")))?;
             let data = scheme
                 .decompress_from_slice(&buf)
-                .map_err(|e| invalid(format!("chunk {n} of the xorb does not decompress: {e}")))?;
+                .map_err(|e| bad_xorb(format!("chunk {n} of the xorb does not decompress: {e}")))?;
             if data.len() != ulen as usize {
-                return Err(invalid(format!(
+                return Err(bad_xorb(format!(
                     "chunk {n} of the xorb unpacks to {} bytes, not the {ulen} its header says",
                     data.len()
                 )));
@@ -103,9 +103,9 @@ impl XetStore {
             pos += 8 + u64::from(clen);
             unpacked = unpacked
                 .checked_add(ulen)
-                .ok_or_else(|| invalid("the xorb unpacks to more than 4 GiB"))?;
+                .ok_or_else(|| over_limit("the xorb unpacks to more than 4 GiB"))?;
             if hashes.len() > MAX_CHUNKS_PER_XORB || pos > MAX_XORB_BYTES {
-                return Err(invalid(format!(
+                return Err(over_limit(format!(
                     "the xorb has more than {MAX_CHUNKS_PER_XORB} chunks or {MAX_XORB_BYTES} bytes"
                 )));
             }
@@ -113,12 +113,12 @@ impl XetStore {
             unpacked_ends.push(unpacked);
         }
         if hashes.is_empty() {
-            return Err(invalid("the xorb holds no chunks"));
+            return Err(bad_xorb("the xorb holds no chunks"));
         }
         let pairs: Vec<(MerkleHash, u64)> = hashes.iter().copied().zip(sizes).collect();
         let computed = xorb_hash(&pairs);
         if computed != *expected {
-            return Err(invalid(format!(
+            return Err(bad_xorb(format!(
                 "the xorb's chunks hash to {}, not to {}",
                 computed.hex(),
                 expected.hex()
@@ -150,13 +150,13 @@ impl XetStore {
         let size = body.as_file().metadata()?.len();
         let mut r = BufReader::new(body.reopen()?);
         let shard = Shard::read(&mut r, size)
-            .map_err(|e| invalid(format!("the shard is not a valid shard: {e}")))?;
+            .map_err(|e| bad_shard(format!("the shard is not a valid shard: {e}")))?;
 
         for i in 0..shard.num_xorb() {
             let Some(x) = shard.xorb(i) else { break };
             let name = x.xorb_hash().hex();
             let footer = self.footer(&x.xorb_hash())?.ok_or_else(|| {
-                invalid(format!(
+                unproven(format!(
                     "the shard lists xorb {name}, which was never uploaded"
                 ))
             })?;
@@ -168,14 +168,14 @@ impl XetStore {
                         && e.unpacked_segment_bytes == footer.unpacked_len(c as u32, c as u32 + 1)
                 });
             if !same {
-                return Err(invalid(format!(
+                return Err(bad_shard(format!(
                     "the shard's chunk list for xorb {name} does not match the stored xorb"
                 )));
             }
         }
 
         if shard.num_files() > MAX_SHARD_FILES {
-            return Err(invalid(format!(
+            return Err(over_limit(format!(
                 "the shard registers {} files; at most {MAX_SHARD_FILES} are allowed",
                 shard.num_files()
             )));
@@ -189,12 +189,12 @@ impl XetStore {
             let name = f.file_hash().hex();
             let n = f.num_entries();
             if n > MAX_FILE_TERMS {
-                return Err(invalid(format!(
+                return Err(over_limit(format!(
                     "file {name} has {n} terms; at most {MAX_FILE_TERMS} are allowed"
                 )));
             }
             if n > 0 && !f.contains_verification() {
-                return Err(invalid(format!(
+                return Err(unproven(format!(
                     "file {name} has no verification entries, so the upload does not prove it holds the data"
                 )));
             }
@@ -205,26 +205,26 @@ impl XetStore {
                 let e = f.entry(j);
                 let xorb = e.xorb_hash.hex();
                 let footer = self.footer(&e.xorb_hash)?.ok_or_else(|| {
-                    invalid(format!(
+                    unproven(format!(
                         "file {name} uses xorb {xorb}, which was never uploaded"
                     ))
                 })?;
                 let (s, t) = (e.chunk_index_start, e.chunk_index_end);
                 if s >= t || t > footer.len() {
-                    return Err(invalid(format!(
+                    return Err(unproven(format!(
                         "term {j} of file {name} names chunks {s}..{t} of xorb {xorb}, which has {}",
                         footer.len()
                     )));
                 }
                 let hs = &footer.hashes[s as usize..t as usize];
                 if range_hash_from_chunks(hs) != f.verification(j).range_hash {
-                    return Err(invalid(format!(
+                    return Err(unproven(format!(
                         "term {j} of file {name}: the verification hash does not match chunks {s}..{t} of xorb {xorb}"
                     )));
                 }
                 let bytes = footer.unpacked_len(s, t);
                 if bytes != e.unpacked_segment_bytes {
-                    return Err(invalid(format!(
+                    return Err(unproven(format!(
                         "term {j} of file {name} claims {} bytes, but chunks {s}..{t} of xorb {xorb} hold {bytes}",
                         e.unpacked_segment_bytes
                     )));
@@ -237,7 +237,7 @@ impl XetStore {
                 }
                 size += u64::from(bytes);
                 if size > self.max_file_size {
-                    return Err(invalid(format!(
+                    return Err(over_limit(format!(
                         "file {name} is over {} bytes, the largest file this server accepts",
                         self.max_file_size
                     )));
@@ -250,7 +250,7 @@ impl XetStore {
                 });
             }
             if file_hash(&chunks) != f.file_hash() {
-                return Err(invalid(format!(
+                return Err(unproven(format!(
                     "the chunks of file {name} do not hash to its file hash"
                 )));
             }
@@ -270,7 +270,7 @@ impl XetStore {
             };
             to_hash += size;
             if to_hash > self.max_file_size.saturating_mul(2) {
-                return Err(invalid(format!(
+                return Err(over_limit(format!(
                     "the shard's files add up to over {} bytes; send them in several shards",
                     self.max_file_size.saturating_mul(2)
                 )));
@@ -295,7 +295,7 @@ impl XetStore {
             };
             if let Some(c) = claimed {
                 if hex::encode(c.as_bytes()) != record.sha256 && c.hex() != record.sha256 {
-                    return Err(invalid(format!(
+                    return Err(unproven(format!(
                         "the shard gives file {} the SHA-256 {}, but its bytes hash to {}",
                         record.file_hash,
                         hex::encode(c.as_bytes()),

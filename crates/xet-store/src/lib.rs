@@ -74,9 +74,20 @@ const RECORD_CACHE: usize = 1024;
 /// Why a Xet operation failed; the variants tell the client's faults from the server's.
 #[derive(Debug, thiserror::Error)]
 pub enum XetError {
-    /// The upload is malformed or does not verify (HTTP 400).
+    /// A xorb that is not well-formed: chunk headers, compression, sizes, or chunks that do
+    /// not hash to the xorb's name.
     #[error("{0}")]
-    Invalid(String),
+    BadXorb(String),
+    /// A shard that does not parse, or whose chunk lists do not match the stored xorbs.
+    #[error("{0}")]
+    BadShard(String),
+    /// A file the upload does not prove it holds: terms naming xorbs or chunks that are not
+    /// there, verification hashes, sizes or hashes that do not match the data.
+    #[error("{0}")]
+    Unproven(String),
+    /// Past a limit on chunks, terms, files or bytes.
+    #[error("{0}")]
+    OverLimit(String),
     /// No such file or xorb (HTTP 404).
     #[error("{0} not found")]
     NotFound(String),
@@ -87,8 +98,20 @@ pub enum XetError {
     Io(#[from] io::Error),
 }
 
-fn invalid(msg: impl Into<String>) -> XetError {
-    XetError::Invalid(msg.into())
+fn bad_xorb(msg: impl Into<String>) -> XetError {
+    XetError::BadXorb(msg.into())
+}
+
+fn bad_shard(msg: impl Into<String>) -> XetError {
+    XetError::BadShard(msg.into())
+}
+
+fn unproven(msg: impl Into<String>) -> XetError {
+    XetError::Unproven(msg.into())
+}
+
+fn over_limit(msg: impl Into<String>) -> XetError {
+    XetError::OverLimit(msg.into())
 }
 
 /// One term of a file: chunks `start..end` of a xorb, `bytes` long once decompressed.

@@ -196,7 +196,7 @@ fn corrupt_or_misnamed_xorbs_are_refused_and_leave_nothing() {
         ("nothing", Vec::new(), x.hash),
     ] {
         let err = store.put_xorb(&hash, &mut &body[..]).unwrap_err();
-        assert!(matches!(err, XetError::Invalid(_)), "{name}: {err}");
+        assert!(matches!(err, XetError::BadXorb(_)), "{name}: {err}");
         assert!(!store.has_xorb(&hash), "{name} was stored");
     }
     assert_eq!(store.xorb_bytes().unwrap(), 0);
@@ -230,7 +230,7 @@ fn shards_naming_missing_xorbs_or_lacking_proof_are_refused_and_register_nothing
     let err = store
         .put_shard(spool(&store, b"garbage, not a shard"))
         .unwrap_err();
-    assert!(matches!(err, XetError::Invalid(_)), "{err}");
+    assert!(matches!(err, XetError::BadShard(_)), "{err}");
 
     // And the honest one goes through, with its chunks indexed for dedup.
     let reg = store

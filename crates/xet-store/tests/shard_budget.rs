@@ -28,6 +28,6 @@ fn a_shard_header_cannot_make_the_server_allocate_what_it_claims() {
     let mut spool = store.spool().unwrap();
     spool.write_all(&data).unwrap();
     let err = store.put_shard(spool).unwrap_err();
-    assert!(matches!(err, XetError::Invalid(_)), "{err}");
+    assert!(matches!(err, XetError::BadShard(_)), "{err}");
     assert!(err.to_string().contains("not a valid shard"), "{err}");
 }

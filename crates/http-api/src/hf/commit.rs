@@ -262,7 +262,9 @@ fn commit_error(e: CommitError) -> HfError {
         CommitError::Stale => {
             HfError::PreconditionFailed("the branch moved while committing".into())
         }
-        CommitError::BadOp(m) => HfError::BadRequest(m),
+        e @ (CommitError::BadPath(_) | CommitError::CopySourceMissing { .. }) => {
+            HfError::BadRequest(e.to_string())
+        }
         CommitError::Repo(e) => HfError::internal(e),
     }
 }

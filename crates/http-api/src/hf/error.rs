@@ -98,7 +98,7 @@ impl From<git_repos::ReadError> for HfError {
             git_repos::ReadError::RevisionNotFound(r) | git_repos::ReadError::BadRevision(r) => {
                 HfError::RevisionNotFound(r)
             }
-            git_repos::ReadError::Git(m) => HfError::Internal(m),
+            git_repos::ReadError::Unreadable(m) => HfError::Internal(m),
         }
     }
 }

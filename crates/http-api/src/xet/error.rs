@@ -48,7 +48,10 @@ impl CasError {
 impl From<XetError> for CasError {
     fn from(e: XetError) -> Self {
         match e {
-            XetError::Invalid(m) => CasError::BadRequest(m),
+            XetError::BadXorb(m)
+            | XetError::BadShard(m)
+            | XetError::Unproven(m)
+            | XetError::OverLimit(m) => CasError::BadRequest(m),
             XetError::NotFound(m) => CasError::NotFound(format!("{m} not found")),
             XetError::Range { size } => CasError::RangeNotSatisfiable(size),
             XetError::Io(e) => CasError::internal(e),

@@ -3,9 +3,9 @@
 //! This crate owns who may do what: it answers "which user does this token belong to" and
 //! "what may this user do with that repo". It knows nothing of git, HTTP or the disk layout of
 //! repos. The server and the CLI open the same database at once, so it runs in WAL mode with a
-//! busy timeout. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods: the
-//! seam where a PostgreSQL backend (also spoken by sqlx) will go when deployments outgrow one
-//! machine.
+//! busy timeout. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods, so
+//! another backend (PostgreSQL, also spoken by sqlx) has one place to implement; SQLite is the
+//! only one today.
 #![forbid(unsafe_code)]
 
 mod access;

@@ -1,5 +1,5 @@
-//! Operations that span the account registry and the repos on disk, shared by the CLI and,
-//! later, the HTTP API, so both create a repo the same way.
+//! Operations that span the account registry and the repos on disk, shared by the CLI and the
+//! HTTP API (`create_repo`), so both create a repo the same way.
 
 use accounts::{Accounts, AccountsError, Repo};
 use git_repos::{GitRepos, RepoError};

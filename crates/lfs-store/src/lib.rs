@@ -1,9 +1,9 @@
 //! Content-addressed storage of Git LFS objects.
 //!
 //! [`ObjectStore`] is the seam: a streaming put of an object whose id and size are known in
-//! advance, a ranged get, size (exists) and delete. [`LocalStore`] keeps objects on local disk;
-//! an object-storage backend (S3-compatible, through the `object_store` crate) implements the
-//! same trait without the HTTP layer noticing. Which repo may see which object is not this
+//! advance, a ranged get, size (exists) and delete. [`LocalStore`], on local disk, is the only
+//! backend today; an object-storage one would implement the same trait without the HTTP layer
+//! noticing. Which repo may see which object is not this
 //! crate's business: the repo registry links objects to repos.
 //!
 //! Every put hashes the bytes as they arrive and is refused unless their SHA-256 and length

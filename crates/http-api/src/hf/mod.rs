@@ -1,7 +1,8 @@
-//! The Hugging Face Hub HTTP API, read side: what `huggingface_hub` calls to find, describe
-//! and download repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`,
-//! `/api/whoami-v2`). Answers follow the shapes the client parses; errors carry the
-//! `X-Error-Code` header the client maps to its exceptions.
+//! The Hugging Face Hub HTTP API: what `huggingface_hub` calls to find, describe and download
+//! repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`, `/api/whoami-v2`), to
+//! upload (`preupload`, `commit`), to manage repos, branches and tags, and to get Xet tokens.
+//! Answers follow the shapes the client parses; errors carry the `X-Error-Code` header the
+//! client maps to its exceptions. Repo routes take an `edge::RepoAccess<Hub, _>`.
 
 mod commit;
 mod error;

@@ -1,3 +1,5 @@
+//! The scanner's unit tests: opcodes, the memo, marks, windows and limits, one case each.
+
 use super::reader::WINDOW;
 use super::*;
 

@@ -830,3 +830,95 @@ fn stalled_downloads_of_a_plain_file_stay_within_the_plain_file_memory() {
     assert!(html.contains(&String::from_utf8_lossy(&text[..(512 << 10)])[..]));
     assert!(!html.contains(&String::from_utf8_lossy(&text[..(512 << 10) + 1])[..]));
 }
+
+/// Whether the server answers a request that needs its blocking pool (reading git) within a
+/// minute, the bound past which that counts as starved.
+fn answers_a_tree_listing(s: &Server) -> Result<(), String> {
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    c.write_all(
+        b"GET /api/models/alice/m/tree/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = c.read_to_end(&mut answer);
+    match read.is_ok() && answer.starts_with(b"HTTP/1.1 200") {
+        true => Ok(()),
+        false => Err(format!(
+            "{read:?} {:?}",
+            String::from_utf8_lossy(&answer[..answer.len().min(200)])
+        )),
+    }
+}
+
+#[test]
+fn more_stalled_transfers_than_blocking_threads_do_not_starve_the_server() {
+    let (s, token) = Server::with_alice();
+    let data = noise(32 << 20, 11);
+    let oid = upload(&s, "alice/m", &token, &data);
+    let (_, v) = batch(
+        &s,
+        "alice/m",
+        Some(&token),
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    let path = href_path(&s, &v["objects"][0]["actions"]["download"]);
+    // More downloads than tokio's blocking pool has threads (512), each reading its first
+    // bytes and then nothing: a download that held a thread while its client lagged would
+    // leave none for the work every other request needs (reading git, rendering pages).
+    let mut downloads: Vec<TcpStream> = (0..600)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    // Each gets its first bytes (a download waiting for a thread would not).
+    for (i, c) in downloads.iter_mut().enumerate() {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut head = [0u8; 4096];
+        assert!(
+            c.read_exact(&mut head).is_ok(),
+            "download {i} of 600 got no bytes in a minute"
+        );
+    }
+    answers_a_tree_listing(&s)
+        .unwrap_or_else(|e| panic!("no answer while 600 downloads stalled: {e}"));
+    drop(downloads);
+
+    // The same with uploads that send their first megabytes and then nothing.
+    let auth = basic(&token);
+    let other = noise(8 << 20, 12);
+    let put_path = format!("/alice/m.git/info/lfs/objects/{}", sha256_hex(&other));
+    let uploads: Vec<TcpStream> = (0..600)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            let head = format!(
+                "PUT {put_path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\
+                 Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                other.len()
+            );
+            c.write_all(head.as_bytes()).unwrap();
+            c.write_all(&other[..2 << 20]).unwrap();
+            c
+        })
+        .collect();
+    // Every upload is under way: each has its temp file (one that waited for a thread to
+    // write with would not, past the pool's 512).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while tmp_leftovers(&s) < 600 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of 600 uploads got under way",
+            tmp_leftovers(&s)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    answers_a_tree_listing(&s)
+        .unwrap_or_else(|e| panic!("no answer while 600 uploads stalled: {e}"));
+    drop(uploads);
+}

@@ -16,6 +16,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use hub_types::LfsOid;
 use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
 use crate::{ByteRange, ByteStream, ObjectStore, StoreError};
 
@@ -25,8 +26,8 @@ const READ_CHUNK: usize = 256 << 10;
 /// Read size for downloads whose client is slower than the disk (the queue is full when a
 /// chunk is ready): what such a download holds in memory is then about a quarter.
 const SLOW_CHUNK: usize = 64 << 10;
-/// Chunks in flight between the disk thread and the socket, per upload.
-const QUEUE: usize = 4;
+/// Bytes gathered from an upload's body before each write.
+const WRITE_BATCH: usize = 1 << 20;
 /// Chunks read ahead of the socket, per download: memory per download is bounded by about
 /// (this + 2) * READ_CHUNK however many run at once, and by (this + 2) * SLOW_CHUNK for the
 /// slow or stalled clients that make up most of a crowd.
@@ -40,12 +41,6 @@ pub struct LocalStore {
     tmp: PathBuf,
     /// How long a download may wait for its client to take the next chunk.
     idle: Duration,
-}
-
-enum Msg {
-    Chunk(Bytes),
-    /// The bytes checked out: make them durable and visible.
-    Commit,
 }
 
 impl LocalStore {
@@ -85,58 +80,56 @@ impl LocalStore {
         size: u64,
         mut body: ByteStream,
     ) -> Result<(), StoreError> {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(QUEUE);
         let tmp_dir = self.tmp.clone();
-        let target = self.path(oid);
-        let writer = tokio::task::spawn_blocking(move || write_object(&tmp_dir, &target, rx));
-
+        let mut writer = Writer::new(
+            tokio::task::spawn_blocking(move || {
+                tempfile::Builder::new().prefix("put-").tempfile_in(tmp_dir)
+            })
+            .await
+            .map_err(io::Error::other)??,
+        );
         let mut hasher = Sha256::new();
         let mut got: u64 = 0;
-        let outcome = loop {
-            match body.next().await {
-                None => break Ok(()),
-                Some(Err(e)) => break Err(StoreError::Body(e)),
-                Some(Ok(chunk)) => {
-                    got += chunk.len() as u64;
-                    if got > size {
-                        break Err(StoreError::SizeMismatch {
-                            oid: oid.clone(),
-                            expected: size,
-                            got,
-                        });
-                    }
-                    hasher.update(&chunk);
-                    // The queue is short: a full one means the disk is behind; wait for it.
-                    if tx.send(Msg::Chunk(chunk)).await.is_err() {
-                        break Ok(()); // the writer failed; its error is reported below
-                    }
-                }
-            }
-        };
-        let outcome = outcome.and_then(|()| {
-            if got != size {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(StoreError::Body)?;
+            got += chunk.len() as u64;
+            if got > size {
                 return Err(StoreError::SizeMismatch {
                     oid: oid.clone(),
                     expected: size,
                     got,
                 });
             }
-            let digest = hex::encode(hasher.finalize());
-            if digest != oid.as_str() {
-                return Err(StoreError::HashMismatch {
-                    oid: oid.clone(),
-                    got: digest,
-                });
-            }
-            Ok(())
-        });
-        if outcome.is_ok() {
-            let _ = tx.send(Msg::Commit).await;
+            hasher.update(&chunk);
+            writer.push(&chunk).await?;
         }
-        drop(tx); // without a Commit, the writer drops (deletes) its temp file
-        let written = writer.await.map_err(|e| io::Error::other(e.to_string()))?;
-        outcome?;
-        written?;
+        if got != size {
+            return Err(StoreError::SizeMismatch {
+                oid: oid.clone(),
+                expected: size,
+                got,
+            });
+        }
+        let digest = hex::encode(hasher.finalize());
+        if digest != oid.as_str() {
+            return Err(StoreError::HashMismatch {
+                oid: oid.clone(),
+                got: digest,
+            });
+        }
+        // The bytes checked out: make them durable and visible.
+        let mut tmp = writer.finish().await?;
+        let target = self.path(oid);
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            tmp.as_file_mut().sync_all()?;
+            let dir = target.parent().expect("object paths have a parent");
+            std::fs::create_dir_all(dir)?;
+            // Renaming over an existing copy is safe: both have the bytes the id names.
+            tmp.persist(&target).map_err(|e| e.error)?;
+            File::open(dir)?.sync_all()
+        })
+        .await
+        .map_err(io::Error::other)??;
         Ok(())
     }
 
@@ -172,9 +165,7 @@ impl LocalStore {
         .await
         .map_err(|e| io::Error::other(e.to_string()))??;
         let (file, len) = opened;
-        let idle = self.idle;
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || read_object(file, len, tx, idle, rt));
+        tokio::spawn(read_object(file, len, tx, self.idle));
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
@@ -200,41 +191,73 @@ pub fn remove_stale_temp_files(dir: &Path) -> io::Result<()> {
 }
 
 /// The disk side of a put: write chunks to a temp file; on Commit make it durable and rename
-/// it into place. A closed channel without Commit drops (deletes) the temp file.
-fn write_object(
-    tmp_dir: &Path,
-    target: &Path,
-    mut rx: tokio::sync::mpsc::Receiver<Msg>,
-) -> Result<(), StoreError> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix("put-")
-        .tempfile_in(tmp_dir)?;
-    loop {
-        match rx.blocking_recv() {
-            Some(Msg::Chunk(chunk)) => tmp.write_all(&chunk)?,
-            Some(Msg::Commit) => break,
-            None => return Ok(()), // aborted: the caller reports why
+/// The disk side of a put: the body's bytes gathered into large writes, each made on the
+/// blocking pool while the next one is gathered. An upload waiting for its client holds a
+/// task and at most two batches, never a thread: slow uploads cannot starve the pool. A
+/// dropped writer drops (deletes) its temp file.
+struct Writer {
+    /// The temp file, when no write is under way.
+    file: Option<NamedTempFile>,
+    /// The write under way, which hands the file back.
+    pending: Option<tokio::task::JoinHandle<io::Result<NamedTempFile>>>,
+    batch: BytesMut,
+}
+
+impl Writer {
+    fn new(file: NamedTempFile) -> Self {
+        Writer {
+            file: Some(file),
+            pending: None,
+            batch: BytesMut::with_capacity(WRITE_BATCH),
         }
     }
-    tmp.as_file().sync_all()?;
-    let dir = target.parent().expect("object paths have a parent");
-    std::fs::create_dir_all(dir)?;
-    // Renaming over an existing copy is safe: both have the bytes the id names.
-    tmp.persist(target).map_err(|e| e.error)?;
-    File::open(dir)?.sync_all()?;
-    Ok(())
+
+    async fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.batch.extend_from_slice(bytes);
+        if self.batch.len() >= WRITE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts writing the gathered bytes, once the write before has finished.
+    async fn flush(&mut self) -> io::Result<()> {
+        if let Some(p) = self.pending.take() {
+            self.file = Some(p.await.map_err(io::Error::other)??);
+        }
+        let data = self.batch.split().freeze();
+        let mut file = self.file.take().expect("the file is back");
+        self.pending = Some(tokio::task::spawn_blocking(move || {
+            file.write_all(&data)?;
+            Ok(file)
+        }));
+        Ok(())
+    }
+
+    /// Writes what is left and hands back the file.
+    async fn finish(mut self) -> io::Result<NamedTempFile> {
+        if !self.batch.is_empty() {
+            self.flush().await?;
+        }
+        if let Some(p) = self.pending.take() {
+            self.file = Some(p.await.map_err(io::Error::other)??);
+        }
+        Ok(self.file.take().expect("the file is back"))
+    }
 }
 
 /// The disk side of a get: read `len` bytes into a short queue, in large chunks while the
-/// client keeps up and small ones while it lags. A client that takes nothing for `idle` is
-/// given up on, so a stalled download does not hold a thread.
-fn read_object(
-    mut file: File,
+/// client keeps up and small ones while it lags. Each chunk is read on the blocking pool and
+/// the thread handed back: a download waiting for its client holds a task, never a thread,
+/// so however many clients stall, the pool stays free for everyone else. A client that takes
+/// nothing for `idle` is given up on.
+async fn read_object(
+    file: File,
     mut len: u64,
     tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
     idle: Duration,
-    rt: tokio::runtime::Handle,
 ) {
+    let mut file = Some(file);
     let mut chunk = SLOW_CHUNK;
     while len > 0 {
         // A full queue means the client is behind: larger reads would only sit in memory.
@@ -244,18 +267,25 @@ fn read_object(
             _ => chunk,
         };
         let want = len.min(chunk as u64) as usize;
-        let mut buf = BytesMut::zeroed(want);
-        let item = match file.read_exact(&mut buf) {
-            Ok(()) => {
-                len -= want as u64;
-                Ok(buf.freeze())
+        let Some(mut f) = file.take() else { return };
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = BytesMut::zeroed(want);
+            let item = f.read_exact(&mut buf).map(|()| buf.freeze());
+            (f, item)
+        })
+        .await;
+        let item = match read {
+            Ok((f, item)) => {
+                file = Some(f);
+                item
             }
-            Err(e) => {
-                len = 0;
-                Err(e)
-            }
+            Err(e) => Err(io::Error::other(format!("reading the object failed: {e}"))),
         };
-        if rt.block_on(tx.send_timeout(item, idle)).is_err() {
+        match &item {
+            Ok(_) => len -= want as u64,
+            Err(_) => len = 0,
+        }
+        if tx.send_timeout(item, idle).await.is_err() {
             return; // the client went away, or stopped reading
         }
     }

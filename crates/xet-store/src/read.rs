@@ -111,50 +111,15 @@ impl XetStore {
         end: u64,
         sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     ) -> Result<(), XetError> {
-        let plan = self.plan(rec, start, end)?;
-        let mut skip = plan.offset_into_first_range;
-        let mut left = end.min(rec.size) - start.min(rec.size);
-        let mut buf = Vec::new();
-        for term in &plan.terms {
-            let file = File::open(self.xorb_path(&term.xorb))?;
-            let mut r = BufReader::with_capacity(1 << 20, file);
-            r.seek_relative(i64::from(term.stored.0))?;
-            for _ in term.start..term.end {
-                if left == 0 {
-                    return Ok(());
-                }
-                let mut hdr = [0u8; 8];
-                r.read_exact(&mut hdr)?;
-                let header = parse_chunk_header(hdr).map_err(io::Error::other)?;
-                buf.resize(header.get_compressed_length() as usize, 0);
-                r.read_exact(&mut buf)?;
-                let data = header
-                    .get_compression_scheme()
-                    .and_then(|s| s.decompress_from_slice(&buf))
-                    .map_err(|e| io::Error::other(format!("stored chunk unreadable: {e}")))?;
-                let mut data: &[u8] = &data;
-                if skip > 0 {
-                    let n = skip.min(data.len() as u64);
-                    data = &data[n as usize..];
-                    skip -= n;
-                }
-                let n = left.min(data.len() as u64) as usize;
-                sink(&data[..n])?;
-                left -= n as u64;
-            }
-        }
-        if left > 0 {
-            return Err(io::Error::other(format!(
-                "file {} reconstructs {left} bytes short",
-                rec.file_hash
-            ))
-            .into());
-        }
+        let mut pieces = Pieces::new(self, rec, start, end)?;
+        while pieces.next(self, u64::MAX, sink)? {}
         Ok(())
     }
 
-    /// Streams bytes `start..end` (end exclusive) of `rec` from a blocking thread through a
-    /// short queue. A client that takes nothing for `idle` is given up on.
+    /// Streams bytes `start..end` (end exclusive) of `rec` through a short queue, a piece at a
+    /// time: each piece is read and decompressed on the blocking pool and the thread handed
+    /// back, so a download waiting for its client holds a task, never a thread. A client that
+    /// takes nothing for `idle` is given up on.
     pub fn stream(
         self: &Arc<Self>,
         rec: Arc<FileRecord>,
@@ -164,34 +129,47 @@ impl XetStore {
     ) -> lfs_store::ByteStream {
         let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(QUEUE);
         let store = self.clone();
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let mut out = BytesMut::with_capacity(SLOW_CHUNK);
-            let mut piece = SLOW_CHUNK;
-            let send = |item: io::Result<Bytes>| {
-                rt.block_on(tx.send_timeout(item, idle))
-                    .map_err(|_| io::Error::other("the client stopped reading"))
+        tokio::spawn(async move {
+            let opened = {
+                let (store, rec) = (store.clone(), rec.clone());
+                tokio::task::spawn_blocking(move || Pieces::new(&store, &rec, start, end)).await
             };
-            let res = store.read_range(&rec, start, end, &mut |b| {
-                out.extend_from_slice(b);
-                if out.len() >= piece {
-                    send(Ok(out.split().freeze()))?;
-                    piece = match tx.capacity() {
-                        0 => SLOW_CHUNK,
-                        c if c == tx.max_capacity() => (piece * 2).min(OUT_CHUNK),
-                        _ => piece,
-                    };
+            let mut pieces = match opened {
+                Ok(Ok(p)) => Some(p),
+                Ok(Err(e)) => return fail(&tx, &rec, e.to_string()).await,
+                Err(e) => return fail(&tx, &rec, e.to_string()).await,
+            };
+            let mut piece = SLOW_CHUNK;
+            while let Some(mut p) = pieces.take() {
+                // A full queue means the client is behind: larger pieces would only wait.
+                piece = match tx.capacity() {
+                    0 => SLOW_CHUNK,
+                    c if c == tx.max_capacity() => (piece * 2).min(OUT_CHUNK),
+                    _ => piece,
+                };
+                let store = store.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut out = BytesMut::with_capacity(piece);
+                    let more = p.next(&store, piece as u64, &mut |b| {
+                        out.extend_from_slice(b);
+                        Ok(())
+                    });
+                    (p, more, out)
+                })
+                .await;
+                let (p, more, out) = match read {
+                    Ok(x) => x,
+                    Err(e) => return fail(&tx, &rec, e.to_string()).await,
+                };
+                let more = match more {
+                    Ok(more) => more,
+                    Err(e) => return fail(&tx, &rec, e.to_string()).await,
+                };
+                if !out.is_empty() && tx.send_timeout(Ok(out.freeze()), idle).await.is_err() {
+                    return; // the client went away, or stopped reading
                 }
-                Ok(())
-            });
-            match res {
-                Ok(()) if !out.is_empty() => {
-                    let _ = send(Ok(out.split().freeze()));
-                }
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::error!(file = %rec.file_hash, error = %e, "reconstructing a Xet file failed");
-                    let _ = send(Err(io::Error::other(e.to_string())));
+                if more {
+                    pieces = Some(p);
                 }
             }
         });
@@ -199,5 +177,92 @@ impl XetStore {
             rx.recv().await.map(|item| (item, rx))
         });
         Box::pin(stream)
+    }
+}
+
+/// Ends a stream with an error, logged (the client sees the body cut short).
+async fn fail(tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>, rec: &FileRecord, e: String) {
+    tracing::error!(file = %rec.file_hash, error = %e, "reconstructing a Xet file failed");
+    let _ = tx.send(Err(io::Error::other(e))).await;
+}
+
+/// A reconstruction under way: its plan and the next chunk to read, so it can be read a piece
+/// at a time (each piece on whatever thread is free).
+struct Pieces {
+    terms: std::vec::IntoIter<Term>,
+    /// The open term: its xorb, positioned at its next chunk, and how many chunks are left.
+    open: Option<(BufReader<File>, u32)>,
+    skip: u64,
+    left: u64,
+    buf: Vec<u8>,
+    file_hash: String,
+}
+
+impl Pieces {
+    fn new(store: &XetStore, rec: &FileRecord, start: u64, end: u64) -> Result<Pieces, XetError> {
+        let plan = store.plan(rec, start, end)?;
+        Ok(Pieces {
+            terms: plan.terms.into_iter(),
+            open: None,
+            skip: plan.offset_into_first_range,
+            left: end.min(rec.size) - start.min(rec.size),
+            buf: Vec::new(),
+            file_hash: rec.file_hash.clone(),
+        })
+    }
+
+    /// Feeds decompressed bytes to `sink` until at least `max` went out or the range ended;
+    /// whether bytes are left.
+    fn next(
+        &mut self,
+        store: &XetStore,
+        max: u64,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<bool, XetError> {
+        let mut sent = 0u64;
+        while self.left > 0 && sent < max {
+            let (r, chunks) = match &mut self.open {
+                Some((r, n)) if *n > 0 => (r, n),
+                _ => {
+                    let Some(term) = self.terms.next() else {
+                        return Err(io::Error::other(format!(
+                            "file {} reconstructs {} bytes short",
+                            self.file_hash, self.left
+                        ))
+                        .into());
+                    };
+                    if term.end <= term.start {
+                        self.open = None;
+                        continue;
+                    }
+                    let file = File::open(store.xorb_path(&term.xorb))?;
+                    let mut r = BufReader::with_capacity(1 << 20, file);
+                    r.seek_relative(i64::from(term.stored.0))?;
+                    let (r, n) = self.open.insert((r, term.end - term.start));
+                    (r, n)
+                }
+            };
+            *chunks -= 1;
+            let mut hdr = [0u8; 8];
+            r.read_exact(&mut hdr)?;
+            let header = parse_chunk_header(hdr).map_err(io::Error::other)?;
+            self.buf.resize(header.get_compressed_length() as usize, 0);
+            r.read_exact(&mut self.buf)?;
+            let data = header
+                .get_compression_scheme()
+                .and_then(|s| s.decompress_from_slice(&self.buf))
+                .map_err(|e| io::Error::other(format!("stored chunk unreadable: {e}")))?;
+            let mut data: &[u8] = &data;
+            if self.skip > 0 {
+                let n = self.skip.min(data.len() as u64);
+                data = &data[n as usize..];
+                self.skip -= n;
+            }
+            let n = self.left.min(data.len() as u64) as usize;
+            sink(&data[..n])?;
+            self.left -= n as u64;
+            sent += n as u64;
+        }
+        Ok(self.left > 0)
     }
 }

@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use hub_types::{LfsOid, Role};
 use serde_json::json;
 
@@ -62,74 +61,17 @@ pub(super) async fn upload_xorb(
     if xet(&state).has_xorb(&hash) {
         return Ok(Json(json!({ "was_inserted": false })).into_response());
     }
-    // The body streams to a blocking thread that checks each chunk as it arrives and writes
-    // it out, so receiving, verifying and writing overlap.
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    // The body is spooled to a temp file first (async writes: a slow client holds a task,
+    // never one of the blocking pool's threads), then checked chunk by chunk and stored in
+    // one pass on the pool, at disk speed.
+    let body = spool(&state, body, xet_store::MAX_XORB_BYTES).await?;
     let store = xet(&state).clone();
-    let ingest = tokio::task::spawn_blocking(move || {
-        store.put_xorb(
-            &hash,
-            &mut ChannelReader {
-                rx,
-                cur: Bytes::new(),
-            },
-        )
-    });
-    let limit = xet_store::MAX_XORB_BYTES;
-    let mut reader = BodyReader::new(body, false, state.config().io_timeout, None);
-    let mut total = 0u64;
-    let failed = loop {
-        match reader.next().await {
-            Ok(Some(chunk)) => {
-                total += chunk.len() as u64;
-                if total > limit {
-                    break Some(CasError::TooLarge(format!(
-                        "the xorb is larger than the limit of {limit} bytes"
-                    )));
-                }
-                if tx.send(Ok(chunk)).await.is_err() {
-                    break None; // the check stopped early; its error says why
-                }
-            }
-            Ok(None) => break None,
-            Err(e) => break Some(CasError::BadRequest(e.to_string())),
-        }
-    };
-    if let Some(e) = failed {
-        let _ = tx
-            .send(Err(std::io::Error::other("the upload was cut off")))
-            .await;
-        drop(tx);
-        let _ = ingest.await;
-        return Err(e);
-    }
-    drop(tx);
-    let inserted = ingest
-        .await
-        .map_err(CasError::internal)?
-        .map_err(CasError::from)?;
+    let inserted = blocking(move || {
+        let mut r = std::io::BufReader::with_capacity(1 << 20, body.reopen()?);
+        store.put_xorb(&hash, &mut r)
+    })
+    .await?;
     Ok(Json(json!({ "was_inserted": inserted })).into_response())
-}
-
-/// A blocking `Read` over body chunks sent from the request's task.
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    cur: Bytes,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur.split_to(n));
-        Ok(n)
-    }
 }
 
 /// `POST /xet-cas/v1/shards`: verify, register the files, and link them to the token's repo

@@ -10,7 +10,8 @@
 //! - file records, registered from shards only after every term's verification hash matched
 //!   the stored chunks (the client proves it holds the data), the file hash matched the chunk
 //!   hashes, and the SHA-256 was computed from the reconstructed bytes, so a Xet file is an LFS
-//!   object like any other ([`TieredStore`]);
+//!   object like any other: [`TieredStore`] answers lfs-store's `ObjectStore` over both stores,
+//!   which is the one reason this crate depends on lfs-store;
 //! - the global dedup index: chunk hash -> the files that hold it, answered with a shard of
 //!   the xorbs those files use, its chunk hashes keyed with a fresh HMAC key per answer (as
 //!   xet-core's server does), so a client can match only chunks it already has and cannot

@@ -183,10 +183,19 @@ fn import(module: &[u8], name: &[u8]) -> Import {
 }
 
 /// The `module\nname\n` of `GLOBAL` and `INST`; CPython refuses an empty line there
-/// (`bad_readline`) before it imports anything.
-fn global_lines(r: &mut Reader<'_>) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let module = r.line()?;
-    let name = r.line()?;
+/// (`bad_readline`) before it imports anything. A line too long to keep is still one CPython
+/// would import from: it is reported as an import the scanner cannot name (found by the
+/// pickle_oracle fuzz target: `os` and a 144 KB name), and the walk stops.
+fn global_lines(r: &mut Reader<'_>, found: &mut Vec<Import>) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let module = r.name_line()?;
+    let name = r.name_line()?;
+    let (Some(module), Some(name)) = (module, name) else {
+        found.push(Import {
+            module: "unknown".into(),
+            name: "a module or name too long to read".into(),
+        });
+        return Err("a GLOBAL or INST line too long to read".into());
+    };
     if module.is_empty() || name.is_empty() {
         return Err("an empty module or name line".into());
     }
@@ -249,7 +258,7 @@ fn step(
         }
         // Imports.
         b'c' => {
-            let (module, name) = global_lines(r)?;
+            let (module, name) = global_lines(r, found)?;
             found.push(import(&module, &name));
             m.push(o)?;
         }
@@ -257,7 +266,7 @@ fn step(
             if m.marks.is_empty() {
                 return Err("INST without a MARK".into());
             }
-            let (module, name) = global_lines(r)?;
+            let (module, name) = global_lines(r, found)?;
             found.push(import(&module, &name));
             m.pop_mark()?;
             m.push(o)?;

@@ -100,6 +100,30 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// A `GLOBAL` or `INST` line: as [`Reader::line`], except that a line over the limit is
+    /// read to its end (as CPython reads it, whatever its length) and given as `None`.
+    pub(super) fn name_line(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let at = self.pos;
+        let mut out = Vec::new();
+        let mut long = false;
+        loop {
+            let b = self
+                .byte()
+                .map_err(|_| format!("unterminated line at byte {at}"))?;
+            if b == b'\n' {
+                break;
+            }
+            if out.len() == MAX_LINE {
+                long = true;
+                out = Vec::new();
+            }
+            if !long {
+                out.push(b);
+            }
+        }
+        Ok((!long).then_some(out))
+    }
+
     /// A string argument of `n` bytes: kept if short enough to be a name, else skipped.
     pub(super) fn string(&mut self, n: u64) -> Result<Option<Vec<u8>>, String> {
         if n as usize <= MAX_NAME {

@@ -92,3 +92,27 @@ fn not_a_pickle_is_quiet_unless_it_must_be_one() {
     let r = scan_bytes(&legacy, true);
     assert_eq!((r.error, r.imports.len()), (None, 0));
 }
+
+#[test]
+fn a_global_name_too_long_to_keep_is_still_an_import() {
+    // Found by the pickle_oracle fuzz target: CPython reads a GLOBAL line of any length and
+    // calls find_class with it; the scanner stopped at its 64 KiB line limit and, the file
+    // not starting with PROTO, took it for no pickle at all. Now it is an import it cannot
+    // name (blocked), in a pickle it could not read.
+    for op in [&b"c"[..], b"(i"] {
+        let mut data = op.to_vec();
+        data.extend_from_slice(b"os\nsys");
+        data.extend(std::iter::repeat_n(0u8, 144_151));
+        data.extend_from_slice(b"tem\n(S'id'\ntR.");
+        let r = scan_bytes(&data, false);
+        assert!(r.is_pickle, "{:?}", r.error);
+        assert!(r.error.is_some());
+        assert!(r.imports.iter().any(|i| i.module == "unknown"), "{r:?}");
+        assert_eq!(verdict(&r.imports[0]), Verdict::Dangerous);
+    }
+    // A long line elsewhere (a protocol 0 INT argument) is only a line too long to read.
+    let mut int = b"I".to_vec();
+    int.extend(std::iter::repeat_n(b'1', 70_000));
+    int.extend_from_slice(b"\n.");
+    assert!(scan_bytes(&int, false).imports.is_empty());
+}

@@ -314,16 +314,23 @@ fn step(
             let s = r.string(n)?;
             m.push(text(s))?;
         }
-        b'V' => {
-            let line = r.line()?;
-            let s = text::py_raw_unicode(&line).ok_or("a UNICODE argument CPython refuses")?;
-            m.push(V::Str(s.into()))?;
-        }
-        b'S' => {
-            let line = r.line()?;
-            let s = text::py_string(&line).ok_or("a STRING argument CPython refuses")?;
-            m.push(latin1(Some(s)))?;
-        }
+        // CPython reads a line argument of any length: one too long to keep is a value the
+        // walk cannot name (as a long binary string is), never the end of the pickle (found
+        // by the pickle_oracle fuzz target: a 75 KB UNICODE line used as a STACK_GLOBAL name).
+        b'V' => match r.name_line()? {
+            Some(line) => {
+                let s = text::py_raw_unicode(&line).ok_or("a UNICODE argument CPython refuses")?;
+                m.push(V::Str(s.into()))?;
+            }
+            None => m.push(o)?,
+        },
+        b'S' => match r.name_line()? {
+            Some(line) => {
+                let s = text::py_string(&line).ok_or("a STRING argument CPython refuses")?;
+                m.push(latin1(Some(s)))?;
+            }
+            None => m.push(o)?,
+        },
         b'U' => {
             let n = r.uint(1)?;
             let s = r.string(n)?;
@@ -386,7 +393,7 @@ fn step(
             m.push(o)?;
         }
         b'I' | b'L' | b'F' | b'P' => {
-            r.line()?;
+            r.name_line()?;
             m.push(o)?;
         }
         b'N' | 0x88 | 0x89 | b')' | b']' | b'}' | 0x8f | 0x97 => m.push(o)?,

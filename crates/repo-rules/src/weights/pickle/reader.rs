@@ -100,8 +100,9 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    /// A `GLOBAL` or `INST` line: as [`Reader::line`], except that a line over the limit is
-    /// read to its end (as CPython reads it, whatever its length) and given as `None`.
+    /// A line argument CPython reads whatever its length (`GLOBAL` and `INST` names, `UNICODE`,
+    /// `STRING`, numbers, `PERSID`): as [`Reader::line`], except that a line over the limit
+    /// is read to its end and given as `None`.
     pub(super) fn name_line(&mut self) -> Result<Option<Vec<u8>>, String> {
         let at = self.pos;
         let mut out = Vec::new();

@@ -116,3 +116,28 @@ fn a_global_name_too_long_to_keep_is_still_an_import() {
     int.extend_from_slice(b"\n.");
     assert!(scan_bytes(&int, false).imports.is_empty());
 }
+
+#[test]
+fn a_line_argument_too_long_to_keep_is_a_value_not_the_end() {
+    // Found by the pickle_oracle fuzz target: a UNICODE line of 75 KB (`\u0073` and NULs)
+    // named the attribute of a STACK_GLOBAL; CPython decoded it and imported, while the scanner
+    // had stopped at its line limit and, no import seen yet, took the file for no pickle.
+    let mut data = b"V\\u106fs\nV\\u0073".to_vec();
+    data.extend(std::iter::repeat_n(0u8, 75_000));
+    data.extend_from_slice(b"\n\x93(tR.");
+    let r = scan_bytes(&data, false);
+    assert!(r.is_pickle, "{r:?}");
+    assert!(
+        r.imports.iter().any(|i| verdict(i) == Verdict::Dangerous),
+        "{r:?}"
+    );
+    // A long STRING the same way.
+    let mut data = b"S'os'\nS'".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 70_000));
+    data.extend_from_slice(b"'\n\x93(tR.");
+    let r = scan_bytes(&data, false);
+    assert!(
+        r.imports.iter().any(|i| verdict(i) == Verdict::Dangerous),
+        "{r:?}"
+    );
+}

@@ -8,7 +8,11 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 const ORACLE: &str = r#"
-import io, json, pickle, struct, sys
+import io, json, pickle, resource, struct, sys
+# CPython's own unpickler can be made to allocate without bound (LONG_BINPUT 0x5c560a30
+# sizes its memo for 1.5 billion entries): capped, that is a MemoryError like any other
+# failure, not an oracle killed by the kernel.
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 class R(pickle.Unpickler):
     def __init__(self, f, seen):
         super().__init__(f); self.seen = seen

@@ -402,7 +402,10 @@ fn step(
                 return Err("unsupported pickle protocol".into());
             }
         }
-        0x95 => r.skip(8)?,
+        0x95 => {
+            let len = r.uint(8)?;
+            r.frame(len)?;
+        }
         // Taking values off the stack.
         b'Q' | 0x98 | 0x85 => {
             m.pop()?;

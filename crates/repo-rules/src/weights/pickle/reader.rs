@@ -17,6 +17,8 @@ pub(super) struct Reader<'a> {
     pub(super) pos: u64,
     buf: Vec<u8>,
     buf_at: u64,
+    /// Where the current `FRAME` ends, while the walk is inside one.
+    frame_end: Option<u64>,
 }
 
 impl<'a> Reader<'a> {
@@ -27,7 +29,32 @@ impl<'a> Reader<'a> {
             pos: 0,
             buf: Vec::new(),
             buf_at: 0,
+            frame_end: None,
         }
+    }
+
+    /// A `FRAME` of `len` bytes starts here. What a read across its end gives depends on the
+    /// file object CPython reads from (its C unpickler drops the rest of the frame when a
+    /// line or a string runs past it, if the frame is all it has buffered), so such a read is
+    /// refused rather than guessed; so is a frame inside a frame, which no pickler writes.
+    pub(super) fn frame(&mut self, len: u64) -> Result<(), String> {
+        if self.frame_end.is_some_and(|e| self.pos < e) {
+            return Err("a FRAME inside a frame".into());
+        }
+        self.frame_end = Some(self.pos.saturating_add(len));
+        Ok(())
+    }
+
+    /// Ends the frame the walk has left; refuses a read of `n` bytes that would cross its end.
+    fn within_frame(&mut self, n: u64) -> Result<(), String> {
+        match self.frame_end {
+            Some(e) if self.pos >= e => self.frame_end = None,
+            Some(e) if self.pos.saturating_add(n) > e => {
+                return Err(format!("a read across the end of the frame at byte {e}"));
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Makes `[pos, pos + n)` (n ≤ WINDOW) available in the window, as far as the object goes.
@@ -50,6 +77,7 @@ impl<'a> Reader<'a> {
 
     /// The next `n` bytes (n ≤ WINDOW).
     pub(super) fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        self.within_frame(n as u64)?;
         self.fill(n as u64)?;
         let at = (self.pos - self.buf_at) as usize;
         let s = self
@@ -61,6 +89,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn skip(&mut self, n: u64) -> Result<(), String> {
+        self.within_frame(n)?;
         if self.size - self.pos.min(self.size) < n {
             return Err(format!("truncated at byte {}", self.pos));
         }
@@ -84,8 +113,12 @@ impl<'a> Reader<'a> {
     /// It may be empty: `UNICODE` and `PERSID` accept that; the opcodes that do not say so.
     pub(super) fn line(&mut self) -> Result<Vec<u8>, String> {
         let at = self.pos;
+        let frame = self.frame_end.filter(|e| at < *e);
         let mut out = Vec::new();
         loop {
+            if frame == Some(self.pos) {
+                return Err(format!("a line across the end of its frame at byte {at}"));
+            }
             let b = self
                 .byte()
                 .map_err(|_| format!("unterminated line at byte {at}"))?;
@@ -105,9 +138,13 @@ impl<'a> Reader<'a> {
     /// is read to its end and given as `None`.
     pub(super) fn name_line(&mut self) -> Result<Option<Vec<u8>>, String> {
         let at = self.pos;
+        let frame = self.frame_end.filter(|e| at < *e);
         let mut out = Vec::new();
         let mut long = false;
         loop {
+            if frame == Some(self.pos) {
+                return Err(format!("a line across the end of its frame at byte {at}"));
+            }
             let b = self
                 .byte()
                 .map_err(|_| format!("unterminated line at byte {at}"))?;

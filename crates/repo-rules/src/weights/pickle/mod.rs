@@ -60,7 +60,9 @@ pub fn scan(read: ReadAt<'_>, size: u64, strict: bool) -> Report {
             break;
         }
         if n == 0 {
-            report.is_pickle = complete || !found.is_empty();
+            // A FRAME met on the way makes it a pickle, wherever it stands (found by the
+            // pickle_oracle target: EMPTY_DICTs, then PROTO and a frame-crossing GLOBAL).
+            report.is_pickle = complete || !found.is_empty() || r.framed;
         }
         report.imports.extend(found);
         if let Err(e) = res {

@@ -19,6 +19,10 @@ pub(super) struct Reader<'a> {
     buf_at: u64,
     /// Where the current `FRAME` ends, while the walk is inside one.
     frame_end: Option<u64>,
+    /// Whether the walk met a `FRAME` whose length fits the object: only a pickle has one
+    /// (random bytes give a plausible 8-byte length about once in 2^24 tries), so what
+    /// follows is a pickle even if it does not start with PROTO.
+    pub(super) framed: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -30,6 +34,7 @@ impl<'a> Reader<'a> {
             buf: Vec::new(),
             buf_at: 0,
             frame_end: None,
+            framed: false,
         }
     }
 
@@ -38,6 +43,7 @@ impl<'a> Reader<'a> {
     /// line or a string runs past it, if the frame is all it has buffered), so such a read is
     /// refused rather than guessed; so is a frame inside a frame, which no pickler writes.
     pub(super) fn frame(&mut self, len: u64) -> Result<(), String> {
+        self.framed |= len <= self.size.saturating_sub(self.pos);
         if self.frame_end.is_some_and(|e| self.pos < e) {
             return Err("a FRAME inside a frame".into());
         }

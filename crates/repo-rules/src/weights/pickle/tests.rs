@@ -165,3 +165,18 @@ fn a_read_across_the_end_of_a_frame_is_refused() {
     big.extend_from_slice(b"12345678.");
     assert_eq!(scan_bytes(&big, true).error, None);
 }
+
+#[test]
+fn a_pickle_that_does_not_start_with_proto_is_still_one_once_it_has_proto() {
+    // Found by the pickle_oracle fuzz target: `}` opcodes, then PROTO and a GLOBAL line that
+    // crosses its FRAME. Not starting with PROTO, the scan was not strict, and its refusal of
+    // the frame-crossing read was dropped as "no pickle"; CPython imported through it.
+    let mut data = b"}}}}".to_vec();
+    data.extend_from_slice(b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00csi(chx\ns(pxhx\n(tR.");
+    let r = scan_bytes(&data, false);
+    assert!(r.is_pickle, "{r:?}");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("frame")),
+        "{r:?}"
+    );
+}

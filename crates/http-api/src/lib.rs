@@ -37,7 +37,7 @@ use std::time::Duration;
 use accounts::Accounts;
 use axum::Router;
 use git_repos::GitRepos;
-use lfs_store::ObjectStore;
+use lfs_store::LfsStore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -71,6 +71,14 @@ pub struct Config {
     pub max_lfs_object_size: u64,
     /// Key for the signatures on LFS transfer links.
     pub signing_key: Vec<u8>,
+    /// Hand clients presigned object-store URLs for downloads (LFS batch downloads, `resolve`
+    /// of LFS files, Xet xorb ranges) instead of streaming the bytes through this server.
+    /// Ignored on a backend that cannot sign URLs (local disk).
+    pub direct_downloads: bool,
+    /// How long a presigned download URL stays valid.
+    pub direct_url_ttl: Duration,
+    /// Environment the git hooks get beside the repo's (where the content store is).
+    pub hook_env: Vec<(String, String)>,
 }
 
 impl Config {
@@ -87,6 +95,9 @@ impl Config {
             max_lfs_object_size: 500_000_000_000,
             plain_file_memory: 128 << 20,
             signing_key,
+            direct_downloads: false,
+            direct_url_ttl: Duration::from_secs(600),
+            hook_env: Vec::new(),
         }
     }
 }
@@ -146,8 +157,7 @@ pub struct AppState {
 
 struct Inner {
     hub: Hub,
-    store: Arc<dyn ObjectStore>,
-    xet: Arc<xet_store::XetStore>,
+    store: LfsStore,
     signer: lfs::Signer,
     downloads: downloads::DownloadCounter,
     caches: Caches,
@@ -158,21 +168,14 @@ struct Inner {
 }
 
 impl AppState {
-    /// `store` answers for every LFS object; `xet` is the Xet store behind it (for the CAS
-    /// routes), usually both halves of one [`xet_store::TieredStore`].
-    pub fn new(
-        hub: Hub,
-        store: Arc<dyn ObjectStore>,
-        xet: Arc<xet_store::XetStore>,
-        config: Config,
-    ) -> Self {
+    /// `store` answers for every LFS object; the Xet store behind it serves the CAS routes.
+    pub fn new(hub: Hub, store: LfsStore, config: Config) -> Self {
         let limiter =
             limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
         AppState {
             inner: Arc::new(Inner {
                 hub,
                 store,
-                xet,
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
                 caches: Caches::new(),
@@ -224,8 +227,23 @@ impl AppState {
         &self.inner.signer
     }
 
-    fn store(&self) -> &dyn ObjectStore {
-        self.inner.store.as_ref()
+    fn store(&self) -> &LfsStore {
+        &self.inner.store
+    }
+
+    /// A presigned URL for the LFS object, if direct downloads are on and the object store
+    /// can sign one (the object was uploaded whole); `None` to serve it through here.
+    /// Access must have been checked before.
+    async fn direct_url(
+        &self,
+        oid: &hub_types::LfsOid,
+    ) -> Result<Option<String>, lfs_store::StoreError> {
+        if !self.config().direct_downloads {
+            return Ok(None);
+        }
+        self.store()
+            .presign(oid, self.config().direct_url_ttl)
+            .await
     }
 }
 

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use accounts::{Accounts, Lock, LockQuery};
 use anyhow::{Context, Result};
 use hub_types::LfsOid;
-use lfs_store::{LocalStore, ObjectStore};
+use lfs_store::LfsStore;
 use repo_rules::LfsState;
 use tokio::runtime::Runtime;
-use xet_store::{TieredStore, XetStore};
+use xet_store::XetStore;
 
 use crate::hook_git::Entry;
 
@@ -22,7 +22,7 @@ pub struct Server {
     runtime: Runtime,
     db: Accounts,
     /// LFS objects whether uploaded whole or through Xet.
-    store: TieredStore,
+    store: LfsStore,
     /// Bytes of LFS objects read so far (for `MODELHUB_HOOK_STATS`).
     pub bytes_read: std::cell::Cell<u64>,
 }
@@ -40,15 +40,20 @@ impl Server {
             .parse()
             .context("MODELHUB_REPO_ID is not a number")?;
         let pusher_id = var("MODELHUB_PUSHER_ID").and_then(|p| p.parse().ok());
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker: the Xet store's blocking reads hand their requests to it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .context("starting the hook's runtime")?;
         let db = runtime.block_on(Accounts::open(&data_dir.join("modelhub.db")))?;
-        let store = TieredStore::new(
-            LocalStore::open(&data_dir.join("lfs"))?,
-            std::sync::Arc::new(XetStore::open(&data_dir.join("xet"))?),
-        );
+        // The server checked the store at start; the hook only opens it.
+        let blobs = {
+            let _rt = runtime.enter();
+            crate::storage::StorageArgs::from_env()
+                .open_unchecked(&data_dir, std::time::Duration::from_secs(600))?
+        };
+        let store = LfsStore::new(blobs.clone(), std::sync::Arc::new(XetStore::new(blobs)));
         Ok(Some(Server {
             data_dir,
             repo_id,

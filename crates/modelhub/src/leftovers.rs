@@ -1,6 +1,6 @@
 //! What a crash leaves in the data dir, and the lock that says no other server is using it.
 //!
-//! A server killed mid-request leaves partial LFS and Xet uploads (`lfs/tmp`, `xet/tmp`),
+//! A server killed mid-request leaves partial LFS and Xet uploads (`tmp`),
 //! commit scratch repos (`repos/.staging`) and, if git was killed too, push quarantines
 //! (`objects/tmp_objdir-incoming-*` inside a repo). None of it is ever visible (objects are
 //! renamed into place only when whole), but it holds disk. A server owns the data dir while it
@@ -45,7 +45,8 @@ pub struct Cleaned {
 /// Removes every leftover of an earlier run. Call only while holding [`claim`]'s lock.
 pub fn clean(root: &Path) -> io::Result<Cleaned> {
     let mut done = Cleaned::default();
-    for dir in ["lfs/tmp", "xet/tmp", "repos/.staging"] {
+    // `tmp` is the content store's; `lfs/tmp` and `xet/tmp` were before it was one store.
+    for dir in ["tmp", "lfs/tmp", "xet/tmp", "repos/.staging"] {
         empty(&root.join(dir), |_| true, &mut done)?;
     }
     // Quarantines sit in each repo's objects folder: repos/{type}s/{ns}/{name}.git/objects.

@@ -7,6 +7,7 @@ mod hook_git;
 mod hook_server;
 mod leftovers;
 mod serve;
+mod storage;
 mod validate;
 
 use std::path::PathBuf;

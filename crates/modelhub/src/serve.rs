@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use http_api::{AppState, Config};
-use lfs_store::LocalStore;
+use lfs_store::LfsStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -55,6 +55,16 @@ pub struct ServeArgs {
     /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C before they are cut.
     #[arg(long, env = "MODELHUB_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
+    #[command(flatten)]
+    storage: crate::storage::StorageArgs,
+    /// Hand clients short-lived presigned URLs to download straight from the object store
+    /// (LFS batch downloads, `resolve` of LFS files, Xet xorb ranges), after the access check;
+    /// needs S3 storage.
+    #[arg(long, env = "MODELHUB_S3_DIRECT_DOWNLOADS")]
+    s3_direct_downloads: bool,
+    /// Seconds a presigned download URL stays valid.
+    #[arg(long, env = "MODELHUB_S3_URL_TTL", default_value_t = 600)]
+    s3_url_ttl: u64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -97,9 +107,11 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let key = data
         .signing_key()
         .context("cannot read or create the signing key")?;
-    let store = LocalStore::open(&data.root().join("lfs"))
-        .context("cannot open the LFS store")?
-        .with_idle_timeout(Duration::from_secs(args.io_timeout.max(1)));
+    let idle = Duration::from_secs(args.io_timeout.max(1));
+    let blobs = args.storage.open(data.root(), idle).await?;
+    if args.s3_direct_downloads && args.storage.s3()?.is_none() {
+        anyhow::bail!("--s3-direct-downloads needs --storage s3://BUCKET");
+    }
     let mut config = Config::new(data.root().to_owned(), exe, key);
     config.public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
     config.max_pack_ops_per_repo = args.max_pack_ops_per_repo.max(1);
@@ -108,19 +120,21 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     config.max_lfs_object_size = args.max_lfs_object_size;
     config.api_page_size = args.api_page_size.max(1);
     config.plain_file_memory = args.plain_file_memory.clamp(16, 1 << 20) << 20;
+    config.direct_downloads = args.s3_direct_downloads;
+    config.direct_url_ttl = Duration::from_secs(args.s3_url_ttl.clamp(1, 7 * 24 * 3600));
+    config.hook_env = args.storage.env();
     let public_url = config
         .public_url
         .clone()
         .unwrap_or_else(|| "(from each request's Host)".into());
     let xet = Arc::new(
-        xet_store::XetStore::open(&data.root().join("xet"))
-            .context("cannot open the Xet store")?
-            .with_max_file_size(args.max_lfs_object_size),
+        xet_store::XetStore::new(blobs.clone()).with_max_file_size(args.max_lfs_object_size),
     );
-    let store = xet_store::TieredStore::new(store, xet.clone());
-    let state = AppState::new(hub, Arc::new(store), xet, config);
+    let storage = blobs.describe();
+    let store = LfsStore::new(blobs, xet).with_idle_timeout(idle);
+    let state = AppState::new(hub, store, config);
 
-    tracing::info!(data_dir = %data.root().display(), %public_url, "modelhub serving");
+    tracing::info!(data_dir = %data.root().display(), %public_url, %storage, "modelhub serving");
     // Tests and scripts read the bound address from this line.
     println!("modelhub listening on http://{addr}");
     let limits = http_api::Limits {

@@ -44,10 +44,9 @@ impl XetStore {
     /// key may keep only one of the two files without harm beyond a missed dedup.
     pub(crate) fn index_chunk(&self, chunk: &MerkleHash, file: &str) -> Result<(), XetError> {
         let key = chunk.hex();
-        let mut files: Vec<String> = match std::fs::read_to_string(self.path("chunks", &key)) {
-            Ok(s) => s.lines().map(str::to_owned).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e.into()),
+        let mut files: Vec<String> = match self.read_index(&key)? {
+            Some(s) => s.lines().map(str::to_owned).collect(),
+            None => Vec::new(),
         };
         if files.last().map(String::as_str) == Some(file) {
             return Ok(());
@@ -56,16 +55,23 @@ impl XetStore {
         files.push(file.to_owned());
         let skip = files.len().saturating_sub(FILES_PER_KEY);
         let body = files[skip..].join("\n");
-        Ok(self.write_atomic("chunks", &key, body.as_bytes())?)
+        self.write_atomic("chunks", &key, body.as_bytes())
+    }
+
+    /// The files (Xet file hashes, one a line) recorded for dedup key `key`.
+    fn read_index(&self, key: &str) -> Result<Option<String>, XetError> {
+        // FILES_PER_KEY lines of 64 hex digits, with room to spare.
+        let raw = self
+            .backend()
+            .read_blocking(&Self::key("chunks", key), 4096)?;
+        Ok(raw.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// The answer to a global dedup query for `chunk`: a keyed shard, or `None` if no stored
     /// file has the chunk as a dedup key.
     pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
-        let files = match std::fs::read_to_string(self.path("chunks", &chunk.hex())) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(files) = self.read_index(&chunk.hex())? else {
+            return Ok(None);
         };
         let mut xorbs: Vec<MerkleHash> = Vec::new();
         for file in files.lines().rev().take(FILES_PER_ANSWER) {

@@ -34,8 +34,8 @@ impl XetStore {
     /// `expected`, then stores it durably. Returns false if it was stored already. The body
     /// may end with the client's footer or not; the stored footer is rebuilt from the chunks.
     pub fn put_xorb(&self, expected: &MerkleHash, body: &mut dyn Read) -> Result<bool, XetError> {
-        let target = self.xorb_path(expected);
-        if target.exists() {
+        let key = Self::xorb_key(expected);
+        if self.has_xorb(expected)? {
             return Ok(false);
         }
         let tmp = self.spool()?;
@@ -136,8 +136,8 @@ impl XetStore {
             .map_err(|e| std::io::Error::other(format!("writing the xorb footer: {e}")))?;
         w.write_all(&footer)?;
         drop(w);
-        self.persist(tmp, &target)?;
-        Ok(true)
+        // Create-only: a racing upload of the same xorb stored the same bytes.
+        Ok(self.backend().put_file_blocking(&key, tmp)?)
     }
 
     /// Verifies the shard spooled in `body` and registers its files. Every xorb it names must

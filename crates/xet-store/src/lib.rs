@@ -38,20 +38,19 @@
 mod dedup;
 mod ingest;
 mod read;
-mod tiered;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+use content_store::{Backend, ByteRange, LocalBackend, StoreError};
 
 use serde::{Deserialize, Serialize};
 pub use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::xorb_object::XorbObject;
 
 pub use read::{Plan, Term};
-pub use tiered::TieredStore;
 
 /// Largest xorb body accepted (xet-core caps serialized xorbs at 64 MiB; the footer the client
 /// may add comes on top).
@@ -71,6 +70,8 @@ const MAX_CHUNK_BYTES: u32 = 1 << 20;
 const FOOTER_CACHE: usize = 1024;
 /// File records kept in memory (a record is about 100 bytes per term).
 const RECORD_CACHE: usize = 1024;
+/// Largest file record read back (a file of the most terms allowed, at about 120 bytes each).
+const MAX_RECORD_BYTES: u64 = 256 << 20;
 
 /// Why a Xet operation failed; the variants tell the client's faults from the server's.
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +96,21 @@ pub enum XetError {
     /// The requested range starts at or past the end of the file (HTTP 416).
     #[error("the range starts past the end of the file ({size} bytes)")]
     Range { size: u64 },
+    /// The object store did not answer (HTTP 503).
+    #[error("object storage is unavailable: {0}")]
+    Unavailable(String),
     #[error("storage I/O error: {0}")]
     Io(#[from] io::Error),
+}
+
+impl From<StoreError> for XetError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => XetError::Unavailable(m),
+            StoreError::Io(e) => XetError::Io(e),
+            other => XetError::Io(other.into_io()),
+        }
+    }
 }
 
 fn bad_xorb(msg: impl Into<String>) -> XetError {
@@ -206,8 +220,8 @@ impl<T> Memo<T> {
 }
 
 pub struct XetStore {
-    root: PathBuf,
-    tmp: PathBuf,
+    /// Where everything is kept: local disk or object storage, under `xet/`.
+    blobs: Arc<dyn Backend>,
     /// Largest file a shard may register (the server's LFS object limit): what it costs to
     /// rebuild and hash a file is bounded by this, however often its terms repeat a range.
     max_file_size: u64,
@@ -224,20 +238,19 @@ pub fn parse_hash(s: &str) -> Option<MerkleHash> {
 }
 
 impl XetStore {
-    /// Opens (creating) a store under `root`, clearing temp files a crash left behind.
-    pub fn open(root: &Path) -> io::Result<Self> {
-        for d in ["xorbs", "files", "by-xet", "chunks", "tmp"] {
-            std::fs::create_dir_all(root.join(d))?;
-        }
-        let tmp = root.join("tmp");
-        lfs_store::remove_stale_temp_files(&tmp)?;
-        Ok(XetStore {
-            root: root.to_owned(),
-            tmp,
+    /// A store on `blobs` (its keys under `xet/`).
+    pub fn new(blobs: Arc<dyn Backend>) -> Self {
+        XetStore {
+            blobs,
             footers: Memo::new(FOOTER_CACHE),
             records: Memo::new(RECORD_CACHE),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
-        })
+        }
+    }
+
+    /// A store on local disk under `root` (`root/xet/...`, temp files in `root/tmp`).
+    pub fn open(root: &Path) -> io::Result<Self> {
+        Ok(Self::new(Arc::new(LocalBackend::open(root)?)))
     }
 
     /// Sets the largest file a shard may register (default 500 GB, the Hub's limit).
@@ -250,39 +263,34 @@ impl XetStore {
         self.max_file_size
     }
 
+    /// The content store underneath.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.blobs
+    }
+
     /// Where uploads are spooled before they are verified.
     pub fn tmp_dir(&self) -> &Path {
-        &self.tmp
+        self.blobs.tmp_dir()
     }
 
     /// A new temp file for an upload; deleted on drop unless it was stored.
     pub fn spool(&self) -> io::Result<tempfile::NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix("up-")
-            .tempfile_in(&self.tmp)
+        self.blobs.spool()
     }
 
-    fn path(&self, kind: &str, name: &str) -> PathBuf {
-        self.root.join(kind).join(&name[..2]).join(name)
+    /// The content-store key of `name` in folder `kind` (`xet/kind/xx/name`).
+    fn key(kind: &str, name: &str) -> String {
+        format!("xet/{kind}/{}/{name}", &name[..2])
     }
 
-    pub fn xorb_path(&self, hash: &MerkleHash) -> PathBuf {
-        self.path("xorbs", &hash.hex())
+    /// The content-store key of a xorb.
+    pub fn xorb_key(hash: &MerkleHash) -> String {
+        Self::key("xorbs", &hash.hex())
     }
 
-    pub fn has_xorb(&self, hash: &MerkleHash) -> bool {
-        self.xorb_path(hash).exists()
-    }
-
-    /// Bytes on disk under the xorbs folder: what the stored content costs.
-    pub fn xorb_bytes(&self) -> io::Result<u64> {
-        let mut total = 0;
-        for fan in std::fs::read_dir(self.root.join("xorbs"))? {
-            for f in std::fs::read_dir(fan?.path())? {
-                total += f?.metadata()?.len();
-            }
-        }
-        Ok(total)
+    /// Whether the xorb is stored (blocking: call it on the blocking pool).
+    pub fn has_xorb(&self, hash: &MerkleHash) -> Result<bool, XetError> {
+        Ok(self.blobs.size_blocking(&Self::xorb_key(hash))?.is_some())
     }
 
     /// The chunk table of a stored xorb, or `None` if it is not stored.
@@ -291,13 +299,9 @@ impl XetStore {
         if let Some(f) = self.footers.get(&key) {
             return Ok(Some(f));
         }
-        let file = match File::open(self.path("xorbs", &key)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(xorb) = self.read_footer(&Self::key("xorbs", &key))? else {
+            return Ok(None);
         };
-        let xorb = XorbObject::deserialize(&mut BufReader::new(file))
-            .map_err(|e| io::Error::other(format!("stored xorb {key} is unreadable: {e}")))?;
         let footer = Arc::new(Footer {
             hashes: xorb.info.chunk_hashes,
             ends: xorb.info.chunk_boundary_offsets,
@@ -315,10 +319,11 @@ impl XetStore {
         if let Some(r) = self.records.get(sha256) {
             return Ok(Some(r));
         }
-        let raw = match std::fs::read(self.path("files", sha256)) {
-            Ok(raw) => raw,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(raw) = self
+            .blobs
+            .read_blocking(&Self::key("files", sha256), MAX_RECORD_BYTES)?
+        else {
+            return Ok(None);
         };
         let rec: FileRecord = serde_json::from_slice(&raw)
             .map_err(|e| io::Error::other(format!("file record {sha256} is unreadable: {e}")))?;
@@ -332,27 +337,57 @@ impl XetStore {
         &self,
         file_hash: &MerkleHash,
     ) -> Result<Option<Arc<FileRecord>>, XetError> {
-        match std::fs::read_to_string(self.path("by-xet", &file_hash.hex())) {
-            Ok(sha) => self.file_by_sha256(sha.trim()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        match self
+            .blobs
+            .read_blocking(&Self::key("by-xet", &file_hash.hex()), 256)?
+        {
+            Some(sha) => self.file_by_sha256(String::from_utf8_lossy(&sha).trim()),
+            None => Ok(None),
         }
     }
 
-    /// Writes `bytes` to `kind/xx/name` durably and atomically (temp file, fsync, rename,
-    /// fsync of the folder).
-    fn write_atomic(&self, kind: &str, name: &str, bytes: &[u8]) -> io::Result<()> {
-        let target = self.path(kind, name);
-        let mut tmp = self.spool()?;
-        tmp.write_all(bytes)?;
-        self.persist(tmp, &target)
+    /// Writes `bytes` to `kind/xx/name` whole (durably and atomically on either backend).
+    fn write_atomic(&self, kind: &str, name: &str, bytes: &[u8]) -> Result<(), XetError> {
+        Ok(self.blobs.write_blocking(&Self::key(kind, name), bytes)?)
     }
 
-    fn persist(&self, tmp: tempfile::NamedTempFile, target: &Path) -> io::Result<()> {
-        tmp.as_file().sync_all()?;
-        let dir = target.parent().expect("store paths have a parent");
-        std::fs::create_dir_all(dir)?;
-        tmp.persist(target).map_err(|e| e.error)?;
-        File::open(dir)?.sync_all()
+    /// The footer of the stored xorb at `key`: its last four bytes give the footer's length,
+    /// so two ranged reads fetch just the footer, wherever the xorb is stored.
+    fn read_footer(&self, key: &str) -> Result<Option<XorbObject>, XetError> {
+        let Some(size) = self.blobs.size_blocking(key)? else {
+            return Ok(None);
+        };
+        let unreadable =
+            |e: String| io::Error::other(format!("stored xorb {key} is unreadable: {e}"));
+        if size < 4 {
+            return Err(unreadable("it is too short".into()).into());
+        }
+        let tail = self.read_at(key, size - 4, 4)?;
+        let len = u64::from(u32::from_le_bytes(
+            tail[..4].try_into().expect("four bytes"),
+        ));
+        if len + 4 > size {
+            return Err(unreadable("its footer length is past its start".into()).into());
+        }
+        let footer = self.read_at(key, size - 4 - len, len + 4)?;
+        let xorb = XorbObject::deserialize(&mut io::Cursor::new(footer))
+            .map_err(|e| unreadable(e.to_string()))?;
+        Ok(Some(xorb))
+    }
+
+    /// `len` bytes of `key` from `start`.
+    fn read_at(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, XetError> {
+        let range = ByteRange {
+            start,
+            end: start + len - 1,
+        };
+        let mut out = Vec::with_capacity(len as usize);
+        self.blobs
+            .open_blocking(key, Some(range))?
+            .read_to_end(&mut out)?;
+        if out.len() as u64 != len {
+            return Err(io::Error::other(format!("stored object {key} was cut short")).into());
+        }
+        Ok(out)
     }
 }

@@ -1,7 +1,6 @@
 //! Reading files back: reconstruction plans for Xet clients (which chunks of which xorbs, at
 //! which stored byte offsets) and the reconstructed bytes for everyone else.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +125,7 @@ impl XetStore {
         start: u64,
         end: u64,
         idle: Duration,
-    ) -> lfs_store::ByteStream {
+    ) -> content_store::ByteStream {
         let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(QUEUE);
         let store = self.clone();
         tokio::spawn(async move {
@@ -191,7 +190,7 @@ async fn fail(tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>, rec: &FileRecor
 struct Pieces {
     terms: std::vec::IntoIter<Term>,
     /// The open term: its xorb, positioned at its next chunk, and how many chunks are left.
-    open: Option<(BufReader<File>, u32)>,
+    open: Option<(BufReader<Box<dyn Read + Send>>, u32)>,
     skip: u64,
     left: u64,
     buf: Vec<u8>,
@@ -235,9 +234,15 @@ impl Pieces {
                         self.open = None;
                         continue;
                     }
-                    let file = File::open(store.xorb_path(&term.xorb))?;
-                    let mut r = BufReader::with_capacity(1 << 20, file);
-                    r.seek_relative(i64::from(term.stored.0))?;
+                    // Just the term's stored bytes: one ranged read of the xorb.
+                    let range = content_store::ByteRange {
+                        start: u64::from(term.stored.0),
+                        end: u64::from(term.stored.1) - 1,
+                    };
+                    let xorb = store
+                        .backend()
+                        .open_blocking(&XetStore::xorb_key(&term.xorb), Some(range))?;
+                    let r = BufReader::with_capacity(256 << 10, xorb);
                     let (r, n) = self.open.insert((r, term.end - term.start));
                     (r, n)
                 }

@@ -91,7 +91,7 @@ fn service_env(
 
 fn repo_vars(state: &AppState, repo: &Repo) -> Vec<(String, String)> {
     let cfg = state.config();
-    vec![
+    let mut vars = vec![
         (
             "MODELHUB_DATA_DIR".into(),
             cfg.data_dir.display().to_string(),
@@ -100,7 +100,9 @@ fn repo_vars(state: &AppState, repo: &Repo) -> Vec<(String, String)> {
         ("MODELHUB_REPO".into(), repo.repo_ref().id.to_string()),
         ("MODELHUB_REPO_TYPE".into(), repo.repo_type.to_string()),
         ("MODELHUB_REPO_ID".into(), repo.id.to_string()),
-    ]
+    ];
+    vars.extend(cfg.hook_env.iter().cloned());
+    vars
 }
 
 /// The environment of a push by `who`: the repo, the pusher, and the reflog identity (as git

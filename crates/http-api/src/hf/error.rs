@@ -31,6 +31,9 @@ pub enum HfError {
     /// The detail is logged, never sent.
     #[error("Internal server error")]
     Internal(String),
+    /// The object store is down: the detail is logged, the client told to try again.
+    #[error("Storage is temporarily unavailable; try again later")]
+    Unavailable(String),
 }
 
 impl HfError {
@@ -50,6 +53,7 @@ impl HfError {
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+            HfError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
         }
     }
 }
@@ -113,6 +117,7 @@ impl From<lfs_store::StoreError> for HfError {
     fn from(e: lfs_store::StoreError) -> Self {
         match e {
             lfs_store::StoreError::BadRange { size, .. } => HfError::RangeNotSatisfiable(size),
+            lfs_store::StoreError::Unavailable(m) => HfError::Unavailable(m),
             other => HfError::Internal(other.to_string()),
         }
     }
@@ -120,8 +125,12 @@ impl From<lfs_store::StoreError> for HfError {
 
 impl IntoResponse for HfError {
     fn into_response(self) -> Response {
-        if let HfError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "Hub API request failed");
+        match &self {
+            HfError::Internal(detail) => tracing::error!(error = %detail, "Hub API request failed"),
+            HfError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "Hub API request failed: object storage unavailable")
+            }
+            _ => {}
         }
         let (status, code) = self.parts();
         let message = self.to_string();

@@ -185,6 +185,21 @@ pub async fn resolve(
                     file
                 )));
             }
+            // Straight from the object store, as the Hub redirects to its CDN: the answer
+            // carries the metadata clients read (huggingface_hub takes it from this very
+            // response and sends no token to the store).
+            if let Some(url) = state.direct_url(&oid).await? {
+                let v = |s: &str| HeaderValue::from_str(s).map_err(HfError::internal);
+                let mut res = StatusCode::FOUND.into_response();
+                let h = res.headers_mut();
+                h.insert(header::LOCATION, v(&url)?);
+                h.insert(header::ETAG, v(&format!("\"{etag}\""))?);
+                h.insert("x-linked-etag", v(&format!("\"{etag}\""))?);
+                h.insert("x-linked-size", v(&size.to_string())?);
+                h.insert("x-repo-commit", v(&commit)?);
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return Ok(res);
+            }
             if head {
                 Body::empty()
             } else {

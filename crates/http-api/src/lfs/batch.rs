@@ -100,7 +100,7 @@ pub async fn batch(
         }
         let linked = state.accounts().linked_object(repo.id, &oid).await?;
         let stored = match linked {
-            Some(_) => state.store().size(&oid).await.map_err(LfsError::internal)?,
+            Some(_) => state.store().size(&oid).await?,
             None => None,
         };
         if upload {
@@ -125,8 +125,16 @@ pub async fn batch(
         } else {
             match stored {
                 Some(actual) => {
-                    let actions =
-                        json!({ "download": link(Op::Download, &oid, actual, oid.as_str()) });
+                    // Straight from the object store when it signs URLs (access was checked
+                    // above); through this server otherwise.
+                    let download = match state.direct_url(&oid).await? {
+                        Some(href) => json!({
+                            "href": href,
+                            "expires_in": state.config().direct_url_ttl.as_secs(),
+                        }),
+                        None => link(Op::Download, &oid, actual, oid.as_str()),
+                    };
+                    let actions = json!({ "download": download });
                     out.push(json!({ "oid": oid, "size": actual, "authenticated": true, "actions": actions }));
                 }
                 None => out.push(error(

@@ -30,13 +30,12 @@ pub enum LfsError {
     /// The detail is logged, never sent.
     #[error("internal server error")]
     Internal(String),
+    /// The object store is down; git-lfs retries a 503 after `Retry-After`.
+    #[error("storage is temporarily unavailable; try again later")]
+    Unavailable(String),
 }
 
 impl LfsError {
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        LfsError::Internal(e.to_string())
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             LfsError::AuthRequired => StatusCode::UNAUTHORIZED,
@@ -48,6 +47,7 @@ impl LfsError {
             LfsError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             LfsError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             LfsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            LfsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -102,6 +102,7 @@ impl From<StoreError> for LfsError {
             }
             StoreError::Body(_) => LfsError::BadRequest(e.to_string()),
             StoreError::Io(_) => LfsError::Internal(e.to_string()),
+            StoreError::Unavailable(m) => LfsError::Unavailable(m),
         }
     }
 }
@@ -114,8 +115,12 @@ impl From<accounts::AccountsError> for LfsError {
 
 impl IntoResponse for LfsError {
     fn into_response(self) -> Response {
-        if let LfsError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "LFS request failed");
+        match &self {
+            LfsError::Internal(detail) => tracing::error!(error = %detail, "LFS request failed"),
+            LfsError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "LFS request failed: object storage unavailable")
+            }
+            _ => {}
         }
         let mut res = super::json(self.status(), &json!({ "message": self.to_string() }));
         let h = res.headers_mut();
@@ -128,6 +133,9 @@ impl IntoResponse for LfsError {
             LfsError::RangeNotSatisfiable(size) => {
                 let v = HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII");
                 h.insert(header::CONTENT_RANGE, v);
+            }
+            LfsError::Unavailable(_) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ use super::CasError;
 use super::{blocking, cas_url, grant, hash_param, xet, Grant, URL_TTL};
 use crate::edge::http::{parse_range, unix_now};
 use crate::AppState;
+use lfs_store::ByteRange;
 
 /// The file `file` names, if the token's repo holds it. Other repos' files look missing.
 async fn visible_file(
@@ -69,6 +70,32 @@ fn xorb_url(state: &AppState, base: &str, hash: &str, range: (u32, u32), exp: u6
         .signer()
         .sign_message(&format!("xet-xorb\n{hash}\n{a}\n{b}\n{exp}"));
     format!("{base}/xorb/{hash}?r={a}-{b}&x={exp}&s={sig}")
+}
+
+/// A presigned object-store URL for stored bytes `range.0..range.1` of a xorb, when direct
+/// downloads are on and the store signs URLs.
+async fn direct_xorb_url(
+    state: &AppState,
+    hash: &str,
+    range: (u32, u32),
+) -> Result<Option<String>, CasError> {
+    let cfg = state.config();
+    if !cfg.direct_downloads {
+        return Ok(None);
+    }
+    let Some(xorb) = xet_store::parse_hash(hash) else {
+        return Ok(None);
+    };
+    let r = ByteRange {
+        start: u64::from(range.0),
+        end: u64::from(range.1) - 1,
+    };
+    let key = xet_store::XetStore::xorb_key(&xorb);
+    Ok(state
+        .store()
+        .backend()
+        .presign(&key, Some(r), cfg.direct_url_ttl)
+        .await?)
 }
 
 fn terms_json(plan: &Plan) -> Vec<Value> {
@@ -124,20 +151,24 @@ async fn reconstruction(
     let base = cas_url(state, headers);
     let mut by_xorb = Map::new();
     for (hash, ranges) in fetches(&plan) {
-        // One signed URL per range: a link allows exactly the bytes it names.
-        let list = ranges
-            .iter()
-            .map(|&(s, e, a, b)| {
-                let url = xorb_url(state, &base, &hash, (a, b), exp);
-                let chunks = json!({ "start": s, "end": e });
-                let bytes = json!({ "start": a, "end": b - 1 });
-                if v2 {
-                    json!({ "url": url, "ranges": [{ "chunks": chunks, "bytes": bytes }] })
-                } else {
-                    json!({ "range": chunks, "url": url, "url_range": bytes })
-                }
-            })
-            .collect();
+        // One signed URL per range: a link allows exactly the bytes it names. With direct
+        // downloads it is the object store's own presigned URL, whose signature covers the
+        // Range header: a xorb can hold chunks of other files, so a link to all of it would
+        // give away more than this file.
+        let mut list = Vec::with_capacity(ranges.len());
+        for &(s, e, a, b) in &ranges {
+            let url = match direct_xorb_url(state, &hash, (a, b)).await? {
+                Some(url) => url,
+                None => xorb_url(state, &base, &hash, (a, b), exp),
+            };
+            let chunks = json!({ "start": s, "end": e });
+            let bytes = json!({ "start": a, "end": b - 1 });
+            list.push(if v2 {
+                json!({ "url": url, "ranges": [{ "chunks": chunks, "bytes": bytes }] })
+            } else {
+                json!({ "range": chunks, "url": url, "url_range": bytes })
+            });
+        }
         by_xorb.insert(hash, Value::Array(list));
     }
     let mut out = Map::new();
@@ -200,11 +231,12 @@ pub(super) async fn xorb_range(
     if q.x <= unix_now() || a > b || !state.signer().verify_message(&msg, &q.s) {
         return Err(forbidden());
     }
-    let path = xet(&state).xorb_path(&xorb);
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| CasError::NotFound("xorb not found".into()))?;
-    let len = file.metadata().await.map_err(CasError::internal)?.len();
+    let key = xet_store::XetStore::xorb_key(&xorb);
+    let blobs = state.store().backend();
+    let len = blobs
+        .size(&key)
+        .await?
+        .ok_or_else(|| CasError::NotFound("xorb not found".into()))?;
     if b >= len {
         return Err(CasError::RangeNotSatisfiable(len));
     }
@@ -216,12 +248,8 @@ pub(super) async fn xorb_range(
         Some(r) => (r.start, r.end),
         None => (a, b),
     };
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    file.seek(std::io::SeekFrom::Start(start))
-        .await
-        .map_err(CasError::internal)?;
     let n = end - start + 1;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(n), 1 << 20);
+    let stream = blobs.get(&key, Some(ByteRange { start, end })).await?;
     Ok((
         StatusCode::PARTIAL_CONTENT,
         [

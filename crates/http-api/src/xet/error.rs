@@ -25,6 +25,9 @@ pub enum CasError {
     /// The detail is logged, never sent.
     #[error("Internal server error")]
     Internal(String),
+    /// The object store is down (hf_xet retries a 503).
+    #[error("Storage is temporarily unavailable; try again later")]
+    Unavailable(String),
 }
 
 impl CasError {
@@ -41,6 +44,7 @@ impl CasError {
             CasError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CasError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             CasError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CasError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -55,6 +59,19 @@ impl From<XetError> for CasError {
             XetError::NotFound(m) => CasError::NotFound(format!("{m} not found")),
             XetError::Range { size } => CasError::RangeNotSatisfiable(size),
             XetError::Io(e) => CasError::internal(e),
+            XetError::Unavailable(m) => CasError::Unavailable(m),
+        }
+    }
+}
+
+impl From<lfs_store::StoreError> for CasError {
+    fn from(e: lfs_store::StoreError) -> Self {
+        use lfs_store::StoreError;
+        match e {
+            StoreError::NotFound(m) => CasError::NotFound(format!("{m} not found")),
+            StoreError::BadRange { size, .. } => CasError::RangeNotSatisfiable(size),
+            StoreError::Unavailable(m) => CasError::Unavailable(m),
+            other => CasError::internal(other),
         }
     }
 }
@@ -67,8 +84,12 @@ impl From<crate::edge::http::Unsatisfiable> for CasError {
 
 impl IntoResponse for CasError {
     fn into_response(self) -> Response {
-        if let CasError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "Xet CAS request failed");
+        match &self {
+            CasError::Internal(d) => tracing::error!(error = %d, "Xet CAS request failed"),
+            CasError::Unavailable(d) => {
+                tracing::error!(error = %d, "Xet CAS request failed: object storage unavailable")
+            }
+            _ => {}
         }
         let status = self.status();
         let mut res = (

@@ -59,7 +59,7 @@ pub fn cas_routes() -> Router<AppState> {
 }
 
 fn xet(state: &AppState) -> &Arc<XetStore> {
-    &state.inner.xet
+    state.inner.store.xet()
 }
 
 fn scope_name(role: Role) -> &'static str {

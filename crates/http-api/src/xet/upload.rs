@@ -58,7 +58,8 @@ pub(super) async fn upload_xorb(
         ));
     }
     let hash = hash_param(&hash, "the xorb hash")?;
-    if xet(&state).has_xorb(&hash) {
+    let store = xet(&state).clone();
+    if blocking(move || store.has_xorb(&hash)).await? {
         return Ok(Json(json!({ "was_inserted": false })).into_response());
     }
     // The body is spooled to a temp file first (async writes: a slow client holds a task,

@@ -10,8 +10,7 @@
 //! - file records, registered from shards only after every term's verification hash matched
 //!   the stored chunks (the client proves it holds the data), the file hash matched the chunk
 //!   hashes, and the SHA-256 was computed from the reconstructed bytes, so a Xet file is an LFS
-//!   object like any other: [`TieredStore`] answers lfs-store's `ObjectStore` over both stores,
-//!   which is the one reason this crate depends on lfs-store;
+//!   object like any other (lfs-store, above this crate, reads it back by that SHA-256);
 //! - the global dedup index: chunk hash -> the files that hold it, answered with a shard of
 //!   the xorbs those files use, its chunk hashes keyed with a fresh HMAC key per answer (as
 //!   xet-core's server does), so a client can match only chunks it already has and cannot
@@ -21,18 +20,20 @@
 //!
 //! The formats (chunk headers, compression, xorb footers, shards, merkle hashes, verification
 //! range hashes) come from xet-core's own `xet-core-structures` crate, so they are
-//! byte-compatible with the client. Everything is written through `tmp/` and renamed into
-//! place after an fsync: no partial object is ever visible.
+//! byte-compatible with the client. Everything is kept on a `content-store` backend (local
+//! disk or S3-compatible object storage), which makes each write visible whole or not at all.
 //!
-//! Layout under the root (`xx` is the first two hex digits of the name):
-//! `xorbs/xx/<xorb hash>`, `files/xx/<sha256>` (JSON file record), `by-xet/xx/<file hash>`
-//! (its SHA-256), `chunks/xx/<chunk hash>` (file hashes, newest last), `tmp/`.
+//! Keys (`xx` is the first two hex digits of the name): `xet/xorbs/xx/<xorb hash>`,
+//! `xet/files/xx/<sha256>` (JSON file record), `xet/by-xet/xx/<file hash>` (its SHA-256),
+//! `xet/chunks/xx/<chunk hash>` (file hashes, newest last). Records and the index are small
+//! objects behind four methods (`file_by_sha256`, `file_by_xet_hash`, `index_chunk`,
+//! `dedup_shard`), so they can move to the metadata database without touching the rest.
 //! The file records list the xorbs every file references: the reference tracking from which a
 //! garbage collector, marking from the LFS objects commits point at, finds what is unused.
 //!
-//! This crate sits on top of `lfs-store`: [`TieredStore`] implements its `ObjectStore` seam by
-//! putting the two stores behind one door. It knows nothing of HTTP, repos or accounts (which
-//! repo may see which file is the registry's business, as for LFS objects).
+//! The store's methods block (they verify and rebuild on the calling thread): call them on
+//! the blocking pool. It knows nothing of HTTP, repos or accounts (which repo may see which
+//! file is the registry's business, as for LFS objects).
 #![forbid(unsafe_code)]
 
 mod dedup;

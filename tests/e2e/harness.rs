@@ -24,10 +24,11 @@ pub struct Server {
 #[derive(Clone, Debug)]
 pub enum Storage {
     Local,
-    /// `s3://modelhub/PREFIX`, a prefix of its own per server.
+    /// `s3://modelhub/PREFIX`, a prefix of its own per server, on the server at `endpoint`.
     S3 {
         url: String,
         prefix: String,
+        endpoint: String,
     },
 }
 
@@ -50,20 +51,37 @@ impl Storage {
         if !on_s3() {
             return Storage::Local;
         }
-        weed();
+        Storage::s3_for_dir(dir, weed())
+    }
+
+    /// A prefix of bucket `modelhub` of `w` named after the server's temp dir.
+    pub fn s3_for_dir(dir: &Path, w: &s3_testkit::Weed) -> Storage {
         let name = dir.file_name().unwrap().to_string_lossy().to_lowercase();
         let prefix: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         Storage::S3 {
             url: format!("s3://modelhub/{prefix}"),
             prefix,
+            endpoint: w.endpoint.clone(),
         }
     }
 
     /// The `serve` arguments and environment for this store.
-    fn args(&self) -> (Vec<String>, Vec<(&'static str, String)>) {
+    pub fn args(&self) -> (Vec<String>, Vec<(&'static str, String)>) {
         match self {
             Storage::Local => (Vec::new(), Vec::new()),
-            Storage::S3 { url, .. } => (vec!["--storage".into(), url.clone()], weed().env()),
+            Storage::S3 { url, endpoint, .. } => (
+                vec![
+                    "--storage".into(),
+                    url.clone(),
+                    "--s3-endpoint".into(),
+                    endpoint.clone(),
+                ],
+                vec![
+                    ("AWS_ACCESS_KEY_ID", s3_testkit::ACCESS_KEY.into()),
+                    ("AWS_SECRET_ACCESS_KEY", s3_testkit::SECRET_KEY.into()),
+                    ("AWS_REGION", "us-east-1".into()),
+                ],
+            ),
         }
     }
 }
@@ -83,9 +101,14 @@ impl Server {
     }
 
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_on(Storage::for_dir, args)
+    }
+
+    /// A server on the store `storage` picks for its temp dir.
+    pub fn start_on(storage: impl FnOnce(&Path) -> Storage, args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let storage = Storage::for_dir(dir.path());
+        let storage = storage(dir.path());
         let (child, url, addr) = spawn(dir.path(), &storage, args);
         Server {
             url,
@@ -101,7 +124,18 @@ impl Server {
     pub fn crash_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url, addr) = spawn(self.dir.path(), &self.storage, &[]);
+        self.restart_with(&[]);
+    }
+
+    /// Stops the server (SIGKILL) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again (on its data dir and store, with `args`) after it stopped.
+    pub fn restart_with(&mut self, args: &[&str]) {
+        let (child, url, addr) = spawn(self.dir.path(), &self.storage, args);
         (self.child, self.url, self.addr) = (child, url, addr);
     }
 }
@@ -223,7 +257,11 @@ impl Server {
                     (name, e.metadata().unwrap().len())
                 })
                 .collect(),
-            Storage::S3 { prefix: p, .. } => s3_list(&format!("{p}/{prefix}")),
+            Storage::S3 {
+                prefix: p,
+                endpoint,
+                ..
+            } => s3_list(endpoint, &format!("{p}/{prefix}")),
         };
         out.sort();
         out
@@ -233,7 +271,9 @@ impl Server {
     pub fn read_stored(&self, key: &str) -> Vec<u8> {
         match &self.storage {
             Storage::Local => std::fs::read(self.data_dir().join(key)).unwrap(),
-            Storage::S3 { prefix, .. } => s3_read(&format!("{prefix}/{key}")),
+            Storage::S3 {
+                prefix, endpoint, ..
+            } => s3_read(endpoint, &format!("{prefix}/{key}")),
         }
     }
 
@@ -245,16 +285,16 @@ impl Server {
     }
 }
 
-/// Runs `f` with a plain client of the test bucket (the test's own, not the server's).
-fn with_bucket<T>(f: impl AsyncFnOnce(&dyn content_store::Backend) -> T) -> T {
-    let w = weed();
+/// Runs `f` with a plain client of bucket `modelhub` at `endpoint` (the test's own client,
+/// not the server's).
+fn with_bucket<T>(endpoint: &str, f: impl AsyncFnOnce(&dyn content_store::Backend) -> T) -> T {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let mut cfg = content_store::S3Config::from_url("s3://modelhub").unwrap();
-        cfg.endpoint = Some(w.endpoint.clone());
+        cfg.endpoint = Some(endpoint.to_owned());
         cfg.credentials = Some((s3_testkit::ACCESS_KEY.into(), s3_testkit::SECRET_KEY.into()));
         let tmp = tempfile::tempdir().unwrap();
         let b = content_store::S3Backend::new(cfg, tmp.path()).unwrap();
@@ -263,9 +303,9 @@ fn with_bucket<T>(f: impl AsyncFnOnce(&dyn content_store::Backend) -> T) -> T {
 }
 
 /// Keys (last part) and sizes under `prefix` of the test bucket.
-pub fn s3_list(prefix: &str) -> Vec<(String, u64)> {
+pub fn s3_list(endpoint: &str, prefix: &str) -> Vec<(String, u64)> {
     use futures_util::TryStreamExt;
-    with_bucket(async |b| {
+    with_bucket(endpoint, async |b| {
         let all: Vec<content_store::Listed> = b.list(prefix).try_collect().await.unwrap();
         all.into_iter()
             .map(|l| (l.key.rsplit('/').next().unwrap().to_owned(), l.size))
@@ -274,9 +314,9 @@ pub fn s3_list(prefix: &str) -> Vec<(String, u64)> {
 }
 
 /// The bytes of `key` in the test bucket.
-pub fn s3_read(key: &str) -> Vec<u8> {
+pub fn s3_read(endpoint: &str, key: &str) -> Vec<u8> {
     use futures_util::TryStreamExt;
-    with_bucket(async |b| {
+    with_bucket(endpoint, async |b| {
         let chunks: Vec<bytes::Bytes> =
             b.get(key, None).await.unwrap().try_collect().await.unwrap();
         chunks.concat()

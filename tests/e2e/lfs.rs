@@ -33,7 +33,13 @@ fn tmp_leftovers(s: &Server) -> usize {
     s.tmp_leftovers()
 }
 
-fn batch(s: &Server, repo: &str, token: Option<&str>, op: &str, objects: Value) -> (u16, Value) {
+pub(crate) fn batch(
+    s: &Server,
+    repo: &str,
+    token: Option<&str>,
+    op: &str,
+    objects: Value,
+) -> (u16, Value) {
     let body = json!({ "operation": op, "transfers": ["lfs-standalone-file", "basic"], "objects": objects, "hash_algo": "sha256" });
     let (status, v, _) = json_request(
         &s.addr,
@@ -46,13 +52,13 @@ fn batch(s: &Server, repo: &str, token: Option<&str>, op: &str, objects: Value) 
 }
 
 /// The path and query of an action's href (built from the request's Host header).
-fn href_path(_s: &Server, action: &Value) -> String {
+pub(crate) fn href_path(_s: &Server, action: &Value) -> String {
     let href = action["href"].as_str().unwrap();
     let rest = href.strip_prefix("http://").unwrap();
     rest[rest.find('/').unwrap()..].to_owned()
 }
 
-fn put(s: &Server, path: &str, body: &[u8]) -> RawResponse {
+pub(crate) fn put(s: &Server, path: &str, body: &[u8]) -> RawResponse {
     raw(
         &s.addr,
         &request(
@@ -64,12 +70,12 @@ fn put(s: &Server, path: &str, body: &[u8]) -> RawResponse {
     )
 }
 
-fn get(s: &Server, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+pub(crate) fn get(s: &Server, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     raw(&s.addr, &request("GET", path, headers, b""))
 }
 
 /// Uploads `data` to `repo` through the batch API as alice; returns the object id.
-fn upload(s: &Server, repo: &str, token: &str, data: &[u8]) -> String {
+pub(crate) fn upload(s: &Server, repo: &str, token: &str, data: &[u8]) -> String {
     let oid = sha256_hex(data);
     let (status, v) = batch(
         s,

@@ -9,6 +9,7 @@ mod hub_api;
 mod hub_upload;
 mod lfs;
 mod pages;
+mod s3;
 mod validation;
 mod weights;
 mod xet;

@@ -684,28 +684,24 @@ impl Backend for S3Backend {
             let key = format!("tmp/probe-{:016x}", rand::random::<u64>());
             let path = self.key(&key);
             let fail = |what: &str, e: object_store::Error| {
-                StoreError::Unavailable(format!(
-                    "cannot {what} {}: {}",
-                    self.cfg.url(),
-                    one_line(&e)
-                ))
+                StoreError::Unavailable(format!("a test {what} failed: {}", one_line(&e)))
             };
             self.store
                 .put(&path, PutPayload::from_static(b"modelhub"))
                 .await
-                .map_err(|e| fail("write to", e))?;
+                .map_err(|e| fail("write", e))?;
             let back = self
                 .store
                 .get(&path)
                 .await
-                .map_err(|e| fail("read from", e))?
+                .map_err(|e| fail("read", e))?
                 .bytes()
                 .await
-                .map_err(|e| fail("read from", e))?;
+                .map_err(|e| fail("read", e))?;
             self.store
                 .delete(&path)
                 .await
-                .map_err(|e| fail("delete from", e))?;
+                .map_err(|e| fail("delete", e))?;
             if &back[..] != b"modelhub" {
                 return Err(StoreError::Unavailable(format!(
                     "{} gave back other bytes than were written",

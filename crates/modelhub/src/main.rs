@@ -55,6 +55,9 @@ enum Command {
     /// Show the validation policy.
     #[command(subcommand)]
     Policy(validate::PolicyCmd),
+    /// Manage where content is stored.
+    #[command(subcommand)]
+    Storage(storage::StorageCmd),
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
                     Command::Org(c) => admin::org(&cli.data_dir, c).await,
                     Command::Token(c) => admin::token(&cli.data_dir, c).await,
                     Command::Repo(c) => admin::repo(&cli.data_dir, c).await,
+                    Command::Storage(c) => storage::run(&cli.data_dir, c).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")
                     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use xet_core_structures::merklehash::{compute_data_hash, xorb_hash};
 use xet_core_structures::xorb_object::parse_chunk_header;
 
 use crate::{FileRecord, MerkleHash, XetError, XetStore};
@@ -43,6 +44,54 @@ fn stored_xorb_missing(xorb: &str) -> XetError {
 }
 
 impl XetStore {
+    /// Re-reads a stored xorb and checks that its chunks still decompress and hash to its
+    /// name and to its footer (what `storage migrate` checks before it copies one).
+    pub fn check_xorb(&self, hash: &MerkleHash) -> Result<(), XetError> {
+        let name = hash.hex();
+        let footer = self
+            .footer(hash)?
+            .ok_or_else(|| XetError::NotFound(format!("xorb {name}")))?;
+        let damaged =
+            |why: String| XetError::BadXorb(format!("stored xorb {name} is damaged: {why}"));
+        let end = footer.ends.last().copied().unwrap_or(0);
+        if end == 0 {
+            return Err(damaged("it holds no chunks".into()));
+        }
+        let range = content_store::ByteRange {
+            start: 0,
+            end: u64::from(end) - 1,
+        };
+        let mut r = BufReader::with_capacity(
+            256 << 10,
+            self.backend()
+                .open_blocking(&Self::xorb_key(hash), Some(range))?,
+        );
+        let mut pairs = Vec::with_capacity(footer.hashes.len());
+        let mut buf = Vec::new();
+        for c in 0..footer.hashes.len() {
+            let mut hdr = [0u8; 8];
+            r.read_exact(&mut hdr)?;
+            let header = parse_chunk_header(hdr).map_err(|e| damaged(e.to_string()))?;
+            buf.resize(header.get_compressed_length() as usize, 0);
+            r.read_exact(&mut buf)?;
+            let data = header
+                .get_compression_scheme()
+                .and_then(|s| s.decompress_from_slice(&buf))
+                .map_err(|e| damaged(e.to_string()))?;
+            let h = compute_data_hash(&data);
+            if h != footer.hashes[c] {
+                return Err(damaged(format!(
+                    "chunk {c} does not hash to its footer entry"
+                )));
+            }
+            pairs.push((h, data.len() as u64));
+        }
+        if xorb_hash(&pairs) != *hash {
+            return Err(damaged("its chunks do not hash to its name".into()));
+        }
+        Ok(())
+    }
+
     /// The terms covering bytes `start..end` (end exclusive, clamped to the file) of `rec`.
     pub fn plan(&self, rec: &FileRecord, start: u64, end: u64) -> Result<Plan, XetError> {
         if start >= rec.size && rec.size > 0 {

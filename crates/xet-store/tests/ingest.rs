@@ -351,3 +351,22 @@ fn a_shard_cannot_register_a_file_over_the_size_limit() {
         .is_none());
     assert!(tmp_is_empty(&store));
 }
+
+/// A stored xorb whose bytes rotted on disk is found out by `check_xorb` (what `storage
+/// migrate` runs before copying one), and a sound one passes.
+#[test]
+fn check_xorb_finds_a_damaged_stored_xorb() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = XetStore::open(dir.path()).unwrap();
+    let x = xorb(8, CompressionScheme::None);
+    assert!(store.put_xorb(&x.hash, &mut &x.body[..]).unwrap());
+    store.check_xorb(&x.hash).unwrap();
+    let hex = x.hash.hex();
+    let path = dir.path().join("xet/xorbs").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let err = store.check_xorb(&x.hash).unwrap_err();
+    assert!(matches!(err, XetError::BadXorb(_)), "{err}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+}

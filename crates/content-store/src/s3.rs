@@ -256,12 +256,8 @@ impl S3Backend {
                         joined(key, parts.join_next().await)?;
                     }
                     let (bytes, permit) = self.load(full.finish().await?).await?;
-                    let sent = upload.as_mut().expect("opened above").part(bytes);
-                    parts.spawn(async move {
-                        let r = sent.await;
-                        drop(permit);
-                        r
-                    });
+                    let up = upload.as_mut().expect("opened above");
+                    parts.spawn(up.send(bytes, permit));
                 }
             }
         }
@@ -279,12 +275,7 @@ impl S3Backend {
         };
         if last.as_file().metadata()?.len() > 0 {
             let (bytes, permit) = self.load(last).await?;
-            let sent = upload.part(bytes);
-            parts.spawn(async move {
-                let r = sent.await;
-                drop(permit);
-                r
-            });
+            parts.spawn(upload.send(bytes, permit));
         }
         while let Some(r) = parts.join_next().await {
             joined(key, Some(r))?;
@@ -297,22 +288,26 @@ impl S3Backend {
         Ok(())
     }
 
+    /// Room for `len` bytes in the shared upload budget (whole MiB; at most all of it).
+    async fn reserve(&self, len: u64) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        let mib = u32::try_from(len.div_ceil(1 << 20).max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.budget_mib);
+        Ok(self
+            .budget
+            .clone()
+            .acquire_many_owned(mib)
+            .await
+            .map_err(io::Error::other)?)
+    }
+
     /// Reads a spooled part into memory once the shared upload budget has room for it; the
     /// temp file is deleted. The permit is held until the part has been sent.
     async fn load(
         &self,
         file: NamedTempFile,
     ) -> Result<(Bytes, tokio::sync::OwnedSemaphorePermit), StoreError> {
-        let len = file.as_file().metadata()?.len();
-        let mib = u32::try_from(len.div_ceil(1 << 20).max(1))
-            .unwrap_or(u32::MAX)
-            .min(self.budget_mib);
-        let permit = self
-            .budget
-            .clone()
-            .acquire_many_owned(mib)
-            .await
-            .map_err(io::Error::other)?;
+        let permit = self.reserve(file.as_file().metadata()?.len()).await?;
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(file.path()))
             .await
             .map_err(io::Error::other)??;
@@ -396,15 +391,7 @@ impl S3Backend {
             while parts.len() >= self.cfg.parts_in_flight.max(1) {
                 joined(key, parts.join_next().await)?;
             }
-            let mib = u32::try_from(n.div_ceil(1 << 20))
-                .unwrap_or(u32::MAX)
-                .min(self.budget_mib);
-            let permit = self
-                .budget
-                .clone()
-                .acquire_many_owned(mib)
-                .await
-                .map_err(io::Error::other)?;
+            let permit = self.reserve(n).await?;
             let mut f = file.reopen()?;
             let bytes = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
                 use std::io::{Seek, SeekFrom};
@@ -415,12 +402,7 @@ impl S3Backend {
             })
             .await
             .map_err(io::Error::other)??;
-            let sent = upload.part(Bytes::from(bytes));
-            parts.spawn(async move {
-                let r = sent.await;
-                drop(permit);
-                r
-            });
+            parts.spawn(upload.send(Bytes::from(bytes), permit));
             offset += n;
         }
         while let Some(r) = parts.join_next().await {
@@ -513,11 +495,23 @@ impl<'a> Check<'a> {
 struct AbortOnDrop(Option<Box<dyn MultipartUpload>>);
 
 impl AbortOnDrop {
-    fn part(&mut self, bytes: Bytes) -> BoxFuture<'static, object_store::Result<()>> {
-        self.0
+    /// Starts sending the next part; the future holds the part's room in the upload budget
+    /// until the part is sent.
+    fn send(
+        &mut self,
+        bytes: Bytes,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> impl std::future::Future<Output = object_store::Result<()>> + Send + 'static {
+        let sent = self
+            .0
             .as_mut()
             .expect("the upload is still open")
-            .put_part(PutPayload::from(bytes))
+            .put_part(PutPayload::from(bytes));
+        async move {
+            let r = sent.await;
+            drop(permit);
+            r
+        }
     }
 }
 

@@ -31,8 +31,8 @@ PIDS+=("$WEED_PID")
 read -r _ EP <&"${WEED[0]}"
 export AWS_ENDPOINT_URL=$EP AWS_ACCESS_KEY_ID=modelhub-test AWS_SECRET_ACCESS_KEY=modelhub-test-secret AWS_REGION=us-east-1
 
-echo "writing four ${SIZE_MIB} MiB random objects..." >&2
-for i in 1 2 3 4; do head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/object$i"; done
+echo "writing five ${SIZE_MIB} MiB random objects..." >&2
+for i in 1 2 3 4 5; do head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/object$i"; done
 OBJ=$WORK/object1
 SIZE=$(stat -c %s "$OBJ")
 oid() { sha256sum "$1" | cut -d' ' -f1; }
@@ -55,7 +55,7 @@ batch() { # op file -> the first action's href
     curl -sf -u "bench:$TOKEN" -H 'Content-Type: application/vnd.git-lfs+json' -H 'Accept: application/vnd.git-lfs+json' \
         -d "{\"operation\":\"$op\",\"transfers\":[\"basic\"],\"objects\":[{\"oid\":\"$(oid "$f")\",\"size\":$(stat -c %s "$f")}]}" \
         "$MH/bench/weights.git/info/lfs/objects/batch" \
-        | "$PY" -c "import json,sys; o=json.load(sys.stdin)['objects'][0]; print(o['actions']['$op']['href'])"
+        | "$PY" -c "import json,sys; o=json.load(sys.stdin)['objects'][0]; print(o['actions']['$op']['href']) if 'actions' in o else sys.exit(f'batch: {o}')"
 }
 KEY=mh/lfs/objects/${OID:0:2}/${OID:2:2}/$OID
 direct() { "$PY" bench/s3_direct.py "$@"; }
@@ -92,14 +92,14 @@ stop
 # Memory: a fresh server, four concurrent uploads of new objects, then four downloads.
 serve
 pids=()
-for i in 1 2 3 4; do
+for i in 2 3 4 5; do
     u=$(batch upload "$WORK/object$i")
     curl -sf -o /dev/null -T "$WORK/object$i" -H 'Content-Type: application/octet-stream' "$u" & pids+=("$!")
 done
 for p in "${pids[@]}"; do wait "$p"; done
 RSS_UP=$(peak_rss_mib "$MH_PID")
 pids=()
-for i in 1 2 3 4; do
+for i in 2 3 4 5; do
     d=$(batch download "$WORK/object$i")
     curl -sf -o /dev/null "$d" & pids+=("$!")
 done

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
@@ -66,7 +66,7 @@ pub struct S3Config {
     /// Access key id and secret; default: the AWS environment (and its other sources).
     pub credentials: Option<(String, String)>,
     /// Bytes of parts held in memory by all uploads together (parts are spooled to disk as
-    /// they arrive, and read back to be sent within this budget).
+    /// they arrive, and read back into this many bytes' worth of shared part buffers).
     pub upload_memory: usize,
 }
 
@@ -95,7 +95,7 @@ impl S3Config {
             part_size: 16 << 20,
             parts_in_flight: 2,
             credentials: None,
-            upload_memory: 64 << 20,
+            upload_memory: 48 << 20,
         })
     }
 
@@ -117,9 +117,8 @@ pub struct S3Backend {
     /// The runtime the blocking methods hand their requests to.
     rt: Handle,
     idle: Duration,
-    /// The upload memory budget, in MiB.
-    budget: Arc<tokio::sync::Semaphore>,
-    budget_mib: u32,
+    /// The part buffers all uploads share.
+    buffers: Arc<Buffers>,
 }
 
 impl S3Backend {
@@ -172,11 +171,12 @@ impl S3Backend {
         std::fs::create_dir_all(spool)?;
         crate::remove_stale_temp_files(spool)?;
         // At least one part fits, however small the budget.
-        let budget_mib = u32::try_from(cfg.upload_memory.max(cfg.part_size).div_ceil(1 << 20))
-            .unwrap_or(u32::MAX >> 4);
+        let count = (cfg.upload_memory / cfg.part_size).max(1);
         Ok(S3Backend {
-            budget: Arc::new(tokio::sync::Semaphore::new(budget_mib as usize)),
-            budget_mib,
+            buffers: Arc::new(Buffers {
+                permits: Arc::new(tokio::sync::Semaphore::new(count)),
+                free: std::sync::Mutex::new(Vec::new()),
+            }),
             store: Arc::new(store),
             cfg,
             spool: spool.to_owned(),
@@ -255,9 +255,9 @@ impl S3Backend {
                     while parts.len() >= self.cfg.parts_in_flight.max(1) {
                         joined(key, parts.join_next().await)?;
                     }
-                    let (bytes, permit) = self.load(full.finish().await?).await?;
+                    let held = self.load(full.finish().await?).await?;
                     let up = upload.as_mut().expect("opened above");
-                    parts.spawn(up.send(bytes, permit));
+                    parts.spawn(up.send(held));
                 }
             }
         }
@@ -266,16 +266,16 @@ impl S3Backend {
         check.finish()?;
         let last = part.finish().await?;
         let Some(mut upload) = upload else {
-            let (bytes, _permit) = self.load(last).await?;
+            let held = self.load(last).await?;
             self.store
-                .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+                .put_opts(&path, held.payload(), PutOptions::default())
                 .await
                 .map_err(|e| s3_error(key, e))?;
             return Ok(());
         };
         if last.as_file().metadata()?.len() > 0 {
-            let (bytes, permit) = self.load(last).await?;
-            parts.spawn(upload.send(bytes, permit));
+            let held = self.load(last).await?;
+            parts.spawn(upload.send(held));
         }
         while let Some(r) = parts.join_next().await {
             joined(key, Some(r))?;
@@ -288,30 +288,18 @@ impl S3Backend {
         Ok(())
     }
 
-    /// Room for `len` bytes in the shared upload budget (whole MiB; at most all of it).
-    async fn reserve(&self, len: u64) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
-        let mib = u32::try_from(len.div_ceil(1 << 20).max(1))
-            .unwrap_or(u32::MAX)
-            .min(self.budget_mib);
-        Ok(self
-            .budget
-            .clone()
-            .acquire_many_owned(mib)
+    /// Reads a spooled part into one of the shared part buffers, once one is free; the temp
+    /// file is deleted. The buffer stays taken until the part has been sent.
+    async fn load(&self, file: NamedTempFile) -> Result<Held, StoreError> {
+        self.buffers
+            .fill(move |buf| {
+                // A reader of its own: the writer's position is at the end.
+                let mut r = file.reopen()?;
+                let len = r.metadata()?.len() as usize;
+                buf.resize(len, 0);
+                r.read_exact(&mut buf[..])
+            })
             .await
-            .map_err(io::Error::other)?)
-    }
-
-    /// Reads a spooled part into memory once the shared upload budget has room for it; the
-    /// temp file is deleted. The permit is held until the part has been sent.
-    async fn load(
-        &self,
-        file: NamedTempFile,
-    ) -> Result<(Bytes, tokio::sync::OwnedSemaphorePermit), StoreError> {
-        let permit = self.reserve(file.as_file().metadata()?.len()).await?;
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(file.path()))
-            .await
-            .map_err(io::Error::other)??;
-        Ok((Bytes::from(bytes), permit))
     }
 
     async fn get_impl(
@@ -363,12 +351,12 @@ impl S3Backend {
         let part_size = self.part_size(len);
         let path = self.key(key);
         if len <= part_size as u64 {
-            let (bytes, _permit) = self.load(file).await?;
+            let held = self.load(file).await?;
             let opts = PutOptions {
                 mode: PutMode::Create,
                 ..PutOptions::default()
             };
-            return match self.store.put_opts(&path, bytes.into(), opts).await {
+            return match self.store.put_opts(&path, held.payload(), opts).await {
                 Ok(_) => Ok(true),
                 // Another upload of the same content won the race: the bytes are the same.
                 Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
@@ -391,18 +379,17 @@ impl S3Backend {
             while parts.len() >= self.cfg.parts_in_flight.max(1) {
                 joined(key, parts.join_next().await)?;
             }
-            let permit = self.reserve(n).await?;
             let mut f = file.reopen()?;
-            let bytes = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-                use std::io::{Seek, SeekFrom};
-                f.seek(SeekFrom::Start(offset))?;
-                let mut buf = vec![0u8; n as usize];
-                f.read_exact(&mut buf)?;
-                Ok(buf)
-            })
-            .await
-            .map_err(io::Error::other)??;
-            parts.spawn(upload.send(Bytes::from(bytes), permit));
+            let held = self
+                .buffers
+                .fill(move |buf| {
+                    use std::io::{Seek, SeekFrom};
+                    f.seek(SeekFrom::Start(offset))?;
+                    buf.resize(n as usize, 0);
+                    f.read_exact(&mut buf[..])
+                })
+                .await?;
+            parts.spawn(upload.send(held));
             offset += n;
         }
         while let Some(r) = parts.join_next().await {
@@ -495,22 +482,85 @@ impl<'a> Check<'a> {
 struct AbortOnDrop(Option<Box<dyn MultipartUpload>>);
 
 impl AbortOnDrop {
-    /// Starts sending the next part; the future holds the part's room in the upload budget
-    /// until the part is sent.
+    /// Starts sending the next part; the future holds the part's buffer until it is sent.
     fn send(
         &mut self,
-        bytes: Bytes,
-        permit: tokio::sync::OwnedSemaphorePermit,
+        held: Held,
     ) -> impl std::future::Future<Output = object_store::Result<()>> + Send + 'static {
         let sent = self
             .0
             .as_mut()
             .expect("the upload is still open")
-            .put_part(PutPayload::from(bytes));
+            .put_part(held.payload());
         async move {
             let r = sent.await;
-            drop(permit);
+            drop(held);
             r
+        }
+    }
+}
+
+/// The memory all uploads' parts share: a fixed number of part buffers, taken to send a part
+/// and given back (reused, not freed) once it is sent. What uploads hold in memory is these
+/// buffers however many uploads run, and the allocator never sees part-sized churn.
+#[derive(Debug)]
+struct Buffers {
+    permits: Arc<tokio::sync::Semaphore>,
+    free: std::sync::Mutex<Vec<BytesMut>>,
+}
+
+/// A part in one of the shared buffers.
+struct Held {
+    pool: Arc<Buffers>,
+    bytes: Bytes,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Buffers {
+    /// Waits for a free buffer and fills it with `read` on the blocking pool.
+    async fn fill(
+        self: &Arc<Self>,
+        read: impl FnOnce(&mut BytesMut) -> io::Result<()> + Send + 'static,
+    ) -> Result<Held, StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(io::Error::other)?;
+        let mut buf = self
+            .free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        buf.clear();
+        let buf = tokio::task::spawn_blocking(move || read(&mut buf).map(|()| buf))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(Held {
+            pool: self.clone(),
+            bytes: buf.freeze(),
+            _permit: permit,
+        })
+    }
+}
+
+impl Held {
+    fn payload(&self) -> PutPayload {
+        PutPayload::from(self.bytes.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // Back to the pool if nothing else holds the bytes any more (the request is done).
+        if let Ok(buf) = std::mem::take(&mut self.bytes).try_into_mut() {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(buf);
         }
     }
 }

@@ -32,7 +32,7 @@ pub struct StorageArgs {
     pub s3_parts_in_flight: usize,
     /// MiB of memory for parts being sent to S3, all uploads together (each part is spooled
     /// to disk first, so a slow client holds disk, not memory; at least one part).
-    #[arg(long, env = "MODELHUB_S3_UPLOAD_MEMORY", default_value_t = 64)]
+    #[arg(long, env = "MODELHUB_S3_UPLOAD_MEMORY", default_value_t = 48)]
     pub s3_upload_memory: usize,
 }
 
@@ -48,7 +48,7 @@ impl StorageArgs {
             s3_region: var("MODELHUB_S3_REGION"),
             s3_part_size: num("MODELHUB_S3_PART_SIZE", 16),
             s3_parts_in_flight: num("MODELHUB_S3_PARTS_IN_FLIGHT", 2),
-            s3_upload_memory: num("MODELHUB_S3_UPLOAD_MEMORY", 64),
+            s3_upload_memory: num("MODELHUB_S3_UPLOAD_MEMORY", 48),
         }
     }
 
@@ -176,7 +176,7 @@ async fn migrate(root: &Path, args: MigrateArgs) -> Result<()> {
         s3_region: args.s3_region,
         s3_part_size: 16,
         s3_parts_in_flight: 2,
-        s3_upload_memory: 64,
+        s3_upload_memory: 48,
     };
     if target.s3()?.is_none() {
         bail!("--to must be s3://BUCKET[/PREFIX]");

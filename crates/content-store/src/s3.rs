@@ -44,8 +44,11 @@ const MAX_PARTS: u64 = 10_000;
 const MIN_PART: usize = 5 << 20;
 /// Pieces of a download queued ahead of the socket.
 const DOWNLOAD_QUEUE: usize = 2;
-/// Largest piece queued: copied out of the HTTP client's buffers, which are larger.
+/// Largest piece queued, for a client that keeps up: copied out of the HTTP client's buffers,
+/// which are larger.
 const PIECE: usize = 128 << 10;
+/// Piece queued for a client that lags.
+const SLOW_PIECE: usize = 16 << 10;
 /// A download whose client has taken nothing for this long lets go of its store connection.
 const STALL: Duration = Duration::from_secs(1);
 
@@ -644,6 +647,7 @@ async fn pump(
     use tokio::sync::mpsc::error::TrySendError;
     let mut stream = Some(first);
     let mut pending = Bytes::new();
+    let mut piece_size = SLOW_PIECE;
     let fail = |e: &dyn std::error::Error| {
         let msg = one_line(e);
         tracing::warn!(object = %name_of(&key), error = %msg, "object storage read failed");
@@ -690,7 +694,14 @@ async fn pump(
                 }
             }
         }
-        let n = pending.len().min(PIECE);
+        // A full queue means the client is behind: larger pieces would only wait, and its
+        // socket's and the server's write buffers fill with them.
+        piece_size = match tx.capacity() {
+            0 => SLOW_PIECE,
+            c if c == tx.max_capacity() - 1 => (piece_size * 2).min(PIECE),
+            _ => piece_size,
+        };
+        let n = pending.len().min(piece_size);
         let piece = Bytes::copy_from_slice(&pending.split_to(n));
         offset += n as u64;
         permit.send(Ok(piece));

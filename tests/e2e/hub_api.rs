@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::harness::*;
 use crate::lfs::lfs_work;
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = std::env::var_os("MODELHUB_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));

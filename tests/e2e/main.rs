@@ -8,6 +8,7 @@ mod harness;
 mod hub_api;
 mod hub_upload;
 mod lfs;
+mod ops;
 mod pages;
 mod s3;
 mod validation;

@@ -27,6 +27,17 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Whether the database answers a query (for readiness checks).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Connections the pool holds open, and how many of them are idle.
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
         let options = SqliteConnectOptions::new()

@@ -138,7 +138,8 @@ impl S3Backend {
         let endpoint = cfg
             .endpoint
             .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|e| !e.is_empty());
         // No total timeout: a download to a slow client may take hours. A server that stops
         // sending for a minute, or cannot be reached in five seconds, is an error.
         let client = ClientOptions::new()

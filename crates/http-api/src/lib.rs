@@ -7,8 +7,9 @@
 //! spaces. A request enters through `edge`: one typed extractor finds and authorizes the repo
 //! a route names, and the HTTP pieces every surface needs (base URL, `Range`, encodings,
 //! dates) live there, so no surface imports another for them. Each protocol surface has its
-//! own error type that speaks that protocol's error conventions (the Xet CAS too).
-//! [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
+//! own error type that speaks that protocol's error conventions (the Xet CAS too). `ops`
+//! answers the load balancer and Prometheus (`/healthz`, `/readyz`, `/metrics`) and counts
+//! every request on its way through. [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
 //! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ mod hf;
 mod hub;
 mod lfs;
 mod limiter;
+mod ops;
 mod pages;
 mod pktline;
 mod server;
@@ -79,6 +81,8 @@ pub struct Config {
     pub direct_url_ttl: Duration,
     /// Environment the git hooks get beside the repo's (where the content store is).
     pub hook_env: Vec<(String, String)>,
+    /// Addresses `GET /metrics` answers (to others it is missing); loopback by default.
+    pub metrics_allow: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -98,6 +102,10 @@ impl Config {
             direct_downloads: false,
             direct_url_ttl: Duration::from_secs(600),
             hook_env: Vec::new(),
+            metrics_allow: vec![
+                "127.0.0.0/8".parse().expect("a network"),
+                "::1/128".parse().expect("a network"),
+            ],
         }
     }
 }
@@ -165,6 +173,7 @@ struct Inner {
     limiter: limiter::PackLimiter,
     /// Memory for plain files served whole from git.
     blobs: blob_budget::BlobBudget,
+    metrics: ops::Metrics,
 }
 
 impl AppState {
@@ -180,6 +189,7 @@ impl AppState {
                 downloads: downloads::DownloadCounter::default(),
                 caches: Caches::new(),
                 blobs: blob_budget::BlobBudget::new(config.plain_file_memory),
+                metrics: ops::Metrics::default(),
                 config,
                 limiter,
             }),
@@ -257,7 +267,9 @@ pub fn router(state: AppState) -> Router {
             .merge(pages::repo_routes())
             .layer(axum::Extension(t))
     };
+    let track = axum::middleware::from_fn_with_state(state.clone(), ops::track);
     Router::new()
+        .merge(ops::routes())
         .merge(hf::api_routes())
         .merge(hf::xet_token_routes())
         .merge(xet::cas_routes())
@@ -267,6 +279,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/spaces", per_type(hub_types::RepoType::Space))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "Not found\n") })
         .with_state(state)
+        .layer(track)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {

@@ -59,6 +59,26 @@ pub fn default_max_connections() -> usize {
     (soft.saturating_sub(RESERVED_FDS) / 3).clamp(16, 100_000) as usize
 }
 
+/// The app with each request told the address it came from (`ConnectInfo`: what
+/// `--metrics-allow` checks).
+fn with_peer(
+    app: axum::Router,
+    peer: std::net::SocketAddr,
+) -> impl tower::Service<
+    axum::http::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone {
+    tower::ServiceBuilder::new()
+        .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        })
+        .service(app)
+}
+
 /// Serves `router(state)` on `listener` until `shutdown` completes, then stops accepting and
 /// gives the requests in flight `limits.shutdown_grace` to finish.
 pub async fn serve(
@@ -90,9 +110,9 @@ pub async fn serve(
             s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors or a reset before accept: wait a moment, go on.
                     tracing::warn!(error = %e, "accept failed");
@@ -111,7 +131,10 @@ pub async fn serve(
             // is still carried out, so a push whose whole body arrived lands and its caches
             // are dropped. Its answer is simply not heard.
             .half_close(true)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(with_peer(app.clone(), peer)),
+            );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -65,6 +65,15 @@ pub struct ServeArgs {
     /// Seconds a presigned download URL stays valid.
     #[arg(long, env = "MODELHUB_S3_URL_TTL", default_value_t = 600)]
     s3_url_ttl: u64,
+    /// Addresses or networks (comma-separated, e.g. `10.0.0.0/8,127.0.0.1`) allowed to read
+    /// `GET /metrics`; to others it does not exist.
+    #[arg(
+        long,
+        env = "MODELHUB_METRICS_ALLOW",
+        default_value = "127.0.0.1,::1",
+        value_delimiter = ','
+    )]
+    metrics_allow: Vec<String>,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -123,6 +132,16 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     config.direct_downloads = args.s3_direct_downloads;
     config.direct_url_ttl = Duration::from_secs(args.s3_url_ttl.clamp(1, 7 * 24 * 3600));
     config.hook_env = args.storage.env();
+    config.metrics_allow = args
+        .metrics_allow
+        .iter()
+        .map(|a| {
+            let a = a.trim();
+            a.parse::<ipnet::IpNet>()
+                .or_else(|_| a.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("--metrics-allow: {a:?} is not an address or a network"))
+        })
+        .collect::<Result<_>>()?;
     let public_url = config
         .public_url
         .clone()

@@ -161,6 +161,7 @@ pub async fn run(
         .repos()
         .spawn(service, path, advertise, env)
         .map_err(GitError::internal)?;
+    let running = state.inner.metrics.git_running(service.name());
     let stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = child.stdout.take().expect("stdout is piped");
     // A 1 MiB pipe lets git write a pack in fewer, larger pieces: fewer wake-ups and
@@ -219,6 +220,7 @@ pub async fn run(
         stdout: Some(stdout),
         child: Some(child),
         _permit: permit,
+        running: Some(running),
         timeout,
         label,
         finished: false,
@@ -236,6 +238,8 @@ struct Output {
     stdout: Option<ChildStdout>,
     child: Option<Child>,
     _permit: Option<OwnedSemaphorePermit>,
+    /// Counts git as running (in the metrics) until it has exited.
+    running: Option<crate::ops::Running>,
     timeout: Duration,
     label: String,
     finished: bool,
@@ -254,8 +258,10 @@ impl Drop for Output {
         };
         let label = std::mem::take(&mut self.label);
         let (stdout, timeout) = (self.stdout.take(), self.timeout);
+        let running = self.running.take();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
+                let _running = running;
                 if let Some(mut out) = stdout {
                     let mut buf = vec![0; 8192];
                     loop {

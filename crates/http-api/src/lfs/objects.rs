@@ -170,6 +170,7 @@ pub async fn upload(
     }
     let reader = BodyReader::new(body, false, state.config().io_timeout, None);
     state.store().put(&oid, size, body_stream(reader)).await?;
+    state.inner.metrics.stored("lfs", size);
     state.accounts().link_object(repo.id, &oid, size).await?;
     tracing::info!(repo = %repo.repo_ref(), %oid, size, "LFS object stored");
     Ok(StatusCode::OK.into_response())

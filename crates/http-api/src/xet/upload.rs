@@ -66,12 +66,16 @@ pub(super) async fn upload_xorb(
     // never one of the blocking pool's threads), then checked chunk by chunk and stored in
     // one pass on the pool, at disk speed.
     let body = spool(&state, body, xet_store::MAX_XORB_BYTES).await?;
+    let len = body.as_file().metadata().map_or(0, |m| m.len());
     let store = xet(&state).clone();
     let inserted = blocking(move || {
         let mut r = std::io::BufReader::with_capacity(1 << 20, body.reopen()?);
         store.put_xorb(&hash, &mut r)
     })
     .await?;
+    if inserted {
+        state.inner.metrics.stored("xet", len);
+    }
     Ok(Json(json!({ "was_inserted": inserted })).into_response())
 }
 

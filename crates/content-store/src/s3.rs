@@ -195,10 +195,6 @@ impl S3Backend {
         self
     }
 
-    pub fn config(&self) -> &S3Config {
-        &self.cfg
-    }
-
     fn key(&self, key: &str) -> Key {
         if self.cfg.prefix.is_empty() {
             Key::from(key)

@@ -31,7 +31,7 @@ use crate::AppState;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     family: &'static str,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -264,10 +264,26 @@ fn family(path: &str) -> &'static str {
     }
 }
 
+/// The method as a label: the standard ones by name, any other as `other`. A client may send
+/// any token as a method; each one kept as a label would be a new series held forever.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// The middleware every request passes.
 pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let fam = family(req.uri().path());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let m = &state.inner.metrics;
     let into = m
@@ -422,6 +438,13 @@ fn canonical(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::family;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        let odd = axum::http::Method::from_bytes(b"FROBNICATE1").unwrap();
+        assert_eq!(super::method_label(&odd), "other");
+        assert_eq!(super::method_label(&axum::http::Method::PUT), "PUT");
+    }
 
     #[test]
     fn families_name_route_kinds_never_paths() {

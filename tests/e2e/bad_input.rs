@@ -509,6 +509,20 @@ fn idle_and_slow_clients_cannot_starve_the_server_and_a_stop_is_bounded() {
     stuck
         .write_all(b"POST /api/repos/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
         .unwrap();
+    // The stop must find it in flight: wait until the server is handling it (the idle
+    // connections may still sit in the listen queue ahead of it).
+    let wait_for = std::time::Instant::now() + Duration::from_secs(30);
+    while !raw(&s.addr, &request("GET", "/metrics", &[], b""))
+        .text()
+        .lines()
+        .any(|l| l.starts_with("modelhub_http_requests_in_flight{family=\"api\"} 1"))
+    {
+        assert!(
+            std::time::Instant::now() < wait_for,
+            "the stuck request never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let status = std::process::Command::new("kill")
         .args(["-TERM", &s.pid().to_string()])

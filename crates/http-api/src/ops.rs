@@ -66,6 +66,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<FamilyLabel, Histogram>,
+    in_flight: Family<FamilyLabel, Gauge>,
     bytes_in: Family<FamilyLabel, Counter>,
     bytes_out: Family<FamilyLabel, Counter>,
     git_active: Family<ServiceLabel, Gauge>,
@@ -92,6 +93,12 @@ impl Default for Metrics {
             "http_request_duration_seconds",
             "Time from a request's arrival to its response head, by route family",
             latency.clone(),
+        );
+        let in_flight = Family::<FamilyLabel, Gauge>::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being handled (from their arrival to their response head), by route family",
+            in_flight.clone(),
         );
         let bytes_in = Family::<FamilyLabel, Counter>::default();
         registry.register(
@@ -147,6 +154,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            in_flight,
             bytes_in,
             bytes_out,
             git_active,
@@ -296,7 +304,15 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
             count: into,
         })
     });
+    let running = m
+        .in_flight
+        .get_or_create(&FamilyLabel { family: fam })
+        .clone();
+    running.inc();
+    // A guard, so a request whose connection is dropped mid-way is not counted for ever.
+    let running = Running(running);
     let res = next.run(req).await;
+    drop(running);
     let status = res.status().as_u16();
     m.requests
         .get_or_create(&RequestLabels {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs modelhub's whole test suite on a fresh machine: installs what the tests drive (git,
-# git-lfs, chromium, and a Python venv with pinned huggingface_hub, transformers, playwright
-# and SeaweedFS), then builds and runs every test of the workspace, the end-to-end ones
-# included, and the end-to-end tests a second time on the S3 backend.
+# git-lfs, chromium, PostgreSQL, and a Python venv with pinned huggingface_hub, transformers,
+# playwright and SeaweedFS), then builds and runs every test of the workspace, the end-to-end
+# ones included (on SQLite and local disk), and the end-to-end tests a second time the way a
+# cluster runs: metadata on PostgreSQL, content on S3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The tests start their own throwaway PostgreSQL servers (crates/pg-testkit) from Debian's
+# package; none is configured or started by the package for them.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${missing[*]}" >&2
     sudo=""
@@ -45,10 +49,11 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked --all-targets "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# The end-to-end tests once more, every server on the S3 backend (a real SeaweedFS bucket).
+# The end-to-end tests once more, every server on PostgreSQL and the S3 backend (a real
+# SeaweedFS bucket).
 if [ "$status" -eq 0 ]; then
-    echo "tests/run.sh: the end-to-end tests again on S3 storage (SeaweedFS)" >&2
-    MODELHUB_TEST_STORAGE=s3 cargo test --locked -p modelhub --test e2e "$@" 2>&1 | tee -a "$log"
+    echo "tests/run.sh: the end-to-end tests again on PostgreSQL and S3 storage (SeaweedFS)" >&2
+    MODELHUB_TEST_DATABASE=postgres MODELHUB_TEST_STORAGE=s3 cargo test --locked -p modelhub --test e2e "$@" 2>&1 | tee -a "$log"
     status=${PIPESTATUS[0]}
 fi
 # The fuzz targets (crates/fuzz) are built, uninstrumented, so they cannot rot; bench/fuzz.sh

@@ -49,20 +49,22 @@ fn token_is_printed_alone_and_stored_hashed() {
     let token = stdout.trim();
     assert_eq!(stdout, format!("{token}\n"), "the token alone on stdout");
     assert!(token.starts_with("mh_") && token.len() > 40);
-    let db = std::fs::read(s.data_dir().join("modelhub.db")).unwrap();
-    let wal = std::fs::read(s.data_dir().join("modelhub.db-wal")).unwrap_or_default();
-    for file in [db, wal] {
-        assert!(
-            !file.windows(token.len()).any(|w| w == token.as_bytes()),
-            "token stored in clear"
-        );
-    }
+    let stored = s.database_bytes();
+    assert!(
+        stored.windows(b"laptop".len()).any(|w| w == b"laptop"),
+        "the dump holds the token's row"
+    );
+    assert!(
+        !stored.windows(token.len()).any(|w| w == token.as_bytes()),
+        "token stored in clear"
+    );
 }
 
 #[test]
 fn first_start_creates_the_data_dir_and_sigterm_stops_cleanly() {
     let mut s = Server::start();
-    assert!(s.data_dir().join("modelhub.db").exists());
+    // The metadata is in the data dir's SQLite file, or all of it in PostgreSQL.
+    assert_eq!(s.data_dir().join("modelhub.db").exists(), !on_postgres());
     assert!(s.data_dir().join("hooks/pre-receive").exists());
     // The CLI works while the server runs, and the server sees what it wrote.
     s.user("alice");

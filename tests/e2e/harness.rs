@@ -16,6 +16,9 @@ pub struct Server {
     child: Child,
     /// The content store it runs on.
     pub storage: Storage,
+    /// Its PostgreSQL database's URL, when the run is on PostgreSQL (else SQLite in the data
+    /// dir).
+    pub database: Option<String>,
 }
 
 /// Which content store the servers of this test run use: local disk, or a bucket of a real
@@ -46,8 +49,33 @@ pub fn weed() -> &'static s3_testkit::Weed {
     })
 }
 
+/// Whether this run's servers keep their metadata on PostgreSQL (`MODELHUB_TEST_DATABASE=
+/// postgres`; tests/run.sh runs the end-to-end tests once on SQLite and local disk, once on
+/// PostgreSQL and S3, the way a cluster runs).
+pub fn on_postgres() -> bool {
+    std::env::var("MODELHUB_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The test run's one PostgreSQL server; each modelhub server has a database of its own.
+pub fn postgres() -> &'static pg_testkit::Postgres {
+    static PG: std::sync::OnceLock<pg_testkit::Postgres> = std::sync::OnceLock::new();
+    PG.get_or_init(pg_testkit::Postgres::start)
+}
+
+/// A new database on the run's PostgreSQL server, by URL.
+pub fn new_database() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "mh_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    postgres().create_database(&name)
+}
+
 impl Storage {
-    fn for_dir(dir: &Path) -> Storage {
+    pub fn for_dir(dir: &Path) -> Storage {
         if !on_s3() {
             return Storage::Local;
         }
@@ -106,16 +134,27 @@ impl Server {
 
     /// A server on the store `storage` picks for its temp dir.
     pub fn start_on(storage: impl FnOnce(&Path) -> Storage, args: &[&str]) -> Server {
+        Server::start_on_database(storage, on_postgres().then(new_database), args)
+    }
+
+    /// A server on the store `storage` picks and on the PostgreSQL database `database` (by
+    /// URL; `None`: SQLite in its data dir).
+    pub fn start_on_database(
+        storage: impl FnOnce(&Path) -> Storage,
+        database: Option<String>,
+        args: &[&str],
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let storage = storage(dir.path());
-        let (child, url, addr) = spawn(dir.path(), &storage, args);
+        let (child, url, addr) = spawn(dir.path(), &storage, database.as_deref(), args);
         Server {
             url,
             addr,
             dir,
             child,
             storage,
+            database,
         }
     }
 
@@ -135,13 +174,23 @@ impl Server {
 
     /// Starts the server again (on its data dir and store, with `args`) after it stopped.
     pub fn restart_with(&mut self, args: &[&str]) {
-        let (child, url, addr) = spawn(self.dir.path(), &self.storage, args);
+        let (child, url, addr) = spawn(
+            self.dir.path(),
+            &self.storage,
+            self.database.as_deref(),
+            args,
+        );
         (self.child, self.url, self.addr) = (child, url, addr);
     }
 }
 
 /// Starts `modelhub serve` on the data dir under `dir`; returns it with its URL and address.
-fn spawn(dir: &Path, storage: &Storage, args: &[&str]) -> (Child, String, String) {
+fn spawn(
+    dir: &Path,
+    storage: &Storage,
+    database: Option<&str>,
+    args: &[&str],
+) -> (Child, String, String) {
     // The log is appended to, so a restarted server's lines follow the crashed one's.
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -154,6 +203,7 @@ fn spawn(dir: &Path, storage: &Storage, args: &[&str]) -> (Child, String, String
         .args(storage_args)
         .args(args)
         .envs(storage_env)
+        .envs(database.map(|d| ("MODELHUB_DATABASE", d)))
         .env("MODELHUB_DATA_DIR", dir.join("data"))
         .env("HOME", dir.join("home"))
         .env("RUST_LOG", "info")
@@ -201,13 +251,44 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    /// Runs `modelhub ARGS` against this server's data dir.
+    /// Runs `modelhub ARGS` against this server's data dir and database.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .env("MODELHUB_DATA_DIR", self.data_dir())
+            .envs(self.database.as_deref().map(|d| ("MODELHUB_DATABASE", d)))
             .output()
             .unwrap()
+    }
+
+    /// The server's database, as the accounts crate opens it.
+    pub fn accounts_db(&self) -> accounts::Database {
+        match &self.database {
+            Some(url) => accounts::Database::Postgres(url.clone()),
+            None => accounts::Database::Sqlite(self.data_dir().join("modelhub.db")),
+        }
+    }
+
+    /// Every byte the database holds, as far as a reader of its files or a dump sees: the
+    /// SQLite file and its WAL, or `pg_dump`'s output.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match &self.database {
+            Some(url) => {
+                let out = Command::new(pg_testkit::bin_dir().join("pg_dump"))
+                    .args(["--data-only", "-d", url])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "pg_dump: {}", stderr(&out));
+                out.stdout
+            }
+            None => {
+                let mut bytes = std::fs::read(self.data_dir().join("modelhub.db")).unwrap();
+                bytes.extend(
+                    std::fs::read(self.data_dir().join("modelhub.db-wal")).unwrap_or_default(),
+                );
+                bytes
+            }
+        }
     }
 
     pub fn cli_ok(&self, args: &[&str]) -> String {

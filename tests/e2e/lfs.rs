@@ -855,7 +855,13 @@ fn answers_a_tree_listing(s: &Server) -> Result<(), String> {
 
 #[test]
 fn more_stalled_transfers_than_blocking_threads_do_not_starve_the_server() {
-    let (s, token) = Server::with_alice();
+    // 600 requests arrive at once; on PostgreSQL each looks its token up (authorization is
+    // never cached there). They may queue for a database connection longer than the default
+    // 5 s when the machine is loaded: this test is about threads, not the database's pool.
+    let s = Server::start_with(&["--db-timeout", "60"]);
+    s.user("alice");
+    let token = s.token("alice", "write");
+    s.repo("alice/m", false);
     let data = noise(32 << 20, 11);
     let oid = upload(&s, "alice/m", &token, &data);
     let (_, v) = batch(

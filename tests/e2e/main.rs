@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod cluster;
 mod git_http;
 mod harness;
 mod hub_api;
@@ -10,6 +11,7 @@ mod hub_upload;
 mod lfs;
 mod ops;
 mod pages;
+mod postgres;
 mod s3;
 mod validation;
 mod weights;

@@ -59,9 +59,11 @@ fn bad_weights_are_refused_and_good_ones_recorded() {
     let out = w.git("a", &["push", "origin", "main"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let oid = sha256_hex(&weights("good.safetensors"));
-    let db = s.data_dir().join("modelhub.db");
+    let db = s.accounts_db();
     let info = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let accounts = accounts::Accounts::open(&db).await.unwrap();
+        let accounts = accounts::Accounts::connect(&db, &Default::default())
+            .await
+            .unwrap();
         let repo = accounts
             .repo(&hub_types::RepoRef {
                 repo_type: hub_types::RepoType::Model,

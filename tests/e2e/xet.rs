@@ -474,11 +474,15 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
     );
     s.repo("alice/next", false);
     let (_, next) = xet_token(&s, &alice, "alice/next", "read");
-    assert_eq!(
-        gone.split('.').nth(2),
-        next.split('.').nth(2),
-        "the id was not reused"
-    );
+    // SQLite gives the freed id again (the case this guards against); PostgreSQL never
+    // does.
+    if !on_postgres() {
+        assert_eq!(
+            gone.split('.').nth(2),
+            next.split('.').nth(2),
+            "the id was not reused"
+        );
+    }
     assert_eq!(get(&s, &recon, &gone, &[]).status, 401);
     assert_eq!(s.tmp_leftovers(), 0);
 }

@@ -1,8 +1,6 @@
 //! The LFS side of the repo registry: which objects each repo may serve, and file locks.
 
 use hub_types::LfsOid;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use crate::{Accounts, AccountsError};
 
@@ -33,14 +31,17 @@ pub struct LockQuery {
 const LOCK_COLUMNS: &str = "SELECT l.id, l.path, l.ref_name, l.owner_id, a.name, l.locked_at \
      FROM lfs_locks l JOIN accounts a ON a.id = l.owner_id";
 
-fn lock_from_row(r: SqliteRow) -> Lock {
+/// A lock as selected by [`LOCK_COLUMNS`].
+type LockRow = (i64, String, Option<String>, i64, String, String);
+
+fn lock_from_row(r: LockRow) -> Lock {
     Lock {
-        id: r.get(0),
-        path: r.get(1),
-        ref_name: r.get(2),
-        owner_id: r.get(3),
-        owner_name: r.get(4),
-        locked_at: r.get(5),
+        id: r.0,
+        path: r.1,
+        ref_name: r.2,
+        owner_id: r.3,
+        owner_name: r.4,
+        locked_at: r.5,
     }
 }
 
@@ -48,47 +49,53 @@ impl Accounts {
     /// Records that `repo_id` holds object `oid` of `size` bytes.
     pub async fn link_object(&self, repo_id: i64, oid: &LfsOid, size: u64) -> Result<()> {
         let size = i64::try_from(size).map_err(|_| sqlx::Error::Decode("size over i64".into()))?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO lfs_objects (oid, size) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO lfs_objects (oid, size) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
             .bind(oid.as_str())
             .bind(size)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO lfs_repo_objects (repo_id, oid) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(repo_id)
-        .bind(oid.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO lfs_repo_objects (repo_id, oid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(repo_id)
+            .bind(oid.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// The size of `oid` if it is linked to `repo_id`.
     pub async fn linked_object(&self, repo_id: i64, oid: &LfsOid) -> Result<Option<u64>> {
-        let row = sqlx::query(
+        let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT o.size FROM lfs_repo_objects l JOIN lfs_objects o ON o.oid = l.oid \
-             WHERE l.repo_id = ? AND l.oid = ?",
+             WHERE l.repo_id = $1 AND l.oid = $2",
         )
         .bind(repo_id)
         .bind(oid.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|r| r.0 as u64))
     }
 
     /// Stores what validation learnt about an object's weights (JSON), replacing older facts.
     pub async fn record_weights(&self, oid: &LfsOid, info_json: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO lfs_weights (oid, info) VALUES (?, ?) \
+        // `excluded.updated_at` is the column's default: now, in each backend's own words.
+        on_pool!(&self.pool, p => sqlx::query(
+            "INSERT INTO lfs_weights (oid, info) VALUES ($1, $2) \
              ON CONFLICT (oid) DO UPDATE SET info = excluded.info, \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+             updated_at = excluded.updated_at",
         )
         .bind(oid.as_str())
         .bind(info_json)
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
@@ -96,15 +103,15 @@ impl Accounts {
     /// object is linked to `repo_id`: a repo learns nothing about objects it does not hold,
     /// whatever pointer its commits carry.
     pub async fn weights(&self, repo_id: i64, oid: &LfsOid) -> Result<Option<String>> {
-        let row = sqlx::query(
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT w.info FROM lfs_weights w \
-             JOIN lfs_repo_objects l ON l.oid = w.oid AND l.repo_id = ? WHERE w.oid = ?",
+             JOIN lfs_repo_objects l ON l.oid = w.oid AND l.repo_id = $1 WHERE w.oid = $2",
         )
         .bind(repo_id)
         .bind(oid.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.get(0)))
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|r| r.0))
     }
 
     /// Creates a lock, or returns the lock that already holds `path` as the error value.
@@ -115,24 +122,23 @@ impl Accounts {
         ref_name: Option<&str>,
         owner_id: i64,
     ) -> Result<std::result::Result<Lock, Lock>> {
-        let inserted = sqlx::query(
-            "INSERT INTO lfs_locks (repo_id, path, ref_name, owner_id) VALUES (?, ?, ?, ?) \
+        let inserted: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "INSERT INTO lfs_locks (repo_id, path, ref_name, owner_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(repo_id)
         .bind(path)
         .bind(ref_name)
         .bind(owner_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let existing = sqlx::query(&format!(
-            "{LOCK_COLUMNS} WHERE l.repo_id = ? AND l.path = ?"
-        ))
-        .bind(repo_id)
-        .bind(path)
-        .fetch_one(&self.pool)
-        .await
-        .map(lock_from_row)?;
+        .fetch_optional(p)
+        .await)?;
+        let sql = format!("{LOCK_COLUMNS} WHERE l.repo_id = $1 AND l.path = $2");
+        let existing: LockRow = on_pool!(&self.pool, p => sqlx::query_as(&sql)
+            .bind(repo_id)
+            .bind(path)
+            .fetch_one(p)
+            .await)?;
+        let existing = lock_from_row(existing);
         Ok(if inserted.is_some() {
             Ok(existing)
         } else {
@@ -146,33 +152,41 @@ impl Accounts {
         repo_id: i64,
         q: &LockQuery,
     ) -> Result<(Vec<Lock>, Option<i64>)> {
-        let mut sql = format!("{LOCK_COLUMNS} WHERE l.repo_id = ?");
+        let mut sql = format!("{LOCK_COLUMNS} WHERE l.repo_id = $1");
+        let mut n = 1;
+        let mut param = |sql: &mut String, cond: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {cond} ${n}"));
+        };
         if q.path.is_some() {
-            sql.push_str(" AND l.path = ?");
+            param(&mut sql, "l.path =");
         }
         if q.id.is_some() {
-            sql.push_str(" AND l.id = ?");
+            param(&mut sql, "l.id =");
         }
         if q.owner_id.is_some() {
-            sql.push_str(" AND l.owner_id = ?");
+            param(&mut sql, "l.owner_id =");
         }
-        sql.push_str(" AND l.id >= ? ORDER BY l.id LIMIT ?");
-        let mut query = sqlx::query(&sql).bind(repo_id);
-        if let Some(p) = &q.path {
-            query = query.bind(p);
-        }
-        if let Some(id) = q.id {
-            query = query.bind(id);
-        }
-        if let Some(o) = q.owner_id {
-            query = query.bind(o);
-        }
+        param(&mut sql, "l.id >=");
+        sql.push_str(&format!(" ORDER BY l.id LIMIT ${}", n + 1));
         let limit = q.limit.clamp(1, 1000);
-        let rows = query
-            .bind(q.cursor.unwrap_or(0))
-            .bind(limit + 1)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<LockRow> = on_pool!(&self.pool, p => {
+            let mut query = sqlx::query_as(&sql).bind(repo_id);
+            if let Some(path) = &q.path {
+                query = query.bind(path);
+            }
+            if let Some(id) = q.id {
+                query = query.bind(id);
+            }
+            if let Some(o) = q.owner_id {
+                query = query.bind(o);
+            }
+            query
+                .bind(q.cursor.unwrap_or(0))
+                .bind(limit + 1)
+                .fetch_all(p)
+                .await?
+        });
         let mut locks: Vec<Lock> = rows.into_iter().map(lock_from_row).collect();
         let next = if locks.len() as i64 > limit {
             locks.pop().map(|l| l.id)
@@ -183,20 +197,22 @@ impl Accounts {
     }
 
     pub async fn lock(&self, repo_id: i64, id: i64) -> Result<Option<Lock>> {
-        let row = sqlx::query(&format!("{LOCK_COLUMNS} WHERE l.repo_id = ? AND l.id = ?"))
+        let sql = format!("{LOCK_COLUMNS} WHERE l.repo_id = $1 AND l.id = $2");
+        let row: Option<LockRow> = on_pool!(&self.pool, p => sqlx::query_as(&sql)
             .bind(repo_id)
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(p)
+            .await)?;
         Ok(row.map(lock_from_row))
     }
 
     pub async fn delete_lock(&self, repo_id: i64, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM lfs_locks WHERE repo_id = ? AND id = ?")
+        on_pool!(&self.pool, p => sqlx::query("DELETE FROM lfs_locks WHERE repo_id = $1 AND id = $2")
             .bind(repo_id)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }
@@ -208,8 +224,13 @@ mod tests {
 
     #[tokio::test]
     async fn weights_facts_are_read_only_through_a_repo_that_holds_the_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Accounts::open(&dir.path().join("a.db")).await.unwrap();
+        let (_dir, dbs) = crate::store::tests::both().await;
+        for db in dbs {
+            weights_on(db).await;
+        }
+    }
+
+    async fn weights_on(db: Accounts) {
         db.create_user(&Name::parse("alice").unwrap(), false)
             .await
             .unwrap();

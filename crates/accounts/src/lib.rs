@@ -1,12 +1,25 @@
-//! Users, organisations, tokens and the repo registry, in an embedded SQLite database.
+//! Users, organisations, tokens and the repo registry, in SQLite (embedded, the default) or
+//! PostgreSQL (for several nodes).
 //!
 //! This crate owns who may do what: it answers "which user does this token belong to" and
 //! "what may this user do with that repo". It knows nothing of git, HTTP or the disk layout of
-//! repos. The server and the CLI open the same database at once, so it runs in WAL mode with a
-//! busy timeout. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods, so
-//! another backend (PostgreSQL, also spoken by sqlx) has one place to implement; SQLite is the
-//! only one today.
+//! repos. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods, written
+//! once in the dialect both backends speak; each backend has its migrations
+//! (`migrations/sqlite`, `migrations/postgres`, same versions, same tables and columns). On
+//! SQLite the server and the CLI open the same file at once, so it runs in WAL mode with a
+//! busy timeout; on PostgreSQL every node shares one database.
 #![forbid(unsafe_code)]
+
+/// Runs `$body` with `$p` bound to the pool of whichever backend `$pool` is: the body is
+/// written once and compiled for each.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
 
 mod access;
 mod lfs;
@@ -14,7 +27,7 @@ mod store;
 
 pub use access::{access, Principal};
 pub use lfs::{Lock, LockQuery};
-pub use store::Accounts;
+pub use store::{Accounts, Database, DbOptions, RepoLock, Subscription, CHANNEL, REPOS_CHANGED};
 
 use hub_types::{Name, RepoRef, RepoType, Role};
 
@@ -37,6 +50,32 @@ pub enum AccountsError {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl AccountsError {
+    /// Whether the database could not be reached or gave no connection in time: the request
+    /// may succeed later (503), nothing about it is wrong (500).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            AccountsError::Database(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::Protocol(_)
+                ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| {
+                    // PostgreSQL's classes 08 (connection exception) and 57P (operator
+                    // intervention: shutting down, cannot connect now), and a lock not had
+                    // in time (55P03: someone else holds the repo).
+                    c.starts_with("08") || c.starts_with("57P") || c == "55P03"
+                }))
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

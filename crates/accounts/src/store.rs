@@ -1,17 +1,19 @@
-//! The SQLite store behind [`Accounts`]. Every query of the crate is in this file.
+//! The store behind [`Accounts`]: SQLite or PostgreSQL. Every query of the crate is in this
+//! file and `lfs.rs`, written once in the SQL both speak (`$1` parameters, `ON CONFLICT`,
+//! `RETURNING`) and run on whichever pool the database is.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use hub_types::{Name, RepoRef, RepoType, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{ConnectOptions, Connection};
 
 use crate::{access, AccountsError, Org, Principal, Repo, Token, User};
 
@@ -20,44 +22,361 @@ const TOKEN_PREFIX: &str = "mh_";
 
 type Result<T> = std::result::Result<T, AccountsError>;
 
+/// Which database holds the accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file (the embedded default: `modelhub.db` in the data dir).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by its `postgres://` URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `sqlite:` (the file `default_sqlite`), `sqlite:PATH`, or a `postgres://` or
+    /// `postgresql://` URL.
+    pub fn parse(spec: &str, default_sqlite: &Path) -> std::result::Result<Self, String> {
+        if let Some(path) = spec.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            return Ok(Database::Sqlite(if path.is_empty() {
+                default_sqlite.to_owned()
+            } else {
+                PathBuf::from(path)
+            }));
+        }
+        if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            PgConnectOptions::from_str(spec).map_err(|e| format!("{}: {e}", redact(spec)))?;
+            return Ok(Database::Postgres(spec.to_owned()));
+        }
+        Err(format!(
+            "{:?} is neither sqlite:[PATH] nor a postgres:// URL",
+            redact(spec)
+        ))
+    }
+
+    /// The database for a log line or an error: a PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Database::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.find(['/', '?']) {
+        Some(end) => rest[..end]
+            .rsplit_once('@')
+            .map(|(a, h)| (a, format!("{h}{}", &rest[end..])))
+            .unwrap_or(("", rest.to_owned())),
+        None => rest
+            .rsplit_once('@')
+            .map(|(a, h)| (a, h.to_owned()))
+            .unwrap_or(("", rest.to_owned())),
+    };
+    let mut out = format!("{scheme}://");
+    if !auth.is_empty() {
+        match auth.split_once(':') {
+            Some((user, _)) => out.push_str(&format!("{user}:***@")),
+            None => out.push_str(&format!("{auth}@")),
+        }
+    }
+    // Query parameters may carry a password too.
+    match host.split_once('?') {
+        Some((h, q)) => {
+            let q: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            out.push_str(&format!("{h}?{}", q.join("&")));
+        }
+        None => out.push_str(&host),
+    }
+    out
+}
+
+/// How a process uses its database: how many connections it may hold, how long a request
+/// waits for one before it fails (503), and how long one statement may run.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Inserts a user or organisation through `$exec` (a pool or a transaction) and gives its id.
+macro_rules! insert_account {
+    ($exec:expr, $name:expr, $kind:expr, $is_admin:expr) => {{
+        let name: &Name = $name;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO accounts (name, kind, is_admin) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(name.as_str())
+        .bind($kind)
+        .bind($is_admin)
+        .fetch_optional($exec)
+        .await?;
+        row.map(|r| r.0)
+            .ok_or_else(|| AccountsError::NameTaken(name.to_string()))
+    }};
+}
+
+/// The channel of cache events.
+pub const CHANNEL: &str = "modelhub_caches";
+
+/// The event published whenever a repo is created, deleted, moved or made private or public
+/// (by the accounts methods themselves, so the admin commands publish it too).
+pub const REPOS_CHANGED: &str = "repos";
+
+/// Events published on the database by any process (see [`Accounts::publish`]).
+pub struct Subscription(sqlx::postgres::PgListener);
+
+impl Subscription {
+    /// The next event; `Ok(None)` when the connection was lost and has just been made again,
+    /// so events may have been missed meanwhile (drop everything cached).
+    pub async fn next(&mut self) -> Result<Option<String>> {
+        Ok(self.0.try_recv().await?.map(|n| n.payload().to_owned()))
+    }
+}
+
+/// The pool of either backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 /// The accounts database. Cheap to clone: it is a connection pool.
 #[derive(Clone, Debug)]
 pub struct Accounts {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: Pool,
+    /// PostgreSQL: how to open the connections that hold repo locks, and how many may be
+    /// open at once (see [`Accounts::lock_repo`]).
+    lockers: Option<(PgConnectOptions, std::sync::Arc<tokio::sync::Semaphore>)>,
 }
+
+/// Held while a repo's refs are being changed through the API; see [`Accounts::lock_repo`].
+pub struct RepoLock {
+    _held: Option<(sqlx::PgConnection, tokio::sync::OwnedSemaphorePermit)>,
+}
+
+/// Advisory lock keys of repos: this prefix in the top 16 bits ("mh"), the repo id below,
+/// so other users of the database's advisory locks are not collided with by accident.
+const REPO_LOCK_CLASS: i64 = 0x6d68 << 48;
 
 impl Accounts {
     /// Whether the database answers a query (for readiness checks).
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(&self.pool, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Connections the pool holds open, and how many of them are idle.
     pub fn pool_use(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        on_pool!(&self.pool, p => (p.size(), p.num_idle()))
     }
 
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Tells every process on this database that what it caches about `event` is stale
+    /// (PostgreSQL's `NOTIFY` on [`CHANNEL`]; see [`Accounts::subscribe`]). On SQLite it does
+    /// nothing: one server owns the file.
+    pub async fn publish(&self, event: &str) -> Result<()> {
+        if let Pool::Postgres(p) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(event)
+                .execute(p)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The events other processes [publish](Accounts::publish), on PostgreSQL; `None` on
+    /// SQLite.
+    pub async fn subscribe(&self) -> Result<Option<Subscription>> {
+        let Pool::Postgres(p) = &self.pool else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(p).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Subscription(listener)))
+    }
+
+    /// Whether several processes may share this database (PostgreSQL): what one caches,
+    /// another may change.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The setting `name`, stored as `proposed` if no process stored it first: every
+    /// process of the database gets the same value, whoever was first.
+    pub async fn agreed_setting(&self, name: &str, proposed: &str) -> Result<String> {
+        let (value,): (String,) = on_pool!(&self.pool, p => {
+            sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(name)
+                .bind(proposed)
+                .execute(p)
+                .await?;
+            sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(p)
+                .await?
+        });
+        Ok(value)
+    }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // The CLI and the server share the file: wait for a writer rather than failing.
-            .busy_timeout(Duration::from_secs(15));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        Self::connect(&Database::Sqlite(path.to_owned()), &DbOptions::default()).await
+    }
+
+    /// Connects to the database and brings its schema up to date. A PostgreSQL server that
+    /// cannot be reached fails here with the reason its first connection gave.
+    pub async fn connect(db: &Database, opts: &DbOptions) -> Result<Self> {
+        let pool = match db {
+            Database::Sqlite(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    // The CLI and the server share the file: wait for a writer rather than
+                    // failing.
+                    .busy_timeout(Duration::from_secs(15));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                Pool::Sqlite(pool)
+            }
+            Database::Postgres(url) => {
+                let statement_ms = opts.statement_timeout.as_millis().to_string();
+                let options = PgConnectOptions::from_str(url)?
+                    .application_name("modelhub")
+                    .options([("statement_timeout", statement_ms.as_str())])
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                // One connection first, so a server that is down or refuses us says why
+                // (a pool would only say it timed out).
+                tokio::time::timeout(opts.acquire_timeout, options.connect())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)??
+                    .close()
+                    .await?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                // Nodes starting together take turns: sqlx holds an advisory lock while it
+                // migrates.
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Pool::Postgres(pool)
+            }
+        };
+        let lockers = match (db, &pool) {
+            (Database::Postgres(url), Pool::Postgres(_)) => Some((
+                PgConnectOptions::from_str(url)?.application_name("modelhub repo lock"),
+                std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    opts.max_connections.max(1) as usize
+                )),
+            )),
+            _ => None,
+        };
+        Ok(Accounts { pool, lockers })
+    }
+
+    /// Waits (up to `wait`) until no other process on this database changes repo `repo_id`'s
+    /// refs through the API, and keeps it so until the guard drops: PostgreSQL's advisory
+    /// lock, held by a connection of its own (so a process that dies lets go with its
+    /// connection). On SQLite one server owns the repos and git's own compare-and-swap on the
+    /// ref is enough: the guard holds nothing.
+    pub async fn lock_repo(&self, repo_id: i64, wait: Duration) -> Result<RepoLock> {
+        let Some((options, slots)) = &self.lockers else {
+            return Ok(RepoLock { _held: None });
+        };
+        let permit = tokio::time::timeout(wait, slots.clone().acquire_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .expect("the semaphore is never closed");
+        let mut conn = tokio::time::timeout(wait, options.connect())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        sqlx::query("SELECT set_config('lock_timeout', $1, false)")
+            .bind(format!("{}ms", wait.as_millis().max(1)))
+            .execute(&mut conn)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Accounts { pool })
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(REPO_LOCK_CLASS | (repo_id & 0xffff_ffff_ffff))
+            .execute(&mut conn)
+            .await?;
+        Ok(RepoLock {
+            _held: Some((conn, permit)),
+        })
+    }
+
+    /// The tables of the schema and the columns of each, sorted, as the database reports
+    /// them (a test checks both backends agree).
+    pub async fn schema(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let cols: Vec<(String, String)> =
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlx::query_as(
+                        "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                     AND m.name NOT LIKE '_sqlx_%'",
+                    )
+                    .fetch_all(p)
+                    .await?
+                }
+                Pool::Postgres(p) => sqlx::query_as(
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx\\_%'",
+                )
+                .fetch_all(p)
+                .await?,
+            };
+        let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (t, c) in cols {
+            tables.entry(t).or_default().push(c);
+        }
+        Ok(tables
+            .into_iter()
+            .map(|(t, mut c)| {
+                c.sort();
+                (t, c)
+            })
+            .collect())
     }
 
     pub async fn create_user(&self, name: &Name, is_admin: bool) -> Result<User> {
-        let id = self.insert_account(name, "user", is_admin).await?;
+        let id = on_pool!(&self.pool, p => insert_account!(p, name, "user", is_admin))?;
         Ok(User {
             id,
             name: name.to_string(),
@@ -68,14 +387,17 @@ impl Accounts {
     /// Creates an organisation with `owner` as its first admin member.
     pub async fn create_org(&self, name: &Name, owner: &str) -> Result<Org> {
         let owner = self.user(owner).await?;
-        let mut tx = self.pool.begin().await?;
-        let id = insert_account(&mut *tx, name, "org", false).await?;
-        sqlx::query("INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, 'admin')")
-            .bind(id)
-            .bind(owner.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let id = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            let id = insert_account!(&mut *tx, name, "org", false)?;
+            sqlx::query("INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, 'admin')")
+                .bind(id)
+                .bind(owner.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            id
+        });
         Ok(Org {
             id,
             name: name.to_string(),
@@ -86,15 +408,16 @@ impl Accounts {
     pub async fn set_member(&self, org: &str, user: &str, role: Role) -> Result<()> {
         let org = self.org(org).await?;
         let user = self.user(user).await?;
-        sqlx::query(
-            "INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, ?) \
+        on_pool!(&self.pool, p => sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3) \
              ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
         )
         .bind(org.id)
         .bind(user.id)
         .bind(role.as_str())
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
@@ -113,16 +436,15 @@ impl Accounts {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
         let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
-        let id = sqlx::query(
-            "INSERT INTO tokens (user_id, label, role, hash) VALUES (?, ?, ?, ?) RETURNING id",
+        let (id,): (i64,) = on_pool!(&self.pool, p => sqlx::query_as(
+            "INSERT INTO tokens (user_id, label, role, hash) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(user.id)
         .bind(label)
         .bind(role.as_str())
         .bind(token_hash(&secret))
-        .fetch_one(&self.pool)
-        .await?
-        .get::<i64, _>(0);
+        .fetch_one(p)
+        .await)?;
         let token = Token {
             id,
             user_id: user.id,
@@ -136,22 +458,22 @@ impl Accounts {
     /// when it was made.
     pub async fn list_tokens(&self, user: &str) -> Result<Vec<(Token, String)>> {
         let user = self.user(user).await?;
-        let rows = sqlx::query(
-            "SELECT id, label, role, created_at FROM tokens WHERE user_id = ? ORDER BY id",
+        let rows: Vec<(i64, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT id, label, role, created_at FROM tokens WHERE user_id = $1 ORDER BY id",
         )
         .bind(user.id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await)?;
         Ok(rows
             .into_iter()
-            .map(|r| {
+            .map(|(id, label, role, created)| {
                 let token = Token {
-                    id: r.get(0),
+                    id,
                     user_id: user.id,
-                    label: r.get(1),
-                    role: parse_role(r.get(2)),
+                    label,
+                    role: parse_role(&role),
                 };
-                (token, r.get(3))
+                (token, created)
             })
             .collect())
     }
@@ -160,12 +482,13 @@ impl Accounts {
     /// fails at once in this process (the server's token cache forgets it within seconds).
     pub async fn revoke_token(&self, user: &str, id: i64) -> Result<bool> {
         let user = self.user(user).await?;
-        let done = sqlx::query("DELETE FROM tokens WHERE id = ? AND user_id = ?")
+        let done = on_pool!(&self.pool, p => sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user.id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
     }
 
     /// The user a token secret belongs to, or `None` for an unknown token.
@@ -173,162 +496,173 @@ impl Accounts {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
-        let row = sqlx::query(
+        let row: Option<(i64, String, bool, String)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT a.id, a.name, a.is_admin, t.role FROM tokens t \
-             JOIN accounts a ON a.id = t.user_id WHERE t.hash = ?",
+             JOIN accounts a ON a.id = t.user_id WHERE t.hash = $1",
         )
         .bind(token_hash(secret))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| Principal {
-            user_id: r.get(0),
-            name: r.get(1),
-            is_admin: r.get(2),
-            token_role: parse_role(r.get(3)),
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|(user_id, name, is_admin, role)| Principal {
+            user_id,
+            name,
+            is_admin,
+            token_role: parse_role(&role),
         }))
     }
 
     pub async fn user(&self, name: &str) -> Result<User> {
-        sqlx::query("SELECT id, name, is_admin FROM accounts WHERE kind = 'user' AND name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| User {
-                id: r.get(0),
-                name: r.get(1),
-                is_admin: r.get(2),
-            })
+        let row: Option<(i64, String, bool)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT id, name, is_admin FROM accounts WHERE kind = 'user' AND name = $1",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await)?;
+        row.map(|(id, name, is_admin)| User { id, name, is_admin })
             .ok_or_else(|| AccountsError::NoSuchUser(name.to_owned()))
     }
 
     pub async fn org(&self, name: &str) -> Result<Org> {
-        sqlx::query("SELECT id, name FROM accounts WHERE kind = 'org' AND name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| Org {
-                id: r.get(0),
-                name: r.get(1),
-            })
+        let row: Option<(i64, String)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT id, name FROM accounts WHERE kind = 'org' AND name = $1",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await)?;
+        row.map(|(id, name)| Org { id, name })
             .ok_or_else(|| AccountsError::NoSuchOrg(name.to_owned()))
+    }
+
+    /// The id of the user or organisation named `name`.
+    async fn namespace_id(&self, name: &Name) -> Result<i64> {
+        let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT id FROM accounts WHERE name = $1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(p)
+        .await)?;
+        row.map(|r| r.0)
+            .ok_or_else(|| AccountsError::NoSuchNamespace(name.to_string()))
     }
 
     /// Registers a repo in its namespace. The caller creates the repo on disk and removes the
     /// registration again with [`Accounts::delete_repo`] if that fails.
     pub async fn create_repo(&self, repo: &RepoRef, private: bool) -> Result<Repo> {
-        let ns = sqlx::query("SELECT id FROM accounts WHERE name = ?")
-            .bind(repo.id.namespace.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| AccountsError::NoSuchNamespace(repo.id.namespace.to_string()))?
-            .get::<i64, _>(0);
-        let inserted = sqlx::query(
-            "INSERT INTO repos (repo_type, namespace_id, name, private) VALUES (?, ?, ?, ?) \
+        let ns = self.namespace_id(&repo.id.namespace).await?;
+        let inserted: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "INSERT INTO repos (repo_type, namespace_id, name, private) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(repo.repo_type.as_str())
         .bind(ns)
         .bind(repo.id.name.as_str())
         .bind(private)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await)?;
         if inserted.is_none() {
             return Err(AccountsError::RepoExists(
                 repo.repo_type,
                 repo.id.to_string(),
             ));
         }
+        self.publish(REPOS_CHANGED).await?;
         self.repo(repo)
             .await?
             .ok_or_else(|| AccountsError::NoSuchNamespace(repo.id.namespace.to_string()))
     }
 
     pub async fn delete_repo(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM repos WHERE id = ?")
+        on_pool!(&self.pool, p => sqlx::query("DELETE FROM repos WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        self.publish(REPOS_CHANGED).await
     }
 
     /// Finds a repo by type and id; names match whatever their case.
     pub async fn repo(&self, repo: &RepoRef) -> Result<Option<Repo>> {
-        let row = sqlx::query(
+        let row: Option<RepoRow> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads \
              FROM repos r JOIN accounts a ON a.id = r.namespace_id \
-             WHERE r.repo_type = ? AND a.name = ? AND r.name = ?",
+             WHERE r.repo_type = $1 AND a.name = $2 AND r.name = $3",
         )
         .bind(repo.repo_type.as_str())
         .bind(repo.id.namespace.as_str())
         .bind(repo.id.name.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await)?;
         row.map(repo_from_row).transpose()
     }
 
     /// When the repo with this id was created, if it exists. Ids of deleted repos can be
     /// given again; together with the creation time an id names one repo for good.
     pub async fn repo_created_at(&self, id: i64) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT created_at FROM repos WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT created_at FROM repos WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)?;
         Ok(row.map(|r| r.0))
     }
 
     /// Every repo of a type, for listings (the caller filters by access).
     pub async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>> {
-        let rows = sqlx::query(
+        let rows: Vec<RepoRow> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads \
-             FROM repos r JOIN accounts a ON a.id = r.namespace_id WHERE r.repo_type = ? \
+             FROM repos r JOIN accounts a ON a.id = r.namespace_id WHERE r.repo_type = $1 \
              ORDER BY a.name, r.name",
         )
         .bind(repo_type.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await)?;
         rows.into_iter().map(repo_from_row).collect()
     }
 
     pub async fn set_private(&self, id: i64, private: bool) -> Result<()> {
-        sqlx::query("UPDATE repos SET private = ? WHERE id = ?")
+        on_pool!(&self.pool, p => sqlx::query("UPDATE repos SET private = $1 WHERE id = $2")
             .bind(private)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        self.publish(REPOS_CHANGED).await
     }
 
     /// Renames a repo (possibly into another namespace).
     pub async fn move_repo(&self, id: i64, to: &RepoRef) -> Result<Repo> {
-        let ns = sqlx::query("SELECT id FROM accounts WHERE name = ?")
-            .bind(to.id.namespace.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))?
-            .get::<i64, _>(0);
-        let updated = sqlx::query("UPDATE repos SET namespace_id = ?, name = ? WHERE id = ?")
-            .bind(ns)
-            .bind(to.id.name.as_str())
-            .bind(id)
-            .execute(&self.pool)
-            .await;
+        let ns = self.namespace_id(&to.id.namespace).await?;
+        let updated = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE repos SET namespace_id = $1, name = $2 WHERE id = $3",
+        )
+        .bind(ns)
+        .bind(to.id.name.as_str())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()));
         match updated {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(AccountsError::RepoExists(to.repo_type, to.id.to_string()))
             }
             other => other?,
         };
+        self.publish(REPOS_CHANGED).await?;
         self.repo(to)
             .await?
             .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))
     }
 
     pub async fn add_downloads(&self, id: i64, n: i64) -> Result<()> {
-        sqlx::query("UPDATE repos SET downloads = downloads + ? WHERE id = ?")
-            .bind(n)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE repos SET downloads = downloads + $1 WHERE id = $2",
+        )
+        .bind(n)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
@@ -352,64 +686,46 @@ impl Accounts {
 
     /// The organisations a user belongs to, with their role in each.
     pub async fn orgs_of(&self, user_id: i64) -> Result<Vec<(String, Role)>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT o.name, m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
-             WHERE m.user_id = ? ORDER BY o.name",
+             WHERE m.user_id = $1 ORDER BY o.name",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await)?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.get(0), parse_role(r.get(1))))
+            .map(|(org, role)| (org, parse_role(&role)))
             .collect())
     }
 
     async fn org_role(&self, user_id: i64, org: &str) -> Result<Option<Role>> {
-        let row = sqlx::query(
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
-             WHERE o.name = ? AND m.user_id = ?",
+             WHERE o.name = $1 AND m.user_id = $2",
         )
         .bind(org)
         .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| parse_role(r.get(0))))
-    }
-
-    async fn insert_account(&self, name: &Name, kind: &str, is_admin: bool) -> Result<i64> {
-        insert_account(&self.pool, name, kind, is_admin).await
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|r| parse_role(&r.0)))
     }
 }
 
-async fn insert_account<'e, E>(exec: E, name: &Name, kind: &str, is_admin: bool) -> Result<i64>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
-    let row = sqlx::query(
-        "INSERT INTO accounts (name, kind, is_admin) VALUES (?, ?, ?) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(name.as_str())
-    .bind(kind)
-    .bind(is_admin)
-    .fetch_optional(exec)
-    .await?;
-    row.map(|r| r.get(0))
-        .ok_or_else(|| AccountsError::NameTaken(name.to_string()))
-}
+/// A repo as selected: id, type, namespace, name, private, created at, downloads.
+type RepoRow = (i64, String, String, String, bool, String, i64);
 
-fn repo_from_row(r: SqliteRow) -> Result<Repo> {
-    // Rows were validated on the way in; a failure here means the file was edited by hand.
+fn repo_from_row(r: RepoRow) -> Result<Repo> {
+    // Rows were validated on the way in; a failure here means the data was edited by hand.
     let corrupt = |what: String| AccountsError::Database(sqlx::Error::Decode(what.into()));
     Ok(Repo {
-        id: r.get(0),
-        repo_type: RepoType::from_str(r.get(1)).map_err(|e| corrupt(e.to_string()))?,
-        namespace: Name::parse(r.get(2)).map_err(|e| corrupt(e.to_string()))?,
-        name: Name::parse(r.get(3)).map_err(|e| corrupt(e.to_string()))?,
-        private: r.get(4),
-        created_at: r.get(5),
-        downloads: r.get(6),
+        id: r.0,
+        repo_type: RepoType::from_str(&r.1).map_err(|e| corrupt(e.to_string()))?,
+        namespace: Name::parse(&r.2).map_err(|e| corrupt(e.to_string()))?,
+        name: Name::parse(&r.3).map_err(|e| corrupt(e.to_string()))?,
+        private: r.4,
+        created_at: r.5,
+        downloads: r.6,
     })
 }
 
@@ -423,7 +739,7 @@ fn token_hash(secret: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use hub_types::RepoId;
 
@@ -431,10 +747,88 @@ mod tests {
         Name::parse(s).unwrap()
     }
 
+    /// One PostgreSQL server for the crate's tests; each test has its own database.
+    fn postgres() -> &'static pg_testkit::Postgres {
+        static PG: std::sync::OnceLock<pg_testkit::Postgres> = std::sync::OnceLock::new();
+        PG.get_or_init(pg_testkit::Postgres::start)
+    }
+
+    /// A fresh database on each backend (the temp dir holds the SQLite file).
+    pub(crate) async fn both() -> (tempfile::TempDir, Vec<Accounts>) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Accounts::open(&dir.path().join("a.db")).await.unwrap();
+        let db = format!(
+            "t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let url = postgres().create_database(&db);
+        let pg = Accounts::connect(&Database::Postgres(url), &DbOptions::default())
+            .await
+            .unwrap();
+        (dir, vec![sqlite, pg])
+    }
+
+    #[tokio::test]
+    async fn both_backends_hold_the_same_tables_and_columns() {
+        let (_dir, dbs) = both().await;
+        let sqlite = dbs[0].schema().await.unwrap();
+        let pg = dbs[1].schema().await.unwrap();
+        assert!(sqlite.len() >= 8, "{sqlite:?}");
+        assert_eq!(sqlite, pg);
+        // And their migrations are in step: the same versions and names.
+        let names = |dir: &str| {
+            let mut v: Vec<String> =
+                std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
+    }
+
+    #[test]
+    fn database_specs_and_descriptions_keep_passwords_out() {
+        let default = Path::new("/data/modelhub.db");
+        assert_eq!(
+            Database::parse("sqlite:", default).unwrap(),
+            Database::Sqlite(default.to_owned())
+        );
+        assert_eq!(
+            Database::parse("sqlite:/x/y.db", default).unwrap(),
+            Database::Sqlite("/x/y.db".into())
+        );
+        let pg = Database::parse(
+            "postgres://hub:s3cret@db.example:5433/hub?sslmode=prefer",
+            default,
+        )
+        .unwrap();
+        assert_eq!(
+            pg.describe(),
+            "postgres://hub:***@db.example:5433/hub?sslmode=prefer"
+        );
+        assert_eq!(
+            redact("postgresql://db/hub?user=x&password=s3cret"),
+            "postgresql://db/hub?user=x&password=***"
+        );
+        assert_eq!(redact("postgres://hub@db/hub"), "postgres://hub@db/hub");
+        let err = Database::parse("mysql://root:pw@db/x", default).unwrap_err();
+        assert!(!err.contains("pw@"), "{err}");
+    }
+
     #[tokio::test]
     async fn users_orgs_tokens_and_repos() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Accounts::open(&dir.path().join("a.db")).await.unwrap();
+        let (_dir, dbs) = both().await;
+        for db in dbs {
+            users_orgs_tokens_and_repos_on(db).await;
+        }
+    }
+
+    async fn users_orgs_tokens_and_repos_on(db: Accounts) {
         db.create_user(&name("alice"), false).await.unwrap();
         db.create_user(&name("bob"), false).await.unwrap();
         assert!(matches!(

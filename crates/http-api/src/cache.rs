@@ -1,6 +1,7 @@
 //! Small in-memory caches for the hot read paths (every `from_pretrained` resolves a few
-//! files): what changes is cached briefly and dropped when this server changes it; what cannot
-//! change (a file at a commit) is cached until the cache is full.
+//! files): what changes is cached briefly and dropped when this server (or, on PostgreSQL,
+//! any node of the hub) changes it; what cannot change (a file at a commit) is cached until
+//! the cache is full.
 
 use std::collections::HashMap;
 use std::hash::Hash;

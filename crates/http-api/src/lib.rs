@@ -140,15 +140,22 @@ fn repo_key(repo: &accounts::Repo) -> RepoKey {
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
+/// The event a node publishes when a repo's refs moved: `revisions ID CREATED_AT`.
+const REVISIONS_EVENT: &str = "revisions";
 const REVISION_TTL: Duration = Duration::from_secs(60);
 
 impl Caches {
-    fn new() -> Self {
+    /// `shared`: other nodes change the same database. Then who may do what is never cached
+    /// (a revoked token or a repo made private stops working on every node at once), and the
+    /// rest is dropped on every node when any node changes it (see [`AppState::follow`]).
+    fn new(shared: bool) -> Self {
+        let authz_ttl = if shared { Duration::ZERO } else { CACHE_TTL };
         Caches {
-            repos: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
-            tokens: cache::TtlCache::new(Some(CACHE_TTL), 10_000),
-            // Refs move only through this server (pushes and the API drop the cache), so a
-            // longer life is safe; it spares listings re-resolving every repo.
+            repos: cache::TtlCache::new(Some(authz_ttl), 10_000),
+            tokens: cache::TtlCache::new(Some(authz_ttl), 10_000),
+            // Refs move only through the servers of this database (pushes and the API drop
+            // the cache, on every node), so a longer life is safe; it spares listings
+            // re-resolving every repo.
             revisions: cache::TtlCache::new(Some(REVISION_TTL), 100_000),
             files: cache::TtlCache::new(None, 4096),
             summaries: cache::TtlCache::new(None, 100_000),
@@ -179,6 +186,7 @@ struct Inner {
 impl AppState {
     /// `store` answers for every LFS object; the Xet store behind it serves the CAS routes.
     pub fn new(hub: Hub, store: LfsStore, config: Config) -> Self {
+        let shared = hub.accounts.is_shared();
         let limiter =
             limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
         AppState {
@@ -187,7 +195,7 @@ impl AppState {
                 store,
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
-                caches: Caches::new(),
+                caches: Caches::new(shared),
                 blobs: blob_budget::BlobBudget::new(config.plain_file_memory),
                 metrics: ops::Metrics::default(),
                 config,
@@ -215,11 +223,76 @@ impl AppState {
     }
 
     /// Drops `repo`'s cached revisions (after its refs moved: a push, a commit, a branch or
-    /// tag made by the API); other repos' entries stay.
+    /// tag made by the API), here and on every other node of the database; other repos'
+    /// entries stay.
     fn forget_revisions(&self, repo: &accounts::Repo) {
         let key = repo_key(repo);
-        self.inner.caches.revisions.retain(|(k, _)| *k != key);
+        self.drop_revisions(&key);
+        if self.accounts().is_shared() {
+            let accounts = self.accounts().clone();
+            let event = format!("{REVISIONS_EVENT} {} {}", key.0, key.1);
+            tokio::spawn(async move {
+                if let Err(e) = accounts.publish(&event).await {
+                    // The other nodes' entries expire within REVISION_TTL regardless.
+                    tracing::warn!(error = %e, "could not tell the other nodes that refs moved");
+                }
+            });
+        }
+    }
+
+    fn drop_revisions(&self, key: &RepoKey) {
+        self.inner.caches.revisions.retain(|(k, _)| k != key);
         self.inner.caches.listings.clear();
+    }
+
+    /// Drops what other nodes say is stale, for as long as the server runs (PostgreSQL;
+    /// nothing to follow on SQLite). A lost connection drops everything, since events may
+    /// have been missed.
+    pub(crate) fn follow(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut sub = loop {
+                match state.accounts().subscribe().await {
+                    Ok(Some(sub)) => break sub,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot follow the other nodes' changes yet");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            };
+            loop {
+                match sub.next().await {
+                    Ok(Some(event)) => state.apply(&event),
+                    Ok(None) => state.drop_all(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the other nodes' changes; retrying");
+                        state.drop_all();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Applies one event another node published.
+    fn apply(&self, event: &str) {
+        let mut words = event.splitn(3, ' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some(accounts::REPOS_CHANGED), None, None) => self.forget_repos(),
+            (Some(REVISIONS_EVENT), Some(id), Some(created)) => match id.parse() {
+                Ok(id) => self.drop_revisions(&(id, created.to_owned())),
+                Err(_) => self.drop_all(),
+            },
+            _ => self.drop_all(),
+        }
+    }
+
+    fn drop_all(&self) {
+        let c = &self.inner.caches;
+        c.revisions.clear();
+        c.listings.clear();
+        self.forget_repos();
     }
 
     /// Drops everything cached about `repo` (after it was deleted, moved or made private or

@@ -91,6 +91,7 @@ pub async fn serve(
         .inner
         .downloads
         .spawn_flusher(state.accounts().clone());
+    state.follow();
     // Every body, whatever reads it (a JSON extractor too), fails after this much silence
     // between frames. Streamed uploads have their own timer at the I/O timeout, which fires
     // first and answers 408; this one is the backstop a little behind it.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use accounts::Accounts;
+use crate::database::SharedArgs;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use git_repos::GitRepos;
@@ -112,24 +112,21 @@ impl DataDir {
         Ok(key)
     }
 
-    pub async fn hub(&self) -> Result<Hub> {
-        let db = self.0.join("modelhub.db");
-        let accounts = Accounts::open(&db)
-            .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?;
-        let repos = GitRepos::new(self.0.join("repos"), self.0.join("hooks"));
+    pub async fn hub(&self, db: &SharedArgs) -> Result<Hub> {
+        let accounts = db.open(&self.0).await?;
+        let repos = GitRepos::new(db.repos(&self.0), self.0.join("hooks"));
         Ok(Hub { accounts, repos })
     }
 }
 
-async fn open(data_dir: &Path) -> Result<Hub> {
-    DataDir::new(data_dir)?.hub().await
+async fn open(data_dir: &Path, db: &SharedArgs) -> Result<Hub> {
+    DataDir::new(data_dir)?.hub(db).await
 }
 
-pub async fn user(data_dir: &Path, cmd: UserCmd) -> Result<()> {
+pub async fn user(data_dir: &Path, db: &SharedArgs, cmd: UserCmd) -> Result<()> {
     let UserCmd::Create { name, admin } = cmd;
     let name = namespace_name(&name).with_context(|| format!("invalid user name {name:?}"))?;
-    open(data_dir)
+    open(data_dir, db)
         .await?
         .accounts
         .create_user(&name, admin)
@@ -138,8 +135,8 @@ pub async fn user(data_dir: &Path, cmd: UserCmd) -> Result<()> {
     Ok(())
 }
 
-pub async fn org(data_dir: &Path, cmd: OrgCmd) -> Result<()> {
-    let hub = open(data_dir).await?;
+pub async fn org(data_dir: &Path, db: &SharedArgs, cmd: OrgCmd) -> Result<()> {
+    let hub = open(data_dir, db).await?;
     match cmd {
         OrgCmd::Create { name, owner } => {
             let name = namespace_name(&name)
@@ -156,8 +153,8 @@ pub async fn org(data_dir: &Path, cmd: OrgCmd) -> Result<()> {
     Ok(())
 }
 
-pub async fn token(data_dir: &Path, cmd: TokenCmd) -> Result<()> {
-    let hub = open(data_dir).await?;
+pub async fn token(data_dir: &Path, db: &SharedArgs, cmd: TokenCmd) -> Result<()> {
+    let hub = open(data_dir, db).await?;
     match cmd {
         TokenCmd::Create { user, role, name } => {
             let role: Role = role.parse()?;
@@ -181,7 +178,7 @@ pub async fn token(data_dir: &Path, cmd: TokenCmd) -> Result<()> {
     Ok(())
 }
 
-pub async fn repo(data_dir: &Path, cmd: RepoCmd) -> Result<()> {
+pub async fn repo(data_dir: &Path, db: &SharedArgs, cmd: RepoCmd) -> Result<()> {
     let RepoCmd::Create {
         id,
         repo_type,
@@ -190,7 +187,7 @@ pub async fn repo(data_dir: &Path, cmd: RepoCmd) -> Result<()> {
     let repo_type: RepoType = repo_type.parse()?;
     let id = RepoId::parse(&id).with_context(|| format!("invalid repo id {id:?}"))?;
     let target = RepoRef { repo_type, id };
-    let hub = open(data_dir).await?;
+    let hub = open(data_dir, db).await?;
     let author = target.id.namespace.to_string();
     let (record, commit) = hub.create_repo(&target, private, &author).await?;
     eprintln!(

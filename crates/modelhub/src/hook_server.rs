@@ -46,7 +46,7 @@ impl Server {
             .enable_all()
             .build()
             .context("starting the hook's runtime")?;
-        let db = runtime.block_on(Accounts::open(&data_dir.join("modelhub.db")))?;
+        let db = runtime.block_on(crate::database::SharedArgs::from_env().open(&data_dir))?;
         // The server checked the store at start; the hook only opens it.
         let blobs = {
             let _rt = runtime.enter();

@@ -6,7 +6,9 @@
 //! renamed into place only when whole), but it holds disk. A server owns the data dir while it
 //! runs (an exclusive lock on `serve.lock`, released by the kernel however the process ends),
 //! so at start-up nothing under those folders belongs to a live server, and all of it goes at
-//! once.
+//! once. Repos in a folder that several nodes share (`--repos-dir`) are another matter: there
+//! a quarantine or scratch repo may be another node's push in flight, so only those a day old
+//! go.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -43,19 +45,27 @@ pub struct Cleaned {
 }
 
 /// Removes every leftover of an earlier run. Call only while holding [`claim`]'s lock.
-pub fn clean(root: &Path) -> io::Result<Cleaned> {
+/// `shared_repos`: the repos folder other nodes use too (else `repos` in the data dir).
+pub fn clean(root: &Path, shared_repos: Option<&Path>) -> io::Result<Cleaned> {
     let mut done = Cleaned::default();
     // `tmp` is the content store's; `lfs/tmp` and `xet/tmp` were before it was one store.
-    for dir in ["tmp", "lfs/tmp", "xet/tmp", "repos/.staging"] {
+    for dir in ["tmp", "lfs/tmp", "xet/tmp"] {
         empty(&root.join(dir), |_| true, &mut done)?;
     }
+    let own = root.join("repos");
+    let (repos, min_age) = match shared_repos {
+        Some(dir) => (dir, SHARED_MIN_AGE),
+        None => (own.as_path(), std::time::Duration::ZERO),
+    };
+    empty_older(&repos.join(".staging"), |_| true, min_age, &mut done)?;
     // Quarantines sit in each repo's objects folder: repos/{type}s/{ns}/{name}.git/objects.
     for kind in ["models", "datasets", "spaces"] {
-        for ns in entries(&root.join("repos").join(kind))? {
+        for ns in entries(&repos.join(kind))? {
             for repo in entries(&ns)? {
-                empty(
+                empty_older(
                     &repo.join("objects"),
                     |name| name.starts_with("tmp_objdir-incoming-"),
+                    min_age,
                     &mut done,
                 )?;
             }
@@ -80,7 +90,21 @@ fn entries(dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
 }
 
 /// Removes the entries of `dir` whose names pass `pick`, counting what they held.
+/// How old a leftover in a shared repos folder must be to be taken for one: no push takes a
+/// day (a live one is another node's).
+const SHARED_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 fn empty(dir: &Path, pick: impl Fn(&str) -> bool, done: &mut Cleaned) -> io::Result<()> {
+    empty_older(dir, pick, std::time::Duration::ZERO, done)
+}
+
+/// Removes what `pick` names in `dir`, if it was last changed at least `min_age` ago.
+fn empty_older(
+    dir: &Path,
+    pick: impl Fn(&str) -> bool,
+    min_age: std::time::Duration,
+    done: &mut Cleaned,
+) -> io::Result<()> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -92,6 +116,12 @@ fn empty(dir: &Path, pick: impl Fn(&str) -> bool, done: &mut Cleaned) -> io::Res
             continue;
         }
         let path = e.path();
+        if !min_age.is_zero() {
+            let age = e.metadata()?.modified()?.elapsed().unwrap_or_default();
+            if age < min_age {
+                continue;
+            }
+        }
         done.bytes += size(&path);
         done.entries += 1;
         if e.file_type()?.is_dir() {
@@ -146,7 +176,7 @@ mod tests {
         std::fs::write(root.join("xet/tmp/up-1"), [0u8; 10]).unwrap();
         std::fs::write(objects.join("tmp_objdir-incoming-ab12/x.pack"), [0u8; 5]).unwrap();
         std::fs::write(objects.join("pack/keep.pack"), [0u8; 7]).unwrap();
-        let done = clean(root).unwrap();
+        let done = clean(root, None).unwrap();
         assert_eq!(
             done,
             Cleaned {
@@ -157,6 +187,34 @@ mod tests {
         assert!(objects.join("pack/keep.pack").exists());
         assert!(!objects.join("tmp_objdir-incoming-ab12").exists());
         assert_eq!(std::fs::read_dir(root.join("lfs/tmp")).unwrap().count(), 0);
-        assert_eq!(clean(root).unwrap(), Cleaned::default());
+        assert_eq!(clean(root, None).unwrap(), Cleaned::default());
+    }
+
+    #[test]
+    fn in_a_shared_repos_folder_only_day_old_leftovers_go() {
+        let data = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let objects = shared.path().join("models/alice/m.git/objects");
+        let live = objects.join("tmp_objdir-incoming-live");
+        let stale = objects.join("tmp_objdir-incoming-stale");
+        for d in [&live, &stale] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("x.pack"), [0u8; 5]).unwrap();
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+        std::fs::File::open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let done = clean(data.path(), Some(shared.path())).unwrap();
+        assert_eq!(
+            done,
+            Cleaned {
+                entries: 1,
+                bytes: 5
+            }
+        );
+        assert!(live.exists(), "another node's push in flight stays");
+        assert!(!stale.exists());
     }
 }

@@ -2,6 +2,7 @@
 //! Configuration and wiring live here; everything else is in the library crates.
 
 mod admin;
+mod database;
 mod hook;
 mod hook_git;
 mod hook_server;
@@ -30,6 +31,8 @@ struct Cli {
         default_value = "./modelhub-data"
     )]
     data_dir: PathBuf,
+    #[command(flatten)]
+    db: database::SharedArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,11 +82,11 @@ fn main() -> ExitCode {
                 .expect("a tokio runtime can be built");
             runtime.block_on(async move {
                 match command {
-                    Command::Serve(args) => serve::run(cli.data_dir, args).await,
-                    Command::User(c) => admin::user(&cli.data_dir, c).await,
-                    Command::Org(c) => admin::org(&cli.data_dir, c).await,
-                    Command::Token(c) => admin::token(&cli.data_dir, c).await,
-                    Command::Repo(c) => admin::repo(&cli.data_dir, c).await,
+                    Command::Serve(args) => serve::run(cli.data_dir, &cli.db, args).await,
+                    Command::User(c) => admin::user(&cli.data_dir, &cli.db, c).await,
+                    Command::Org(c) => admin::org(&cli.data_dir, &cli.db, c).await,
+                    Command::Token(c) => admin::token(&cli.data_dir, &cli.db, c).await,
+                    Command::Repo(c) => admin::repo(&cli.data_dir, &cli.db, c).await,
                     Command::Storage(c) => storage::run(&cli.data_dir, c).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")

@@ -79,7 +79,11 @@ pub struct ServeArgs {
     log_format: String,
 }
 
-pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+pub async fn run(
+    data_dir: PathBuf,
+    db: &crate::database::SharedArgs,
+    args: ServeArgs,
+) -> Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -94,7 +98,7 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let data = DataDir::new(&data_dir)?;
     // Held until the server exits; the kernel drops it however the process ends.
     let _owner = crate::leftovers::claim(data.root())?;
-    let cleaned = crate::leftovers::clean(data.root())
+    let cleaned = crate::leftovers::clean(data.root(), db.repos_dir.as_deref())
         .context("cannot remove what an earlier run left behind")?;
     if cleaned.entries > 0 {
         tracing::info!(
@@ -103,7 +107,7 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
             "removed partial uploads, quarantines and scratch repos an earlier run left"
         );
     }
-    let hub = data.hub().await?;
+    let hub = data.hub(db).await?;
     hub.repos
         .install_hooks()
         .context("cannot install the git hooks")?;
@@ -113,9 +117,21 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let exe = std::env::current_exe().context("cannot find the modelhub binary's own path")?;
-    let key = data
-        .signing_key()
-        .context("cannot read or create the signing key")?;
+    // Every node of a shared database signs with the same key, so a transfer link or Xet
+    // token one node made is honoured by another; one server alone keeps it in its data dir.
+    let key = if hub.accounts.is_shared() {
+        let mut proposed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut proposed);
+        let agreed = hub
+            .accounts
+            .agreed_setting("signing_key", &hex::encode(proposed))
+            .await
+            .context("cannot read or store the signing key in the database")?;
+        hex::decode(agreed.trim()).context("the database's signing key is not hex")?
+    } else {
+        data.signing_key()
+            .context("cannot read or create the signing key")?
+    };
     let idle = Duration::from_secs(args.io_timeout.max(1));
     let blobs = args.storage.open(data.root(), idle).await?;
     if args.s3_direct_downloads && args.storage.s3()?.is_none() {
@@ -132,6 +148,7 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     config.direct_downloads = args.s3_direct_downloads;
     config.direct_url_ttl = Duration::from_secs(args.s3_url_ttl.clamp(1, 7 * 24 * 3600));
     config.hook_env = args.storage.env();
+    config.hook_env.extend(db.env());
     config.metrics_allow = args
         .metrics_allow
         .iter()
@@ -153,7 +170,8 @@ pub async fn run(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let store = LfsStore::new(blobs, xet).with_idle_timeout(idle);
     let state = AppState::new(hub, store, config);
 
-    tracing::info!(data_dir = %data.root().display(), %public_url, %storage, "modelhub serving");
+    let database = db.database(data.root())?.describe();
+    tracing::info!(data_dir = %data.root().display(), %public_url, %storage, %database, "modelhub serving");
     // Tests and scripts read the bound address from this line.
     println!("modelhub listening on http://{addr}");
     let limits = http_api::Limits {

@@ -23,7 +23,19 @@ pub enum Denied {
     UnknownType(String),
     /// The URL's revision is not one (see [`hub_types::Revision`]).
     BadRevision(String),
+    /// The database gave no answer in time (down, or every connection busy): try again.
+    Unavailable(String),
     Internal(String),
+}
+
+impl From<accounts::AccountsError> for Denied {
+    fn from(e: accounts::AccountsError) -> Self {
+        if e.is_unavailable() {
+            Denied::Unavailable(e.to_string())
+        } else {
+            Denied::Internal(e.to_string())
+        }
+    }
 }
 
 /// The repo a URL names: `NAME` or `NAME.git`, both percent-decoded and validated.
@@ -56,11 +68,7 @@ pub async fn principal_from_secret(
     if let Some(hit) = state.inner.caches.tokens.get(&key) {
         return Ok(hit);
     }
-    let p = state
-        .accounts()
-        .authenticate(secret)
-        .await
-        .map_err(|e| Denied::Internal(e.to_string()))?;
+    let p = state.accounts().authenticate(secret).await?;
     state.inner.caches.tokens.put(key, p.clone());
     Ok(p)
 }
@@ -72,11 +80,7 @@ pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denie
         Some(hit) => hit,
         None => {
             let epoch = state.inner.caches.repos.epoch();
-            let r = state
-                .accounts()
-                .repo(target)
-                .await
-                .map_err(|e| Denied::Internal(e.to_string()))?;
+            let r = state.accounts().repo(target).await?;
             state.inner.caches.repos.put_since(epoch, key, r.clone());
             r
         }
@@ -109,8 +113,7 @@ pub async fn authorize(
     let role = state
         .accounts()
         .access(who, &repo)
-        .await
-        .map_err(|e| Denied::Internal(e.to_string()))?
+        .await?
         .ok_or_else(hidden)?;
     check_role(who, role, need, target)?;
     Ok((repo, role))
@@ -146,17 +149,10 @@ pub async fn administer(
         return Err(Denied::Forbidden("this needs a write token".into()));
     }
     let repo = find_repo(state, target).await?;
-    let internal = |e: accounts::AccountsError| Denied::Internal(e.to_string());
-    if state
-        .accounts()
-        .access(Some(who), &repo)
-        .await
-        .map_err(internal)?
-        .is_none()
-    {
+    if state.accounts().access(Some(who), &repo).await?.is_none() {
         return Err(Denied::NotFound);
     }
-    if !state.accounts().owns(who, &repo).await.map_err(internal)? {
+    if !state.accounts().owns(who, &repo).await? {
         return Err(Denied::Forbidden(format!(
             "only admins of {target} can do this"
         )));

@@ -23,6 +23,9 @@ pub enum GitError {
     TooLarge(String),
     #[error("Request timeout: {0}")]
     Timeout(String),
+    /// The database or the object store does not answer; the detail is logged.
+    #[error("Service unavailable: try again shortly")]
+    Unavailable(String),
     /// The detail is logged, never sent.
     #[error("Internal server error")]
     Internal(String),
@@ -42,6 +45,7 @@ impl GitError {
             GitError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GitError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GitError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            GitError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +71,7 @@ impl From<crate::edge::access::Denied> for GitError {
             Denied::BadPath(m) => GitError::BadRequest(m),
             Denied::UnknownType(_) => GitError::NotFound,
             Denied::BadRevision(r) => GitError::BadRequest(format!("invalid revision {r:?}")),
+            Denied::Unavailable(m) => GitError::Unavailable(m),
             Denied::Internal(m) => GitError::Internal(m),
         }
     }
@@ -88,8 +93,12 @@ impl From<PktError> for GitError {
 
 impl IntoResponse for GitError {
     fn into_response(self) -> Response {
-        if let GitError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "git request failed");
+        match &self {
+            GitError::Internal(detail) => tracing::error!(error = %detail, "git request failed"),
+            GitError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "git request failed: a store is unavailable")
+            }
+            _ => {}
         }
         let mut res = (self.status(), format!("{self}\n")).into_response();
         let h = res.headers_mut();

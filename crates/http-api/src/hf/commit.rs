@@ -126,6 +126,13 @@ pub async fn commit(
         .iter()
         .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
 
+    // One API change of this repo's refs at a time, on every node of the database: the base
+    // and the next pull request's number are read under the lock and stay true until the
+    // ref moves (git's compare-and-swap on the ref backs this up).
+    let _lock = state
+        .accounts()
+        .lock_repo(repo.id, state.config().pack_queue_wait)
+        .await?;
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();
     let (base, prs, base_attributes) = with_reader(&state, path, move |r| {

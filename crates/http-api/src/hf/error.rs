@@ -67,6 +67,7 @@ impl From<Denied> for HfError {
             Denied::BadPath(m) => HfError::BadRequest(m),
             Denied::UnknownType(m) => HfError::NotFound(m),
             Denied::BadRevision(r) => HfError::RevisionNotFound(r),
+            Denied::Unavailable(m) => HfError::Unavailable(m),
             Denied::Internal(m) => HfError::Internal(m),
         }
     }
@@ -109,7 +110,11 @@ impl From<git_repos::ReadError> for HfError {
 
 impl From<accounts::AccountsError> for HfError {
     fn from(e: accounts::AccountsError) -> Self {
-        HfError::Internal(e.to_string())
+        if e.is_unavailable() {
+            HfError::Unavailable(e.to_string())
+        } else {
+            HfError::Internal(e.to_string())
+        }
     }
 }
 
@@ -128,7 +133,7 @@ impl IntoResponse for HfError {
         match &self {
             HfError::Internal(detail) => tracing::error!(error = %detail, "Hub API request failed"),
             HfError::Unavailable(detail) => {
-                tracing::error!(error = %detail, "Hub API request failed: object storage unavailable")
+                tracing::error!(error = %detail, "Hub API request failed: a store is unavailable")
             }
             _ => {}
         }

@@ -273,12 +273,21 @@ fn ref_error(e: RefUpdateError) -> Response {
 }
 
 /// Deletes a branch or tag (`full`: its whole name) of the repo the caller may write to.
-async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Response {
-    ref_answer(
+async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Result<Response, HfError> {
+    let _lock = lock_refs(state, repo).await?;
+    Ok(ref_answer(
         state,
         repo,
         state.repos().delete_ref(&repo.repo_ref(), full).await,
-    )
+    ))
+}
+
+/// The repo's ref lock, across every node of the database (see [`accounts::Accounts::lock_repo`]).
+async fn lock_refs(state: &AppState, repo: &Repo) -> Result<accounts::RepoLock, HfError> {
+    Ok(state
+        .accounts()
+        .lock_repo(repo.id, state.config().pack_queue_wait)
+        .await?)
 }
 
 /// The `{branch}` or `{rev}` of a branch or tag route, as the name of a ref to make or delete
@@ -305,6 +314,7 @@ pub async fn create_branch(
         .and_then(|b| b.0.starting_point)
         .unwrap_or_else(|| git_repos::DEFAULT_BRANCH.to_owned());
     let (repo, who) = (&access.repo, access.user()?);
+    let _lock = lock_refs(&state, repo).await?;
     let commit = super::commit_of(&state, repo, &from).await?;
     Ok(ref_answer(
         &state,
@@ -335,7 +345,7 @@ pub async fn delete_branch(
         ));
     }
     let full = format!("refs/heads/{}", branch.name);
-    Ok(delete_named_ref(&state, &access.repo, &full).await)
+    delete_named_ref(&state, &access.repo, &full).await
 }
 
 #[derive(Deserialize)]
@@ -351,6 +361,7 @@ pub async fn create_tag(
     Json(req): Json<TagRequest>,
 ) -> Result<Response, HfError> {
     let (repo, who) = (&access.repo, access.user()?);
+    let _lock = lock_refs(&state, repo).await?;
     let commit = super::commit_of(&state, repo, at.rev.as_str()).await?;
     let message = req.message.filter(|m| !m.is_empty());
     Ok(ref_answer(
@@ -378,5 +389,5 @@ pub async fn delete_tag(
     Path(tag): Path<RefName>,
 ) -> Result<Response, HfError> {
     let full = format!("refs/tags/{}", tag.name);
-    Ok(delete_named_ref(&state, &access.repo, &full).await)
+    delete_named_ref(&state, &access.repo, &full).await
 }

@@ -61,6 +61,7 @@ impl From<Denied> for LfsError {
             Denied::BadPath(m) => LfsError::BadRequest(m),
             Denied::UnknownType(m) => LfsError::NotFound(m),
             Denied::BadRevision(r) => LfsError::NotFound(format!("no revision {r:?}")),
+            Denied::Unavailable(m) => LfsError::Unavailable(m),
             Denied::Internal(m) => LfsError::Internal(m),
         }
     }
@@ -109,7 +110,11 @@ impl From<StoreError> for LfsError {
 
 impl From<accounts::AccountsError> for LfsError {
     fn from(e: accounts::AccountsError) -> Self {
-        LfsError::Internal(e.to_string())
+        if e.is_unavailable() {
+            LfsError::Unavailable(e.to_string())
+        } else {
+            LfsError::Internal(e.to_string())
+        }
     }
 }
 
@@ -118,7 +123,7 @@ impl IntoResponse for LfsError {
         match &self {
             LfsError::Internal(detail) => tracing::error!(error = %detail, "LFS request failed"),
             LfsError::Unavailable(detail) => {
-                tracing::error!(error = %detail, "LFS request failed: object storage unavailable")
+                tracing::error!(error = %detail, "LFS request failed: a store is unavailable")
             }
             _ => {}
         }

@@ -89,6 +89,8 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
 /// A page, or an HTML error page with the right status.
 pub enum PageError {
     NotFound,
+    /// The database or the object store does not answer (503).
+    Unavailable(String),
     Internal(String),
 }
 
@@ -106,6 +108,7 @@ impl From<crate::hf::HfError> for PageError {
     fn from(e: crate::hf::HfError) -> Self {
         match e {
             crate::hf::HfError::Internal(m) => PageError::Internal(m),
+            crate::hf::HfError::Unavailable(m) => PageError::Unavailable(m),
             _ => PageError::NotFound,
         }
     }
@@ -128,6 +131,7 @@ impl From<crate::edge::Denied> for PageError {
     fn from(d: crate::edge::Denied) -> Self {
         match d {
             crate::edge::Denied::Internal(m) => PageError::Internal(m),
+            crate::edge::Denied::Unavailable(m) => PageError::Unavailable(m),
             _ => PageError::NotFound,
         }
     }
@@ -135,7 +139,11 @@ impl From<crate::edge::Denied> for PageError {
 
 impl From<accounts::AccountsError> for PageError {
     fn from(e: accounts::AccountsError) -> Self {
-        PageError::Internal(e.to_string())
+        if e.is_unavailable() {
+            PageError::Unavailable(e.to_string())
+        } else {
+            PageError::Internal(e.to_string())
+        }
     }
 }
 
@@ -147,6 +155,14 @@ impl IntoResponse for PageError {
                 "Not found",
                 "There is nothing here, or you may not see it. Sign in if it is private.",
             ),
+            PageError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "page failed: a store is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Unavailable",
+                    "The hub cannot reach its storage right now. Try again in a moment.",
+                )
+            }
             PageError::Internal(detail) => {
                 tracing::error!(error = %detail, "page failed");
                 (

@@ -67,15 +67,12 @@ fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (auth, host) = match rest.find(['/', '?']) {
-        Some(end) => rest[..end]
-            .rsplit_once('@')
-            .map(|(a, h)| (a, format!("{h}{}", &rest[end..])))
-            .unwrap_or(("", rest.to_owned())),
-        None => rest
-            .rsplit_once('@')
-            .map(|(a, h)| (a, h.to_owned()))
-            .unwrap_or(("", rest.to_owned())),
+    // The credentials end at the last `@` before the query, whatever they hold (a password
+    // with an unescaped `/` is not a valid URL, and must not be shown either).
+    let query = rest.find('?').unwrap_or(rest.len());
+    let (auth, host) = match rest[..query].rfind('@') {
+        Some(at) => (&rest[..at], rest[at + 1..].to_owned()),
+        None => ("", rest.to_owned()),
     };
     let mut out = format!("{scheme}://");
     if !auth.is_empty() {
@@ -816,6 +813,12 @@ pub(crate) mod tests {
             "postgresql://db/hub?user=x&password=***"
         );
         assert_eq!(redact("postgres://hub@db/hub"), "postgres://hub@db/hub");
+        assert_eq!(
+            redact("postgres://hub:a/b@c@db/hub"),
+            "postgres://hub:***@db/hub"
+        );
+        let err = Database::parse("postgres://hub:a/b@db:x/hub", default).unwrap_err();
+        assert!(!err.contains("a/b"), "{err}");
         let err = Database::parse("mysql://root:pw@db/x", default).unwrap_err();
         assert!(!err.contains("pw@"), "{err}");
     }

@@ -35,20 +35,6 @@ impl Cluster {
     }
 }
 
-fn api(s: &Server, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let length = body.len().to_string();
-    if method == "DELETE" {
-        headers.push(("Content-Length", length.as_str()));
-    }
-    let r = raw(&s.addr, &request(method, path, &headers, body));
-    (r.status, r.text())
-}
-
 fn main_sha(s: &Server, token: &str) -> String {
     let (code, body) = api(
         s,
@@ -65,7 +51,7 @@ fn main_sha(s: &Server, token: &str) -> String {
 }
 
 /// A commit of one file on `main`, as huggingface_hub sends it, with `parentCommit`.
-fn commit_body(path: &str, content: &[u8], parent: &str) -> Vec<u8> {
+pub(crate) fn commit_body(path: &str, content: &[u8], parent: &str) -> Vec<u8> {
     let lines = [
         json!({"key": "header", "value": {"summary": format!("add {path}"), "parentCommit": parent}}),
         json!({"key": "file", "value": {"path": path, "encoding": "base64",

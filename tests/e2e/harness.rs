@@ -608,6 +608,38 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) 
     out
 }
 
+/// `METHOD PATH` with a JSON body and a bearer token; the status and body.
+pub fn api(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    api_at(&s.addr, method, path, token, body)
+}
+
+/// [`api`] at an address (a server or a load balancer in front of servers).
+pub fn api_at(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let length = body.len().to_string();
+    if method == "DELETE" {
+        headers.push(("Content-Length", length.as_str()));
+    }
+    let r = raw(addr, &request(method, path, &headers, body));
+    (r.status, r.text())
+}
+
 pub fn basic(token: &str) -> String {
     use base64::Engine;
     let b = base64::engine::general_purpose::STANDARD.encode(format!("hf_user:{token}"));

@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 
 fn status(s: &Server, path: &str, token: Option<&str>) -> (u16, String) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-    let r = raw(&s.addr, &request("GET", path, &headers, b""));
-    (r.status, r.text())
+    api(s, "GET", path, token, b"")
 }
 
 #[test]
@@ -140,4 +137,81 @@ fn a_database_that_cannot_be_reached_stops_the_start_with_a_readable_reason() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn commits_whose_bodies_are_slow_hold_no_database_connection() {
+    if !on_postgres() {
+        eprintln!("runs in the PostgreSQL pass (MODELHUB_TEST_DATABASE=postgres)");
+        return;
+    }
+    // Three connections for repo locks per node; an outsider opens more commits than that on
+    // his own repo and sends their bodies slowly.
+    let s = Server::start_with(&["--db-max-connections", "3", "--pack-queue-wait", "120"]);
+    s.user("alice");
+    s.user("mallory");
+    let alice = s.token("alice", "write");
+    let mallory = s.token("mallory", "write");
+    s.repo("alice/m", false);
+    s.repo("mallory/slow", false);
+    let auth = format!("Bearer {mallory}");
+    let head = crate::cluster::commit_body("x.txt", b"x\n", "");
+    let header_line = &head[..head.iter().position(|&b| b == b'\n').unwrap() + 1];
+    let length = (header_line.len() + 10_000).to_string();
+    let slow: Vec<std::net::TcpStream> = (0..6)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+            let mut req = request(
+                "POST",
+                "/api/models/mallory/slow/commit/main",
+                &[
+                    ("Authorization", auth.as_str()),
+                    ("Content-Type", "application/x-ndjson"),
+                    ("Content-Length", length.as_str()),
+                ],
+                b"",
+            );
+            req.extend_from_slice(header_line);
+            std::io::Write::write_all(&mut c, &req).unwrap();
+            c
+        })
+        .collect();
+    let wait_for = Instant::now() + Duration::from_secs(30);
+    while !status(&s, "/metrics", None)
+        .1
+        .lines()
+        .any(|l| l.starts_with("modelhub_http_requests_in_flight{family=\"api\"} 6"))
+    {
+        assert!(
+            Instant::now() < wait_for,
+            "the slow commits never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Everyone else's ref changes go on at once (had the slow commits taken the lock slots,
+    // these would wait the whole 120 s queue wait, past the test client's 30 s).
+    let main = serde_json::from_str::<serde_json::Value>(
+        &status(&s, "/api/models/alice/m/revision/main", Some(&alice)).1,
+    )
+    .unwrap()["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, body) = api(
+        &s,
+        "POST",
+        "/api/models/alice/m/commit/main",
+        Some(&alice),
+        &crate::cluster::commit_body("one.txt", b"1\n", &main),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = api(
+        &s,
+        "POST",
+        "/api/models/alice/m/branch/dev",
+        Some(&alice),
+        b"{}",
+    );
+    assert_eq!(code, 200, "{body}");
+    drop(slow);
 }

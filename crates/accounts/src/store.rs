@@ -2,8 +2,10 @@
 //! file and `lfs.rs`, written once in the SQL both speak (`$1` parameters, `ON CONFLICT`,
 //! `RETURNING`) and run on whichever pool the database is.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hub_types::{Name, RepoRef, RepoType, Role};
@@ -166,12 +168,18 @@ pub struct Accounts {
     pub(crate) pool: Pool,
     /// PostgreSQL: how to open the connections that hold repo locks, and how many may be
     /// open at once (see [`Accounts::lock_repo`]).
-    lockers: Option<(PgConnectOptions, std::sync::Arc<tokio::sync::Semaphore>)>,
+    lockers: Option<(PgConnectOptions, Arc<tokio::sync::Semaphore>)>,
+    /// This process's lock of each repo whose refs it is changing, taken before the
+    /// database's: a process holds or waits for at most one database connection per repo,
+    /// however many requests queue for that repo.
+    local: Arc<std::sync::Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Held while a repo's refs are being changed through the API; see [`Accounts::lock_repo`].
 pub struct RepoLock {
+    // Dropped in this order: the database's lock, then this process's.
     _held: Option<(sqlx::PgConnection, tokio::sync::OwnedSemaphorePermit)>,
+    _local: tokio::sync::OwnedMutexGuard<()>,
 }
 
 /// Advisory lock keys of repos: this prefix in the top 16 bits ("mh"), the repo id below,
@@ -300,23 +308,50 @@ impl Accounts {
         let lockers = match (db, &pool) {
             (Database::Postgres(url), Pool::Postgres(_)) => Some((
                 PgConnectOptions::from_str(url)?.application_name("modelhub repo lock"),
-                std::sync::Arc::new(tokio::sync::Semaphore::new(
+                Arc::new(tokio::sync::Semaphore::new(
                     opts.max_connections.max(1) as usize
                 )),
             )),
             _ => None,
         };
-        Ok(Accounts { pool, lockers })
+        Ok(Accounts {
+            pool,
+            lockers,
+            local: Default::default(),
+        })
     }
 
-    /// Waits (up to `wait`) until no other process on this database changes repo `repo_id`'s
-    /// refs through the API, and keeps it so until the guard drops: PostgreSQL's advisory
-    /// lock, held by a connection of its own (so a process that dies lets go with its
-    /// connection). On SQLite one server owns the repos and git's own compare-and-swap on the
-    /// ref is enough: the guard holds nothing.
+    /// This process's lock of repo `repo_id` (see [`Accounts::lock_repo`]).
+    fn local_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lock) = locks.get(&repo_id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // Entries of repos nobody is changing any more go before the map grows.
+        if locks.len() >= 64 {
+            locks.retain(|_, l| l.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(repo_id, Arc::downgrade(&lock));
+        lock
+    }
+
+    /// Waits (up to `wait` for each step) until nobody else changes repo `repo_id`'s refs
+    /// through the API, and keeps it so until the guard drops. First this process's own lock
+    /// of the repo (requests queued on one repo wait here, holding nothing), then, on
+    /// PostgreSQL, the database's advisory lock, held by a connection of its own so a process
+    /// that dies lets go with its connection; those connections are capped at the pool size
+    /// per process, and each repo takes at most one of them. On SQLite one server owns the
+    /// repos and its own lock is enough (git's compare-and-swap on the ref backs both up).
     pub async fn lock_repo(&self, repo_id: i64, wait: Duration) -> Result<RepoLock> {
+        let local = tokio::time::timeout(wait, self.local_lock(repo_id).lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
         let Some((options, slots)) = &self.lockers else {
-            return Ok(RepoLock { _held: None });
+            return Ok(RepoLock {
+                _held: None,
+                _local: local,
+            });
         };
         let permit = tokio::time::timeout(wait, slots.clone().acquire_owned())
             .await
@@ -335,6 +370,7 @@ impl Accounts {
             .await?;
         Ok(RepoLock {
             _held: Some((conn, permit)),
+            _local: local,
         })
     }
 

@@ -126,27 +126,15 @@ pub async fn commit(
         .iter()
         .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
 
-    // One API change of this repo's refs at a time, on every node of the database: the base
-    // and the next pull request's number are read under the lock and stay true until the
-    // ref moves (git's compare-and-swap on the ref backs this up).
-    let _lock = state
-        .accounts()
-        .lock_repo(repo.id, state.config().pack_queue_wait)
-        .await?;
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();
-    let (base, prs, base_attributes) = with_reader(&state, path, move |r| {
+    let (base, base_attributes) = with_reader(&state, path.clone(), move |r| {
         let commit = r.resolve(&rev2)?;
-        let prs: Vec<u64> = r
-            .refs("refs/pr/")?
-            .iter()
-            .filter_map(|p| p.name.trim_start_matches("refs/pr/").parse().ok())
-            .collect();
         let attributes = match r.entry(&commit, ".gitattributes")? {
             Some(e) if e.kind == EntryKind::File => Some(r.blob(&e.oid)?),
             _ => None,
         };
-        Ok((commit.id, prs, attributes))
+        Ok((commit.id, attributes))
     })
     .await?;
 
@@ -215,7 +203,22 @@ pub async fn commit(
             .await
             .map_err(commit_error)?;
     }
+    // One API change of this repo's refs at a time, on every node of the database, taken
+    // only now that the body is in (a slow client holds no lock): the next pull request's
+    // number is read under it and stays free until the ref is made; a base that moved since
+    // it was read above is caught by git's compare-and-swap on the ref (412).
+    let _lock = state
+        .accounts()
+        .lock_repo(repo.id, state.config().pack_queue_wait)
+        .await?;
     let (target_ref, expected, pr) = if create_pr {
+        let prs: Vec<u64> = with_reader(&state, path, |r| {
+            Ok(r.refs("refs/pr/")?
+                .iter()
+                .filter_map(|p| p.name.trim_start_matches("refs/pr/").parse().ok())
+                .collect())
+        })
+        .await?;
         let n = prs.iter().max().map_or(1, |m| m + 1);
         (format!("refs/pr/{n}"), None, Some(n))
     } else if rev.starts_with("refs/pr/") {

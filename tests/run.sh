@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs modelhub's whole test suite on a fresh machine: installs what the tests drive (git,
-# git-lfs, chromium, PostgreSQL, and a Python venv with pinned huggingface_hub, transformers,
+# git-lfs, chromium, PostgreSQL, nginx, and a Python venv with pinned huggingface_hub, transformers,
 # playwright and SeaweedFS), then builds and runs every test of the workspace, the end-to-end
 # ones included (on SQLite and local disk), and the end-to-end tests a second time the way a
 # cluster runs: metadata on PostgreSQL, content on S3.
@@ -14,6 +14,9 @@ git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
 # The tests start their own throwaway PostgreSQL servers (crates/pg-testkit) from Debian's
 # package; none is configured or started by the package for them.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# nginx is the load balancer in front of two nodes in tests/e2e/cluster.rs (run with its own
+# prefix and docs/nginx-cluster.conf; the package's own service is not used).
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${missing[*]}" >&2
     sudo=""

@@ -1,30 +1,58 @@
-//! Two modelhub nodes sharing one PostgreSQL database, one bucket and one repos folder behave
-//! as one hub (runs in the PostgreSQL and S3 pass of tests/run.sh).
+//! Two modelhub nodes sharing one PostgreSQL database, one bucket and one repos folder, with
+//! nginx in front of them (docs/nginx-cluster.conf, as docs/cluster.md sets it up), behave as
+//! one hub (runs in the PostgreSQL and S3 pass of tests/run.sh).
 
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::harness::*;
+use crate::hub_api::hub_script_at;
 
-/// Two nodes of one hub.
+/// Two nodes of one hub, and nginx in front of them.
 struct Cluster {
     a: Server,
     b: Server,
+    lb: Nginx,
     repos: tempfile::TempDir,
+    /// The cluster's own PostgreSQL server (this test may stop it).
+    pg: pg_testkit::Postgres,
 }
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// Two nodes, each started with `extra` arguments too.
+    fn start_with(extra: &[&str]) -> Cluster {
         let repos = tempfile::tempdir().unwrap();
-        let url = new_database();
+        let pg = pg_testkit::Postgres::start();
+        let url = pg.create_database("hub");
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::s3_for_dir(dir.path(), weed());
-        let args = ["--repos-dir", repos.path().to_str().unwrap()];
+        let lb_port = free_port();
+        let public = format!("http://127.0.0.1:{lb_port}");
+        let mut args = vec![
+            "--repos-dir",
+            repos.path().to_str().unwrap(),
+            "--public-url",
+            &public,
+        ];
+        args.extend_from_slice(extra);
         let a = Server::start_on_database(|_| storage.clone(), Some(url.clone()), &args);
         let b = Server::start_on_database(|_| storage.clone(), Some(url), &args);
-        Cluster { a, b, repos }
+        let lb = Nginx::start(lb_port, [&a.addr, &b.addr]);
+        Cluster {
+            a,
+            b,
+            lb,
+            repos,
+            pg,
+        }
     }
 
     /// `modelhub ARGS` on node `s`, with the shared repos folder.
@@ -32,6 +60,114 @@ impl Cluster {
         let mut all = vec!["--repos-dir", self.repos.path().to_str().unwrap()];
         all.extend_from_slice(args);
         s.cli_ok(&all)
+    }
+
+    /// alice, with a write token, and her repo alice/m made through node A.
+    fn with_alice(&self) -> String {
+        self.cli_ok(&self.a, &["user", "create", "alice"]);
+        let token = self.cli_ok(&self.a, &["token", "create", "alice", "--role", "write"]);
+        let (code, body) = api(
+            &self.a,
+            "POST",
+            "/api/repos/create",
+            Some(&token),
+            br#"{"name":"m","organization":"alice","type":"model"}"#,
+        );
+        assert_eq!(code, 200, "{body}");
+        token
+    }
+
+    /// What every node runs with besides its data dir, store and database.
+    fn node_args(&self) -> Vec<String> {
+        vec![
+            "--repos-dir".into(),
+            self.repos.path().display().to_string(),
+            "--public-url".into(),
+            self.lb.url(),
+        ]
+    }
+
+    fn bare(&self) -> std::path::PathBuf {
+        self.repos.path().join("models/alice/m.git")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx, run from docs/nginx-cluster.conf with its own prefix directory, in front of two
+/// nodes.
+struct Nginx {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Nginx {
+    fn start(port: u16, nodes: [&str; 2]) -> Nginx {
+        let bin = std::path::Path::new("/usr/sbin/nginx");
+        assert!(
+            bin.exists(),
+            "no nginx at {}: tests/run.sh installs Debian's nginx",
+            bin.display()
+        );
+        let conf = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nginx-cluster.conf"),
+        )
+        .unwrap();
+        let mut edited = conf.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
+        for (documented, node) in ["10.0.0.11:8080", "10.0.0.12:8080"].iter().zip(nodes) {
+            assert!(
+                edited.contains(documented),
+                "docs/nginx-cluster.conf names {documented}"
+            );
+            edited = edited.replace(documented, node);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nginx.conf"), edited).unwrap();
+        let prefix = format!("{}/", dir.path().display());
+        let child = Command::new(bin)
+            .args(["-p", &prefix, "-c", "nginx.conf", "-e", "error.log", "-g"])
+            .arg(format!("daemon off; pid {prefix}nginx.pid;"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "nginx does not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx { child, dir, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The node that answered each request so far, in order (its access log's `upstream=`).
+    fn upstreams(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.rsplit_once("upstream=").map(|(_, u)| u.to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 }
 
@@ -64,26 +200,26 @@ pub(crate) fn commit_body(path: &str, content: &[u8], parent: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+fn skip() -> bool {
+    if on_postgres() && on_s3() {
+        return false;
+    }
+    eprintln!(
+        "runs in the PostgreSQL and S3 pass (MODELHUB_TEST_DATABASE=postgres, MODELHUB_TEST_STORAGE=s3)"
+    );
+    true
+}
+
 #[test]
-fn two_nodes_on_one_database_bucket_and_repos_folder_are_one_hub() {
-    if !(on_postgres() && on_s3()) {
-        eprintln!("runs in the PostgreSQL and S3 pass (MODELHUB_TEST_DATABASE=postgres, MODELHUB_TEST_STORAGE=s3)");
+fn two_nodes_behind_nginx_are_one_hub() {
+    if skip() {
         return;
     }
     let c = Cluster::start();
     let (a, b) = (&c.a, &c.b);
-    c.cli_ok(a, &["user", "create", "alice"]);
-    let token = c.cli_ok(a, &["token", "create", "alice", "--role", "write"]);
+    let token = c.with_alice();
 
     // A repo created through A is listed and served by B at once.
-    let (code, body) = api(
-        a,
-        "POST",
-        "/api/repos/create",
-        Some(&token),
-        br#"{"name":"m","organization":"alice","type":"model"}"#,
-    );
-    assert_eq!(code, 200, "{body}");
     let (code, body) = api(b, "GET", "/api/models?author=alice", None, b"");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"alice/m\""), "{body}");
@@ -139,40 +275,102 @@ fn two_nodes_on_one_database_bucket_and_repos_folder_are_one_hub() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, data);
 
-    // Eight commits on the same parent, spread over both nodes: exactly one lands.
+    // upload_folder through nginx, with hf_xet as a stock install uploads: its requests are
+    // spread over both nodes, and what it uploaded downloads through either node.
+    let src = tempfile::tempdir().unwrap();
+    let folder = src.path().join("model");
+    std::fs::create_dir_all(folder.join("weights")).unwrap();
+    std::fs::copy(
+        fixtures().join("weights/config-match.json"),
+        folder.join("config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("weights/good.safetensors"),
+        folder.join("model.safetensors"),
+    )
+    .unwrap();
+    let shards: Vec<Vec<u8>> = (0..3).map(|i| noise(3 << 20, 100 + i)).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        std::fs::write(folder.join(format!("weights/shard-{i}.bin")), shard).unwrap();
+    }
+    let seen_before = c.lb.upstreams().len();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+print(HfApi().upload_folder(folder_path="{folder}", repo_id="alice/m", commit_message="Upload through the load balancer").oid)
+"#,
+        folder = folder.display()
+    );
+    let (out, err) = hub_script_at(&c.lb.url(), Some(&token), &script, true);
+    let oid = out.trim().to_owned();
+    assert_eq!(oid.len(), 40, "{out}\n{err}");
+    let upstreams = c.lb.upstreams()[seen_before..].to_vec();
+    for node in [&a.addr, &b.addr] {
+        assert!(
+            upstreams.iter().any(|u| u == node),
+            "no request of upload_folder went to {node}: {upstreams:?}"
+        );
+    }
+    assert_eq!(main_sha(a, &token), oid);
+    assert_eq!(main_sha(b, &token), oid);
+    for (node, name) in [(a, "a"), (b, "b")] {
+        let script = format!(
+            r#"
+from huggingface_hub import hf_hub_download
+print(hf_hub_download("alice/m", "weights/shard-2.bin", revision="{oid}", cache_dir="{dir}/{name}"))
+"#,
+            dir = src.path().display()
+        );
+        let (out, _) = hub_script_at(&node.url, Some(&token), &script, true);
+        assert_eq!(
+            std::fs::read(out.trim()).unwrap(),
+            shards[2],
+            "through {name}"
+        );
+    }
+
+    // Eight create_commit(parent_commit=...) at once, four through each node: exactly one
+    // lands, the other seven get the client's own 412 error.
     let parent = main_sha(a, &token);
-    let results: Vec<(u16, String)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let (node, token, parent) = (if i % 2 == 0 { a } else { b }, &token, &parent);
-                scope.spawn(move || {
-                    let body = commit_body(
-                        &format!("race-{i}.txt"),
-                        format!("{i}\n").as_bytes(),
-                        parent,
-                    );
-                    api(
-                        node,
-                        "POST",
-                        "/api/models/alice/m/commit/main",
-                        Some(token),
-                        &body,
-                    )
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let won: Vec<&(u16, String)> = results.iter().filter(|r| r.0 == 200).collect();
-    let lost = results.iter().filter(|r| r.0 == 412).count();
-    assert_eq!((won.len(), lost), (1, 7), "{results:?}");
-    let winner = serde_json::from_str::<Value>(&won[0].1).unwrap()["commitOid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(main_sha(a, &token), winner);
-    assert_eq!(main_sha(b, &token), winner);
-    assert_fsck_clean(&c.repos.path().join("models/alice/m.git"));
+    let race = format!(
+        r#"
+import json, threading
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+results = [None] * 8
+def one(i):
+    api = HfApi(endpoint=["{a}", "{b}"][i % 2])
+    try:
+        info = api.create_commit("alice/m", [CommitOperationAdd(f"race-{{i}}.txt", f"{{i}}\n".encode())],
+                                 commit_message=f"race {{i}}", parent_commit="{parent}")
+        results[i] = ["won", info.oid]
+    except HfHubHTTPError as e:
+        results[i] = ["lost", e.response.status_code]
+threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps(results))
+"#,
+        a = a.url,
+        b = b.url
+    );
+    let (out, err) = hub_script_at(&c.lb.url(), Some(&token), &race, false);
+    let results: Vec<(String, Value)> =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let winners: Vec<&Value> = results
+        .iter()
+        .filter(|(r, _)| r == "won")
+        .map(|(_, v)| v)
+        .collect();
+    let lost = results
+        .iter()
+        .filter(|(r, v)| r == "lost" && v == &json!(412))
+        .count();
+    assert_eq!((winners.len(), lost), (1, 7), "{results:?}");
+    assert_eq!(main_sha(a, &token), winners[0].as_str().unwrap());
+    assert_eq!(main_sha(b, &token), winners[0].as_str().unwrap());
+    assert_fsck_clean(&c.bare());
 
     // A token revoked through A is refused by B on its very next request.
     let (code, _) = api(b, "GET", "/api/whoami-v2", Some(&token), b"");
@@ -212,4 +410,363 @@ fn two_nodes_on_one_database_bucket_and_repos_folder_are_one_hub() {
         &["clone", "-q", &a.git_url("alice/m", Some(&other)), "gone"],
     );
     assert!(!out.status.success());
+}
+
+/// The value of gauge `modelhub_http_requests_in_flight{family}` on node `s`.
+fn in_flight(s: &Server, family: &str) -> u64 {
+    let (_, metrics) = api(s, "GET", "/metrics", None, b"");
+    let series = format!("modelhub_http_requests_in_flight{{family=\"{family}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Opens `head` (a request's head with its Content-Length) and sends half of `body`, then
+/// stalls: a transfer in the middle.
+fn half_sent(addr: &str, head: &[u8], body: &[u8]) -> std::net::TcpStream {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.write_all(head).unwrap();
+    c.write_all(&body[..body.len() / 2]).unwrap();
+    c
+}
+
+/// A pkt-line of git's protocol.
+fn pkt(line: &str) -> Vec<u8> {
+    format!("{:04x}{line}", line.len() + 4).into_bytes()
+}
+
+/// The pack git would send for `new` on top of `old`, from the clone at `dir`.
+fn pack_of(dir: &std::path::Path, old: &str, new: &str) -> Vec<u8> {
+    let mut child = Command::new("git")
+        .args(["pack-objects", "--stdout", "--revs", "-q"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{new}\n^{old}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn concurrent_pushes_through_both_nodes_and_a_node_killed_mid_transfer() {
+    if skip() {
+        return;
+    }
+    let mut c = Cluster::start();
+    let token = c.with_alice();
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &c.a.git_url("alice/m", Some(&token)), "seed"],
+    );
+    let base = w.commit("seed", &[("README.md", b"# m\n")], "start");
+    w.git_ok("seed", &["push", "-q", "origin", "main"]);
+
+    // Eight pushes of eight different commits on the same parent to main, four through each
+    // node at once: one lands, each other one is refused cleanly, and the repo stays whole.
+    let mut pushed = Vec::new();
+    for i in 0..8 {
+        let node = if i % 2 == 0 { &c.a } else { &c.b };
+        let dir = format!("p{i}");
+        w.git_ok(
+            ".",
+            &["clone", "-q", &node.git_url("alice/m", Some(&token)), &dir],
+        );
+        let text = format!("push {i}\n");
+        pushed.push(w.commit(&dir, &[(&format!("push-{i}.txt"), text.as_bytes())], "push"));
+    }
+    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let w = &w;
+                scope.spawn(move || w.git(&format!("p{i}"), &["push", "origin", "main"]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<usize> = (0..8).filter(|&i| outs[i].status.success()).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        outs.iter().map(stderr).collect::<Vec<_>>()
+    );
+    for (i, out) in outs.iter().enumerate().filter(|(i, _)| *i != won[0]) {
+        let err = stderr(out);
+        assert!(
+            err.contains("[rejected]") || err.contains("[remote rejected]"),
+            "push {i}: {err}"
+        );
+        assert!(!err.contains("fatal"), "push {i}: {err}");
+    }
+    let winner = pushed[won[0]].clone();
+    assert_eq!(main_sha(&c.a, &token), winner);
+    assert_eq!(main_sha(&c.b, &token), winner);
+    assert_fsck_clean(&c.bare());
+
+    // Node A is killed (SIGKILL) in the middle of a push and of an LFS upload.
+    let next = w.commit("seed", &[("half.txt", &noise(2 << 20, 5))], "half");
+    let mut body = pkt(&format!(
+        "{base} {next} refs/heads/main\0report-status side-band-64k"
+    ));
+    body.extend_from_slice(b"0000");
+    body.extend_from_slice(&pack_of(&w.path("seed"), &base, &next));
+    let auth = basic(&token);
+    let length = body.len().to_string();
+    let head = request(
+        "POST",
+        "/alice/m/git-receive-pack",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/x-git-receive-pack-request"),
+            ("Content-Length", length.as_str()),
+        ],
+        b"",
+    );
+    let _push = half_sent(&c.a.addr, &head, &body);
+    let data = noise(4 << 20, 6);
+    let oid = sha256_hex(&data);
+    let (status, v) = crate::lfs::batch(
+        &c.a,
+        "alice/m",
+        Some(&token),
+        "upload",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert_eq!(status, 200, "{v}");
+    let put = crate::lfs::href_path(&c.a, &v["objects"][0]["actions"]["upload"]);
+    let length = data.len().to_string();
+    let head = request(
+        "PUT",
+        &put,
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Length", length.as_str()),
+        ],
+        b"",
+    );
+    let _upload = half_sent(&c.a.addr, &head, &data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while in_flight(&c.a, "git") < 1 || in_flight(&c.a, "lfs") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the push and the upload never reached node A"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.a.stop();
+
+    // Node B goes on serving; nothing of the cut transfers is visible; nginx sends what it
+    // cannot hand to A to B.
+    assert_eq!(main_sha(&c.b, &token), winner);
+    assert_fsck_clean(&c.bare());
+    w.git_ok(
+        ".",
+        &["clone", "-q", &c.b.git_url("alice/m", None), "after"],
+    );
+    assert!(!w.path("after/half.txt").exists());
+    let (_, v) = crate::lfs::batch(
+        &c.b,
+        "alice/m",
+        Some(&token),
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    assert_eq!(v["objects"][0]["error"]["code"], 404, "{v}");
+    assert!(
+        !c.b.stored("lfs/objects/")
+            .iter()
+            .any(|(k, _)| k.contains(&oid)),
+        "a half-uploaded object is stored"
+    );
+    for _ in 0..4 {
+        let (code, body) = api_at(&c.lb.addr, "GET", "/api/models/alice/m", None, b"");
+        assert_eq!(code, 200, "through nginx with node A down: {body}");
+    }
+    let (code, body) = api(
+        &c.b,
+        "POST",
+        "/api/models/alice/m/commit/main",
+        Some(&token),
+        &commit_body("while-a-was-down.txt", b"B\n", &winner),
+    );
+    assert_eq!(code, 200, "{body}");
+    let latest = serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A comes back on its address and serves what changed meanwhile; the upload it lost
+    // is made again through it and downloads through B.
+    let args = c.node_args();
+    c.a.restart_in_place(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(main_sha(&c.a, &token), latest);
+    w.git_ok(
+        ".",
+        &["clone", "-q", &c.a.git_url("alice/m", None), "again"],
+    );
+    assert_eq!(
+        std::fs::read(w.path("again/while-a-was-down.txt")).unwrap(),
+        b"B\n"
+    );
+    assert_eq!(crate::lfs::upload(&c.a, "alice/m", &token, &data), oid);
+    let (_, v) = crate::lfs::batch(
+        &c.b,
+        "alice/m",
+        Some(&token),
+        "download",
+        json!([{ "oid": oid, "size": data.len() }]),
+    );
+    let get = crate::lfs::href_path(&c.b, &v["objects"][0]["actions"]["download"]);
+    assert_eq!(crate::lfs::get(&c.b, &get, &[]).body, data);
+    assert_fsck_clean(&c.bare());
+}
+
+#[test]
+fn the_database_stopping_gives_503s_on_both_nodes_and_they_recover() {
+    if skip() {
+        return;
+    }
+    let mut c = Cluster::start();
+    let token = c.with_alice();
+    for s in [&c.a, &c.b] {
+        assert_eq!(api(s, "GET", "/readyz", None, b"").0, 200);
+    }
+    c.pg.stop();
+    for s in [&c.a, &c.b] {
+        let (code, body) = api(s, "GET", "/readyz", None, b"");
+        assert_eq!(
+            (code, body.as_str()),
+            (503, "not ready: database unavailable\n")
+        );
+        let (code, body) = api(
+            s,
+            "POST",
+            "/api/repos/create",
+            Some(&token),
+            br#"{"name":"n","organization":"alice","type":"model"}"#,
+        );
+        assert_eq!(code, 503, "{body}");
+    }
+    c.pg.restart();
+    for s in [&c.a, &c.b] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while api(s, "GET", "/readyz", None, b"").0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready 30 s after the database returned",
+                s.addr
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Both nodes listen to each other again: B caches main, a commit through A moves it.
+    let before = main_sha(&c.b, &token);
+    let (code, body) = api(
+        &c.a,
+        "POST",
+        "/api/models/alice/m/commit/main",
+        Some(&token),
+        &commit_body("after.txt", b"after\n", &before),
+    );
+    assert_eq!(code, 200, "{body}");
+    let after = serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while main_sha(&c.b, &token) != after {
+        assert!(
+            Instant::now() < deadline,
+            "B still serves main at {before} 5 s after a commit through A"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And through nginx, a repo made on one node is there on both.
+    let (code, body) = api_at(
+        &c.lb.addr,
+        "POST",
+        "/api/repos/create",
+        Some(&token),
+        br#"{"name":"n","organization":"alice","type":"model"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    for s in [&c.a, &c.b] {
+        assert_eq!(api(s, "GET", "/api/models/alice/n", None, b"").0, 200);
+    }
+}
+
+#[test]
+fn periodic_sweeps_run_once_per_cluster() {
+    if skip() {
+        return;
+    }
+    let c = Cluster::start_with(&["--sweep-interval", "1"]);
+    c.with_alice();
+    // What a git killed mid-push under a live server leaves, a day old and fresh.
+    let objects = c.bare().join("objects");
+    let old = objects.join("tmp_objdir-incoming-old");
+    let fresh = objects.join("tmp_objdir-incoming-fresh");
+    let scratch = c.repos.path().join(".staging/old-scratch");
+    for dir in [&old, &fresh, &scratch] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("pack"), b"leftover").unwrap();
+    }
+    for dir in [&old, &scratch] {
+        let out = Command::new("touch")
+            .args(["-d", "2 days ago"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let runs = || -> Vec<i64> {
+        let mut at: Vec<i64> = [&c.a, &c.b]
+            .iter()
+            .flat_map(|s| {
+                s.log()
+                    .lines()
+                    .filter(|l| l.contains("periodic work done") && l.contains("sweep"))
+                    .map(|l| {
+                        let v = l.split("at=").nth(1).unwrap();
+                        v[..v.find(' ').unwrap_or(v.len())].parse().unwrap()
+                    })
+                    .collect::<Vec<i64>>()
+            })
+            .collect();
+        at.sort();
+        at
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while old.exists() || scratch.exists() || runs().len() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "after 60 s: old quarantine there: {}, scratch there: {}, runs: {:?}",
+            old.exists(),
+            scratch.exists(),
+            runs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        fresh.exists(),
+        "a fresh quarantine (a push in flight) was swept"
+    );
+    // One run per interval over both nodes: never two within one second.
+    let at = runs();
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 1000,
+            "two sweeps within one interval: {at:?}"
+        );
+    }
 }

@@ -147,7 +147,13 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let storage = storage(dir.path());
-        let (child, url, addr) = spawn(dir.path(), &storage, database.as_deref(), args);
+        let (child, url, addr) = spawn(
+            dir.path(),
+            "127.0.0.1:0",
+            &storage,
+            database.as_deref(),
+            args,
+        );
         Server {
             url,
             addr,
@@ -176,6 +182,21 @@ impl Server {
     pub fn restart_with(&mut self, args: &[&str]) {
         let (child, url, addr) = spawn(
             self.dir.path(),
+            "127.0.0.1:0",
+            &self.storage,
+            self.database.as_deref(),
+            args,
+        );
+        (self.child, self.url, self.addr) = (child, url, addr);
+    }
+
+    /// Starts the server again after it stopped, on the address it had (as a node behind a
+    /// load balancer comes back), with `args`.
+    pub fn restart_in_place(&mut self, args: &[&str]) {
+        let listen = self.addr.clone();
+        let (child, url, addr) = spawn(
+            self.dir.path(),
+            &listen,
             &self.storage,
             self.database.as_deref(),
             args,
@@ -187,6 +208,7 @@ impl Server {
 /// Starts `modelhub serve` on the data dir under `dir`; returns it with its URL and address.
 fn spawn(
     dir: &Path,
+    listen: &str,
     storage: &Storage,
     database: Option<&str>,
     args: &[&str],
@@ -199,7 +221,7 @@ fn spawn(
         .unwrap();
     let (storage_args, storage_env) = storage.args();
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(storage_args)
         .args(args)
         .envs(storage_env)

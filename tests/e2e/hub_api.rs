@@ -32,11 +32,22 @@ pub(crate) fn hub_script_xet(s: &Server, token: Option<&str>, script: &str) -> (
 }
 
 fn run_hub_script(s: &Server, token: Option<&str>, script: &str, xet: bool) -> (String, String) {
+    hub_script_at(&s.url, token, script, xet)
+}
+
+/// Runs a Python script with huggingface_hub pointed at `endpoint` (a server, or a load
+/// balancer in front of several), with hf_xet transfers if `xet`; returns stdout and stderr.
+pub(crate) fn hub_script_at(
+    endpoint: &str,
+    token: Option<&str>,
+    script: &str,
+    xet: bool,
+) -> (String, String) {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     cmd.arg("-c")
         .arg(script)
-        .env("HF_ENDPOINT", &s.url)
+        .env("HF_ENDPOINT", endpoint)
         .env("HF_HOME", home.path().join("hf"))
         .env("HF_HUB_DISABLE_TELEMETRY", "1")
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -246,6 +246,44 @@ impl Accounts {
         Ok(value)
     }
 
+    /// Whether this process is the one to run periodic job `name` now: true for exactly one
+    /// of the processes on this database that ask while it is due, which then makes it due
+    /// again `every` later. `now_ms` is the caller's clock (Unix milliseconds; the nodes'
+    /// clocks are taken to agree to within a fraction of `every`). A process that dies
+    /// mid-run loses nothing: the job is due again at the next interval, for whoever asks.
+    pub async fn claim_run(
+        &self,
+        name: &str,
+        every: Duration,
+        now_ms: i64,
+        holder: &str,
+    ) -> Result<bool> {
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX / 2);
+        let claimed = on_pool!(&self.pool, p => {
+            sqlx::query(
+                "INSERT INTO periodic_runs (name, next_run, last_run, holder) \
+                 VALUES ($1, 0, 0, '') ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .execute(p)
+            .await?;
+            // The row's own lock decides between processes asking at once: the loser's
+            // update sees the winner's next_run and matches nothing.
+            sqlx::query(
+                "UPDATE periodic_runs SET next_run = $2 + $3, last_run = $2, holder = $4 \
+                 WHERE name = $1 AND next_run <= $2",
+            )
+            .bind(name)
+            .bind(now_ms)
+            .bind(every_ms)
+            .bind(holder)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(claimed == 1)
+    }
+
     /// Which backend this is: `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self.pool {
@@ -300,8 +338,12 @@ impl Accounts {
                     .connect_with(options)
                     .await?;
                 // Nodes starting together take turns: sqlx holds an advisory lock while it
-                // migrates.
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                // migrates. A node of the previous release may (re)start on a schema a newer
+                // node already moved on (an upgrade node by node): migrations only ever add,
+                // so the ones it does not know are no reason to refuse.
+                let mut migrator = sqlx::migrate!("./migrations/postgres");
+                migrator.set_ignore_missing(true);
+                migrator.run(&pool).await?;
                 Pool::Postgres(pool)
             }
         };
@@ -822,6 +864,85 @@ pub(crate) mod tests {
             v
         };
         assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
+    }
+
+    #[tokio::test]
+    async fn a_node_of_the_previous_release_starts_on_a_newer_schema() {
+        let url = postgres().create_database(&format!("upgrade_{}", std::process::id()));
+        let db = Database::Postgres(url);
+        let first = Accounts::connect(&db, &DbOptions::default()).await.unwrap();
+        // A newer node applied a migration this build does not have.
+        if let Pool::Postgres(p) = &first.pool {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+                 execution_time) VALUES (99990101, 'from a newer release', true, '\\x00', 1)",
+            )
+            .execute(p)
+            .await
+            .unwrap();
+        }
+        let again = Accounts::connect(&db, &DbOptions::default()).await;
+        assert!(again.is_ok(), "{:?}", again.err());
+    }
+
+    #[tokio::test]
+    async fn a_periodic_job_is_claimed_by_one_process_per_interval() {
+        let (dir, dbs) = both().await;
+        let others = [
+            Accounts::open(&dir.path().join("a.db")).await.unwrap(),
+            Accounts::connect(
+                &Database::Postgres(match &dbs[1].pool {
+                    Pool::Postgres(p) => {
+                        let o = p.connect_options();
+                        format!(
+                            "postgres://{}@{}:{}/{}",
+                            o.get_username(),
+                            o.get_host(),
+                            o.get_port(),
+                            o.get_database().unwrap()
+                        )
+                    }
+                    Pool::Sqlite(_) => unreachable!(),
+                }),
+                &DbOptions::default(),
+            )
+            .await
+            .unwrap(),
+        ];
+        let hour = Duration::from_secs(3600);
+        for (db, other) in dbs.iter().zip(&others) {
+            // Ten processes' worth of claims at once, from two pools: one wins.
+            let mut claims = tokio::task::JoinSet::new();
+            for i in 0..10 {
+                let db = if i % 2 == 0 {
+                    db.clone()
+                } else {
+                    other.clone()
+                };
+                claims.spawn(async move {
+                    db.claim_run("sweep", hour, 1_000_000, &format!("node {i}"))
+                        .await
+                        .unwrap()
+                });
+            }
+            let won = claims.join_all().await.into_iter().filter(|&w| w).count();
+            assert_eq!(won, 1, "{}", db.backend());
+            // Not again before the interval is over; once, when it is.
+            assert!(!other
+                .claim_run("sweep", hour, 1_000_000 + 3_599_999, "x")
+                .await
+                .unwrap());
+            assert!(other
+                .claim_run("sweep", hour, 1_000_000 + 3_600_000, "x")
+                .await
+                .unwrap());
+            assert!(!db
+                .claim_run("sweep", hour, 1_000_000 + 3_600_000, "y")
+                .await
+                .unwrap());
+            // Jobs are apart.
+            assert!(db.claim_run("gc", hour, 1_000_000, "y").await.unwrap());
+        }
     }
 
     #[test]

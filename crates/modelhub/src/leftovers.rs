@@ -8,7 +8,8 @@
 //! so at start-up nothing under those folders belongs to a live server, and all of it goes at
 //! once. Repos in a folder that several nodes share (`--repos-dir`) are another matter: there
 //! a quarantine or scratch repo may be another node's push in flight, so only those a day old
-//! go.
+//! go. While servers run, [`sweep`] does the same for day-old leftovers of the repos folder
+//! (a git killed mid-push under a live server), once per cluster (`crate::periodic`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -57,7 +58,20 @@ pub fn clean(root: &Path, shared_repos: Option<&Path>) -> io::Result<Cleaned> {
         Some(dir) => (dir, SHARED_MIN_AGE),
         None => (own.as_path(), std::time::Duration::ZERO),
     };
-    empty_older(&repos.join(".staging"), |_| true, min_age, &mut done)?;
+    sweep_repos(repos, min_age, &mut done)?;
+    Ok(done)
+}
+
+/// Removes scratch repos and push quarantines a day old from the repos folder `repos` while
+/// servers run (the periodic sweep: nothing that old is a push or commit in flight).
+pub fn sweep(repos: &Path) -> io::Result<Cleaned> {
+    let mut done = Cleaned::default();
+    sweep_repos(repos, SHARED_MIN_AGE, &mut done)?;
+    Ok(done)
+}
+
+fn sweep_repos(repos: &Path, min_age: std::time::Duration, done: &mut Cleaned) -> io::Result<()> {
+    empty_older(&repos.join(".staging"), |_| true, min_age, done)?;
     // Quarantines sit in each repo's objects folder: repos/{type}s/{ns}/{name}.git/objects.
     for kind in ["models", "datasets", "spaces"] {
         for ns in entries(&repos.join(kind))? {
@@ -66,12 +80,12 @@ pub fn clean(root: &Path, shared_repos: Option<&Path>) -> io::Result<Cleaned> {
                     &repo.join("objects"),
                     |name| name.starts_with("tmp_objdir-incoming-"),
                     min_age,
-                    &mut done,
+                    done,
                 )?;
             }
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 /// The folders in `dir` (none if it does not exist).

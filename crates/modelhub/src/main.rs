@@ -7,6 +7,7 @@ mod hook;
 mod hook_git;
 mod hook_server;
 mod leftovers;
+mod periodic;
 mod serve;
 mod storage;
 mod validate;

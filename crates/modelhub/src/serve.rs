@@ -74,6 +74,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     metrics_allow: Vec<String>,
+    /// Seconds between sweeps of day-old push quarantines and commit scratch repos from the
+    /// repos folder (once per cluster on a shared database); 0: never.
+    #[arg(long, env = "MODELHUB_SWEEP_INTERVAL", default_value_t = 3600)]
+    sweep_interval: u64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -168,8 +172,29 @@ pub async fn run(
     );
     let storage = blobs.describe();
     let store = LfsStore::new(blobs, xet).with_idle_timeout(idle);
+    let accounts = hub.accounts.clone();
     let state = AppState::new(hub, store, config);
 
+    if args.sweep_interval > 0 {
+        let repos = db.repos(data.root());
+        crate::periodic::spawn(
+            accounts,
+            format!("{addr} pid {}", std::process::id()),
+            "sweep",
+            Duration::from_secs(args.sweep_interval),
+            move || {
+                let repos = repos.clone();
+                async move {
+                    let done = tokio::task::spawn_blocking(move || crate::leftovers::sweep(&repos))
+                        .await??;
+                    Ok(format!(
+                        "removed {} day-old quarantines and scratch repos ({} bytes)",
+                        done.entries, done.bytes
+                    ))
+                }
+            },
+        );
+    }
     let database = db.database(data.root())?.describe();
     tracing::info!(data_dir = %data.root().display(), %public_url, %storage, %database, "modelhub serving");
     // Tests and scripts read the bound address from this line.

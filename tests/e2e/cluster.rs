@@ -260,6 +260,29 @@ fn two_nodes_behind_nginx_are_one_hub() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // A card committed through A is what B's listing filters and searches by at once (the
+    // summary both read is in the database).
+    let card = std::fs::read(fixtures().join("repos/good-model/README.md")).unwrap();
+    let (code, body) = api(
+        a,
+        "POST",
+        "/api/models/alice/m/commit/main",
+        Some(&token),
+        &commit_body("README.md", &card, &after),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = api(
+        b,
+        "GET",
+        "/api/models?pipeline_tag=text-generation&filter=license:apache-2.0&search=LICE/",
+        None,
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    let listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed.len(), 1, "{body}");
+    assert_eq!(listed[0]["id"], "alice/m");
+
     // An LFS object uploaded through A downloads through B, by the link A signed.
     let data = noise(300_000, 9);
     let oid = crate::lfs::upload(a, "alice/m", &token, &data);

@@ -2,8 +2,9 @@
 //! PostgreSQL (for several nodes).
 //!
 //! This crate owns who may do what: it answers "which user does this token belong to" and
-//! "what may this user do with that repo". It knows nothing of git, HTTP or the disk layout of
-//! repos. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods, written
+//! "what may this user do with that repo", and answers repo listings and search from per-repo
+//! summaries the server stores (`listing`), visibility included. It knows nothing of git, HTTP
+//! or the disk layout of repos. All SQL lives in this crate behind [`Accounts`]'s narrow set of methods, written
 //! once in the dialect both backends speak; each backend has its migrations
 //! (`migrations/sqlite`, `migrations/postgres`, same versions, same tables and columns). On
 //! SQLite the server and the CLI open the same file at once, so it runs in WAL mode with a
@@ -23,10 +24,12 @@ macro_rules! on_pool {
 
 mod access;
 mod lfs;
+mod listing;
 mod store;
 
 pub use access::{access, Principal};
 pub use lfs::{Lock, LockQuery};
+pub use listing::{ListQuery, ListSort, RepoSummary};
 pub use store::{Accounts, Database, DbOptions, RepoLock, Subscription, CHANNEL, REPOS_CHANGED};
 
 use hub_types::{Name, RepoRef, RepoType, Role};

@@ -425,7 +425,7 @@ impl Accounts {
                     sqlx::query_as(
                         "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c \
                      WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
-                     AND m.name NOT LIKE '_sqlx_%'",
+                     AND m.name NOT LIKE '_sqlx_%' AND m.name NOT LIKE 'repo_search%'",
                     )
                     .fetch_all(p)
                     .await?
@@ -624,16 +624,32 @@ impl Accounts {
     /// registration again with [`Accounts::delete_repo`] if that fails.
     pub async fn create_repo(&self, repo: &RepoRef, private: bool) -> Result<Repo> {
         let ns = self.namespace_id(&repo.id.namespace).await?;
-        let inserted: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "INSERT INTO repos (repo_type, namespace_id, name, private) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(repo.repo_type.as_str())
-        .bind(ns)
-        .bind(repo.id.name.as_str())
-        .bind(private)
-        .fetch_optional(p)
-        .await)?;
+        // With its (not yet described) summary row, so listings see it from the start.
+        let inserted: Option<(i64,)> = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO repos (repo_type, namespace_id, name, private) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(repo.repo_type.as_str())
+            .bind(ns)
+            .bind(repo.id.name.as_str())
+            .bind(private)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id,)) = inserted {
+                sqlx::query(
+                    "INSERT INTO repo_summaries (repo_id, repo_type, full_id) VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(repo.repo_type.as_str())
+                .bind(repo.id.to_string().to_lowercase())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            inserted
+        });
         if inserted.is_none() {
             return Err(AccountsError::RepoExists(
                 repo.repo_type,
@@ -708,15 +724,22 @@ impl Accounts {
     /// Renames a repo (possibly into another namespace).
     pub async fn move_repo(&self, id: i64, to: &RepoRef) -> Result<Repo> {
         let ns = self.namespace_id(&to.id.namespace).await?;
-        let updated = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE repos SET namespace_id = $1, name = $2 WHERE id = $3",
-        )
-        .bind(ns)
-        .bind(to.id.name.as_str())
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()));
+        let updated: std::result::Result<(), sqlx::Error> = on_pool!(&self.pool, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE repos SET namespace_id = $1, name = $2 WHERE id = $3")
+                .bind(ns)
+                .bind(to.id.name.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE repo_summaries SET full_id = $1 WHERE repo_id = $2")
+                .bind(to.id.to_string().to_lowercase())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await);
         match updated {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(AccountsError::RepoExists(to.repo_type, to.id.to_string()))
@@ -788,9 +811,9 @@ impl Accounts {
 }
 
 /// A repo as selected: id, type, namespace, name, private, created at, downloads.
-type RepoRow = (i64, String, String, String, bool, String, i64);
+pub(crate) type RepoRow = (i64, String, String, String, bool, String, i64);
 
-fn repo_from_row(r: RepoRow) -> Result<Repo> {
+pub(crate) fn repo_from_row(r: RepoRow) -> Result<Repo> {
     // Rows were validated on the way in; a failure here means the data was edited by hand.
     let corrupt = |what: String| AccountsError::Database(sqlx::Error::Decode(what.into()));
     Ok(Repo {

@@ -121,9 +121,9 @@ struct Caches {
     revisions: cache::TtlCache<(RepoKey, String), String>,
     /// (repo, commit, file) -> what resolve found there (immutable).
     files: cache::TtlCache<(RepoKey, String, String), Arc<hf::Found>>,
+    /// A listing query, page and viewer -> that page (kept briefly).
+    listings: cache::TtlCache<String, Arc<hf::list::Listing>>,
     /// (repo, commit, blobs, siblings) -> the repo's description at that commit.
-    /// A listing query and viewer -> the matching repos, sorted (kept briefly).
-    listings: cache::TtlCache<String, Arc<Vec<serde_json::Map<String, serde_json::Value>>>>,
     summaries: cache::TtlCache<SummaryKey, Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
@@ -222,12 +222,24 @@ impl AppState {
         self.inner.caches.listings.clear();
     }
 
-    /// Drops `repo`'s cached revisions (after its refs moved: a push, a commit, a branch or
-    /// tag made by the API), here and on every other node of the database; other repos'
-    /// entries stay.
-    fn forget_revisions(&self, repo: &accounts::Repo) {
+    /// After `repo`'s refs moved (a push, a commit, a branch or tag made by the API): drops
+    /// its cached revisions here and on every other node, and describes its main branch anew
+    /// for listings and search (in the database, so every node lists the change).
+    async fn refs_moved(&self, repo: &accounts::Repo) {
         let key = repo_key(repo);
         self.drop_revisions(&key);
+        if let Err(e) = hf::list::refresh_summary(self, repo).await {
+            // Listed as it was until its refs next move.
+            tracing::warn!(repo = %repo.repo_ref(), error = %e, "could not describe the repo for listings");
+        }
+        self.inner.caches.listings.clear();
+        // Only now the other nodes are told: a listing they make once they hear it reads
+        // the new summary.
+        self.publish_revisions(&key);
+    }
+
+    /// Tells every other node of the database that `key`'s refs moved.
+    fn publish_revisions(&self, key: &RepoKey) {
         if self.accounts().is_shared() {
             let accounts = self.accounts().clone();
             let event = format!("{REVISIONS_EVENT} {} {}", key.0, key.1);

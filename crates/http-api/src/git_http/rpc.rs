@@ -277,10 +277,10 @@ impl Drop for Output {
                     }
                 }
                 reap(&mut child, &label).await;
-                state.forget_revisions(&repo);
+                state.refs_moved(&repo).await;
             });
         } else {
-            state.forget_revisions(&repo);
+            state.drop_revisions(&crate::repo_key(&repo));
         }
     }
 }
@@ -298,7 +298,7 @@ impl Output {
                     reap(child, &self.label).await;
                 }
                 if let Some((state, repo)) = self.on_end.take() {
-                    state.forget_revisions(&repo);
+                    state.refs_moved(&repo).await;
                 }
                 None
             }

@@ -257,7 +257,7 @@ pub async fn commit(
             )),
             other => commit_error(other),
         })?;
-    state.forget_revisions(repo);
+    state.refs_moved(repo).await;
     let url = format!("{}/{}", public_base(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
     if let Some(n) = pr {

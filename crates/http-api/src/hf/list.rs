@@ -1,6 +1,8 @@
 //! `GET /api/models` (and datasets, spaces): search, author, tag filters, sorting and absolute
-//! `Link` pagination (`list_models`); and `POST /api/validate-yaml` (the card rules behind the
-//! Hub's request and response shapes).
+//! `Link` pagination (`list_models`), answered by one SQL query over per-repo summaries that
+//! [`refresh_summary`] writes on every ref change (the web lists and namespace pages read the
+//! same); and `POST /api/validate-yaml` (the card rules behind the Hub's request and response
+//! shapes).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -64,13 +66,15 @@ pub async fn list(
         sort,
         descending,
         full,
+        offset: cursor,
+        limit,
+        count: false,
     };
-    let rows = find_repos(&state, who.as_ref(), &query).await?;
-    let more = rows.len() > cursor + limit;
-    let page: Vec<Value> = rows
+    let listing = find_repos(&state, who.as_ref(), &query).await?;
+    let more = listing.more;
+    let page: Vec<Value> = listing
+        .rows
         .iter()
-        .skip(cursor)
-        .take(limit)
         .cloned()
         .map(|mut m| {
             if !on("cardData") && !full {
@@ -157,30 +161,49 @@ pub async fn validate_yaml(
 /// What a listing asks for (the API's `list_models` and the web list share it).
 pub(crate) struct RepoQuery<'a> {
     pub repo_type: hub_types::RepoType,
-    /// Lowercase substring of the id.
+    /// A substring of the id, any case.
     pub search: &'a str,
     pub author: Option<&'a str>,
     /// Tags every result must carry (the library name counts as a tag).
     pub filters: &'a [&'a str],
     pub pipeline: Option<&'a str>,
-    /// id, lastModified, createdAt, downloads, likes.
+    /// id, lastModified, createdAt, downloads, trendingScore, likes.
     pub sort: &'a str,
     pub descending: bool,
     /// With siblings.
     pub full: bool,
+    /// Rows skipped, and the most rows returned.
+    pub offset: usize,
+    pub limit: usize,
+    /// Whether to count every match too (the web list shows the total).
+    pub count: bool,
 }
 
-/// The repos `who` may see that match, described and sorted.
+/// One page of a listing.
+pub(crate) struct Listing {
+    pub rows: Vec<Map<String, Value>>,
+    /// Whether more rows follow this page.
+    pub more: bool,
+    /// Every match, when the query asked.
+    pub total: Option<u64>,
+}
+
+/// Repos described per listing request that finds some not described yet (made by the CLI,
+/// or before an upgrade; the server describes the rest in the background at start).
+const DESCRIBE_PER_LISTING: i64 = 100;
+
+/// The page of repos `who` may see that match, described and sorted: one SQL query over the
+/// summaries kept on every ref change ([`refresh_summary`]), with visibility, filters, sort
+/// and page applied by the database.
 pub(crate) async fn find_repos(
     state: &AppState,
     who: Option<&accounts::Principal>,
     q: &RepoQuery<'_>,
-) -> Result<std::sync::Arc<Vec<Map<String, Value>>>, HfError> {
-    // The same listing for the same viewer is answered from memory for a moment (and dropped
-    // by any change this server makes): a busy list page then costs a lookup, not a walk over
-    // every repo.
+) -> Result<std::sync::Arc<Listing>, HfError> {
+    // The same page for the same viewer is answered from memory for a moment (and dropped by
+    // any change on any node).
     let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         q.repo_type,
         who.map_or(0, |p| p.user_id),
         q.search,
@@ -189,92 +212,157 @@ pub(crate) async fn find_repos(
         q.pipeline.unwrap_or_default(),
         q.sort,
         q.descending,
-        q.full
+        q.full,
+        q.offset,
+        q.limit,
+        q.count
     );
     if let Some(hit) = state.inner.caches.listings.get(&key) {
         return Ok(hit);
     }
     let epoch = state.inner.caches.listings.epoch();
-    let rows = std::sync::Arc::new(walk_repos(state, who, q).await?);
+    for repo in state
+        .accounts()
+        .undescribed(q.repo_type, DESCRIBE_PER_LISTING)
+        .await?
+    {
+        refresh_summary(state, &repo).await?;
+    }
+    let sort = match q.sort {
+        "lastModified" => accounts::ListSort::LastModified,
+        "createdAt" => accounts::ListSort::CreatedAt,
+        "downloads" | "trendingScore" => accounts::ListSort::Downloads,
+        // Likes are all zero until likes exist: by id.
+        _ => accounts::ListSort::Id,
+    };
+    let query = accounts::ListQuery {
+        repo_type: q.repo_type,
+        viewer: who,
+        search: q.search,
+        author: q.author,
+        tags: q.filters,
+        pipeline_tag: q.pipeline,
+        sort,
+        descending: q.descending,
+        offset: q.offset as u64,
+        limit: q.limit as u64 + 1,
+    };
+    let mut found = state.accounts().list_summaries(&query).await?;
+    let more = found.len() > q.limit;
+    found.truncate(q.limit);
+    let total = if q.count {
+        Some(state.accounts().count_summaries(&query).await?)
+    } else {
+        None
+    };
+    let mut rows = Vec::with_capacity(found.len());
+    for (repo, json) in found {
+        let mut m = if q.full {
+            let path = state.repos().path(&repo.repo_ref());
+            match summary(state, &repo, path, DEFAULT_BRANCH.to_owned(), false, true).await {
+                Ok(m) => m,
+                Err(_) => continue,
+            }
+        } else {
+            match serde_json::from_str::<Value>(&json) {
+                Ok(Value::Object(m)) => m,
+                _ => continue,
+            }
+        };
+        // What the registry says now wins over what was described with the commit.
+        let id = repo.repo_ref().id.to_string();
+        m.insert("_id".into(), json!(repo.id.to_string()));
+        if repo.repo_type == RepoType::Model {
+            m.insert("modelId".into(), json!(id));
+        }
+        m.insert("id".into(), json!(id));
+        m.insert("author".into(), json!(repo.namespace.as_str()));
+        m.insert("private".into(), json!(repo.private));
+        m.insert("downloads".into(), json!(repo.downloads));
+        m.insert("createdAt".into(), json!(repo.created_at));
+        rows.push(m);
+    }
+    let listing = std::sync::Arc::new(Listing { rows, more, total });
     state
         .inner
         .caches
         .listings
-        .put_since(epoch, key, rows.clone());
-    Ok(rows)
+        .put_since(epoch, key, listing.clone());
+    Ok(listing)
 }
 
-async fn walk_repos(
+/// Describes, in the background, every repo not described yet for listings (those made
+/// before summaries existed, after an upgrade), and logs how many it did.
+pub(crate) fn spawn_describe_all(state: AppState) {
+    tokio::spawn(async move {
+        let mut done = 0u64;
+        for t in RepoType::ALL {
+            loop {
+                let pending = match state.accounts().undescribed(t, 500).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot list the repos to describe for listings");
+                        return;
+                    }
+                };
+                if pending.is_empty() {
+                    break;
+                }
+                for repo in &pending {
+                    if let Err(e) = refresh_summary(&state, repo).await {
+                        tracing::warn!(error = %e, "stopped describing repos for listings");
+                        return;
+                    }
+                    done += 1;
+                }
+            }
+        }
+        if done > 0 {
+            tracing::info!(repos = done, "described repos for listings");
+            state.inner.caches.listings.clear();
+        }
+    });
+}
+
+/// Most tags kept per repo for listing filters (a card may list any number).
+const MAX_TAGS: usize = 256;
+
+/// Describes `repo`'s main branch into its summary row, which listings and search read:
+/// called after every change of its refs (a push, an API commit, a branch or tag change) and
+/// for repos not described yet. A repo that cannot be described is left out of listings
+/// until its refs next move.
+pub(crate) async fn refresh_summary(
     state: &AppState,
-    who: Option<&accounts::Principal>,
-    q: &RepoQuery<'_>,
-) -> Result<Vec<Map<String, Value>>, HfError> {
-    let mut rows: Vec<Map<String, Value>> = Vec::new();
-    for repo in state.accounts().list_repos(q.repo_type).await? {
-        if state.accounts().access(who, &repo).await?.is_none() {
-            continue; // private repos appear only to those who may read them
-        }
-        let id = repo.repo_ref().id.to_string();
-        if !id.to_ascii_lowercase().contains(q.search) {
-            continue;
-        }
-        if q.author
-            .is_some_and(|a| a != repo.namespace.as_str().to_ascii_lowercase())
-        {
-            continue;
-        }
-        let path = state.repos().path(&repo.repo_ref());
-        let Ok(s) = summary(state, &repo, path, DEFAULT_BRANCH.to_owned(), false, q.full).await
-        else {
-            continue;
-        };
-        let tags: Vec<&str> = s["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        if !q
-            .filters
-            .iter()
-            .all(|f| tags.contains(f) || s.get("library_name").and_then(Value::as_str) == Some(*f))
-        {
-            continue;
-        }
-        if q.pipeline
-            .is_some_and(|p| s.get("pipeline_tag").and_then(Value::as_str) != Some(p))
-        {
-            continue;
-        }
-        rows.push(s);
-    }
-    let sort = q.sort;
-    let key = |m: &Map<String, Value>| -> (i64, String) {
-        let s = |k: &str| {
-            m.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        match sort {
-            "downloads" | "likes" | "trendingScore" => (
-                m.get(if sort == "likes" {
-                    "likes"
-                } else {
-                    "downloads"
-                })
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-                s("id"),
-            ),
-            "lastModified" => (0, s("lastModified")),
-            "createdAt" => (0, s("createdAt")),
-            _ => (0, s("id")),
+    repo: &accounts::Repo,
+) -> Result<(), HfError> {
+    let path = state.repos().path(&repo.repo_ref());
+    let described = summary(state, repo, path, DEFAULT_BRANCH.to_owned(), false, false).await;
+    let m = match described {
+        Ok(m) => m,
+        Err(HfError::Unavailable(e)) => return Err(HfError::Unavailable(e)),
+        Err(e) => {
+            tracing::warn!(repo = %repo.repo_ref(), error = %e, "cannot describe the repo for listings");
+            state.accounts().put_summary_failed(repo.id).await?;
+            return Ok(());
         }
     };
-    rows.sort_by_key(key);
-    if q.descending {
-        rows.reverse();
-    }
-    Ok(rows)
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut tags: Vec<String> = m
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .take(MAX_TAGS)
+        .collect();
+    tags.extend(text("library_name"));
+    let stored = accounts::RepoSummary {
+        sha: text("sha").unwrap_or_default(),
+        last_modified: text("lastModified").unwrap_or_default(),
+        pipeline_tag: text("pipeline_tag"),
+        tags,
+        json: Value::Object(m).to_string(),
+    };
+    state.accounts().put_summary(repo.id, &stored).await?;
+    Ok(())
 }

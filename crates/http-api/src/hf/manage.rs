@@ -105,6 +105,10 @@ pub async fn create(
     {
         Ok((repo, _)) => {
             state.forget_repos();
+            // Described at once, so every node lists it with its initial commit.
+            if let Err(e) = super::list::refresh_summary(&state, &repo).await {
+                tracing::warn!(repo = %repo.repo_ref(), error = %e, "could not describe the new repo for listings");
+            }
             let r = repo.repo_ref();
             Ok(Json(json!({ "url": repo_url(&state, &headers, &r), "name": r.id.to_string(), "id": repo.id.to_string() })).into_response())
         }
@@ -245,10 +249,10 @@ pub async fn move_repo(
 }
 
 /// The answer to a ref change: `{}` (and cached revisions dropped), or the error.
-fn ref_answer(state: &AppState, repo: &Repo, result: Result<(), RefUpdateError>) -> Response {
+async fn ref_answer(state: &AppState, repo: &Repo, result: Result<(), RefUpdateError>) -> Response {
     match result {
         Ok(()) => {
-            state.forget_revisions(repo);
+            state.refs_moved(repo).await;
             Json(json!({})).into_response()
         }
         Err(e) => ref_error(e),
@@ -279,7 +283,8 @@ async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Result<R
         state,
         repo,
         state.repos().delete_ref(&repo.repo_ref(), full).await,
-    ))
+    )
+    .await)
 }
 
 /// The repo's ref lock, across every node of the database (see [`accounts::Accounts::lock_repo`]).
@@ -331,7 +336,8 @@ pub async fn create_branch(
                 &push_env(&state, repo, who),
             )
             .await,
-    ))
+    )
+    .await)
 }
 
 pub async fn delete_branch(
@@ -380,7 +386,8 @@ pub async fn create_tag(
                 &push_env(&state, repo, who),
             )
             .await,
-    ))
+    )
+    .await)
 }
 
 pub async fn delete_tag(

@@ -88,6 +88,9 @@ pub async fn logout() -> Response {
     res
 }
 
+/// Repos of each type a namespace page shows.
+const NAMESPACE_REPOS: usize = 1000;
+
 pub async fn namespace(
     State(state): State<AppState>,
     Path(ns): Path<String>,
@@ -101,29 +104,39 @@ pub async fn namespace(
     } else {
         return Err(PageError::NotFound);
     };
+    // Its repos the viewer may see, each type sorted by id (from the listing summaries).
     let mut repos = Vec::new();
     for t in RepoType::ALL {
-        for repo in state.accounts().list_repos(t).await? {
-            if repo.namespace.as_str().eq_ignore_ascii_case(&ns)
-                && state
-                    .accounts()
-                    .access(who.as_ref(), &repo)
-                    .await?
-                    .is_some()
-            {
-                repos.push(repo);
-            }
-        }
+        let query = crate::hf::list::RepoQuery {
+            repo_type: t,
+            search: "",
+            author: Some(&ns),
+            filters: &[],
+            pipeline: None,
+            sort: "id",
+            descending: false,
+            full: false,
+            offset: 0,
+            limit: NAMESPACE_REPOS,
+            count: false,
+        };
+        let listing = crate::hf::list::find_repos(&state, who.as_ref(), &query).await?;
+        repos.extend(listing.rows.iter().map(|m| {
+            let id = m["id"].as_str().unwrap_or_default().to_owned();
+            let private = m["private"].as_bool() == Some(true);
+            let downloads = m["downloads"].as_u64().unwrap_or(0);
+            (t, id, private, downloads)
+        }));
     }
     let content = html! {
         h1 { (ns) " " span.badge { (kind) } }
         @if repos.is_empty() { p.muted { "No repos to show." } }
         ul.repos {
-            @for r in &repos {
+            @for (t, id, private, downloads) in &repos {
                 li {
-                    a href=(super::repo_url(&r.repo_ref())) { strong { (r.repo_ref()) } }
-                    @if r.private { " " span.badge { "private" } }
-                    div.meta { span { (r.repo_type) } span { (r.downloads) " downloads" } }
+                    a href={ "/" (t.url_prefix()) (id) } { strong { (id) } }
+                    @if *private { " " span.badge { "private" } }
+                    div.meta { span { (t) } span { (downloads) " downloads" } }
                 }
             }
         }

@@ -69,6 +69,7 @@ async fn list(
         Some("likes") => "likes",
         _ => "lastModified",
     };
+    let page: usize = get("p").and_then(|p| p.parse().ok()).unwrap_or(0);
     let query = RepoQuery {
         repo_type: t,
         search: &search,
@@ -78,11 +79,13 @@ async fn list(
         sort,
         descending: true,
         full: false,
+        offset: page.saturating_mul(PER_PAGE),
+        limit: PER_PAGE,
+        count: true,
     };
-    let rows = find_repos(&state, who.as_ref(), &query).await?;
-    let page: usize = get("p").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let total = rows.len();
-    let shown: Vec<_> = rows.iter().skip(page * PER_PAGE).take(PER_PAGE).collect();
+    let listing = find_repos(&state, who.as_ref(), &query).await?;
+    let total = listing.total.unwrap_or(0) as usize;
+    let shown: Vec<_> = listing.rows.iter().collect();
     let title = match t {
         RepoType::Model => "Models",
         RepoType::Dataset => "Datasets",

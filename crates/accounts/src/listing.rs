@@ -67,18 +67,25 @@ impl Accounts {
         let written = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             let updated = sqlx::query(
-                "UPDATE repo_summaries SET sha = $2, last_modified = $3, pipeline_tag = $4, \
-                 summary = $5 WHERE repo_id = $1 AND (sha IS NULL OR sha <> $2)",
+                "UPDATE repo_summaries SET listed = TRUE, sha = $2, last_modified = $3, \
+                 pipeline_tag = $4 WHERE repo_id = $1 AND (sha IS NULL OR sha <> $2)",
             )
             .bind(repo_id)
             .bind(&s.sha)
             .bind(&s.last_modified)
             .bind(s.pipeline_tag.as_deref())
-            .bind(&s.json)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if updated == 1 {
+                sqlx::query(
+                    "INSERT INTO repo_summary_docs (repo_id, summary) VALUES ($1, $2) \
+                     ON CONFLICT (repo_id) DO UPDATE SET summary = excluded.summary",
+                )
+                .bind(repo_id)
+                .bind(&s.json)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM repo_tags WHERE repo_id = $1")
                     .bind(repo_id)
                     .execute(&mut *tx)
@@ -101,7 +108,7 @@ impl Accounts {
     /// or broken): it is left out of listings until its refs next move.
     pub async fn put_summary_failed(&self, repo_id: i64) -> Result<()> {
         on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE repo_summaries SET sha = '', summary = NULL WHERE repo_id = $1",
+            "UPDATE repo_summaries SET listed = FALSE, sha = '' WHERE repo_id = $1",
         )
         .bind(repo_id)
         .execute(p)
@@ -126,24 +133,53 @@ impl Accounts {
         rows.into_iter().map(repo_from_row).collect()
     }
 
-    /// One page of the repos `q` matches, with their stored summaries (JSON).
+    /// One page of the repos `q` matches, with their stored descriptions (JSON).
     pub async fn list_summaries(&self, q: &ListQuery<'_>) -> Result<Vec<(Repo, String)>> {
         let (filter, mut args) = self.filter(q);
         let dir = if q.descending { "DESC" } else { "ASC" };
-        let order = match q.sort {
-            ListSort::Id => format!("s.full_id {dir}"),
-            ListSort::LastModified => format!("s.last_modified {dir}, s.full_id {dir}"),
-            ListSort::CreatedAt => format!("r.created_at {dir}, s.full_id {dir}"),
-            ListSort::Downloads => format!("r.downloads {dir}, s.full_id {dir}"),
+        let key = match q.sort {
+            ListSort::Id => None,
+            ListSort::LastModified => Some("last_modified"),
+            ListSort::CreatedAt => Some("created_at"),
+            ListSort::Downloads => Some("downloads"),
+        };
+        let (inner_order, outer_order) = match key {
+            Some(k) => (
+                format!("s.{k} {dir}, s.full_id {dir}"),
+                format!("p.{k} {dir}, p.full_id {dir}"),
+            ),
+            None => (format!("s.full_id {dir}"), format!("p.full_id {dir}")),
         };
         let n = args.len();
+        // Without a filter that narrows the rows, the page is a walk of the sort's index.
+        // SQLite's planner, once ANALYZE has seen one repo type, would rather sort the whole
+        // table: it is told which index to walk. PostgreSQL's picks it by itself.
+        let walk = if matches!(self.pool, Pool::Sqlite(_))
+            && q.search.is_empty()
+            && q.tags.is_empty()
+            && q.pipeline_tag.is_none()
+            && q.author.is_none()
+        {
+            let index = match q.sort {
+                ListSort::Id => "repo_summaries_by_id",
+                ListSort::LastModified => "repo_summaries_by_modified",
+                ListSort::CreatedAt => "repo_summaries_by_created",
+                ListSort::Downloads => "repo_summaries_by_downloads",
+            };
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        };
+        // The page is picked from the narrow table alone; only its rows are joined.
         let sql = format!(
             "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads, \
-             s.summary FROM repo_summaries s JOIN repos r ON r.id = s.repo_id \
-             JOIN accounts a ON a.id = r.namespace_id WHERE {filter} ORDER BY {order} \
-             LIMIT ${} OFFSET ${}",
+             d.summary FROM (SELECT s.repo_id, s.full_id{extra} FROM repo_summaries s{walk} \
+             WHERE {filter} ORDER BY {inner_order} LIMIT ${} OFFSET ${}) p \
+             JOIN repos r ON r.id = p.repo_id JOIN accounts a ON a.id = r.namespace_id \
+             JOIN repo_summary_docs d ON d.repo_id = p.repo_id ORDER BY {outer_order}",
             n + 1,
-            n + 2
+            n + 2,
+            extra = key.map(|k| format!(", s.{k}")).unwrap_or_default(),
         );
         args.push(Arg::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)));
         args.push(Arg::Int(i64::try_from(q.offset).unwrap_or(i64::MAX)));
@@ -166,10 +202,7 @@ impl Accounts {
     /// How many repos `q` matches (its page and sort aside).
     pub async fn count_summaries(&self, q: &ListQuery<'_>) -> Result<u64> {
         let (filter, args) = self.filter(q);
-        let sql = format!(
-            "SELECT COUNT(*) FROM repo_summaries s JOIN repos r ON r.id = s.repo_id \
-             JOIN accounts a ON a.id = r.namespace_id WHERE {filter}"
-        );
+        let sql = format!("SELECT COUNT(*) FROM repo_summaries s WHERE {filter}");
         let (n,): (i64,) = on_pool!(&self.pool, p => {
             let mut query = sqlx::query_as(&sql);
             for a in args {
@@ -183,14 +216,11 @@ impl Accounts {
         Ok(n.max(0) as u64)
     }
 
-    /// The WHERE clause of `q` and its arguments ($1, $2, ... in order).
+    /// The WHERE clause of `q` over `repo_summaries s`, and its arguments ($1, $2, ...).
     fn filter(&self, q: &ListQuery<'_>) -> (String, Vec<Arg>) {
         let postgres = matches!(self.pool, Pool::Postgres(_));
         let mut args = vec![Arg::Text(q.repo_type.as_str().to_owned())];
-        let mut clauses = vec![
-            "s.repo_type = $1".to_owned(),
-            "s.summary IS NOT NULL".to_owned(),
-        ];
+        let mut clauses = vec!["s.repo_type = $1".to_owned(), "s.listed".to_owned()];
         let arg = |args: &mut Vec<Arg>, a: Arg| {
             args.push(a);
             format!("${}", args.len())
@@ -199,13 +229,13 @@ impl Accounts {
         // private repos of their own namespace and of organisations they belong to; all of
         // them to a site admin.
         match q.viewer {
-            None => clauses.push("NOT r.private".into()),
+            None => clauses.push("NOT s.private".into()),
             Some(p) if p.is_admin => {}
             Some(p) => {
                 let u = arg(&mut args, Arg::Int(p.user_id));
                 clauses.push(format!(
-                    "(NOT r.private OR r.namespace_id = {u} OR EXISTS (SELECT 1 FROM \
-                     org_members m WHERE m.org_id = r.namespace_id AND m.user_id = {u}))"
+                    "(NOT s.private OR s.namespace_id = {u} OR EXISTS (SELECT 1 FROM \
+                     org_members m WHERE m.org_id = s.namespace_id AND m.user_id = {u}))"
                 ));
             }
         }
@@ -223,12 +253,15 @@ impl Accounts {
                     "s.full_id LIKE {like} AND strpos(s.full_id, {exact}) > 0"
                 ));
             } else {
-                // FTS5 takes LIKE's `_` as a wildcard too (a superset); a `%` would widen the
-                // candidates past the trigrams, so such a search skips the index.
-                if search.chars().count() >= 3 && !search.contains('%') {
-                    let like = arg(&mut args, Arg::Text(format!("%{search}%")));
+                // A phrase of the trigram tokenizer matches a substring of three or more
+                // characters (shorter ones cannot use the index).
+                if search.chars().count() >= 3 {
+                    let phrase = arg(
+                        &mut args,
+                        Arg::Text(format!("\"{}\"", search.replace('"', "\"\""))),
+                    );
                     clauses.push(format!(
-                        "s.repo_id IN (SELECT rowid FROM repo_search WHERE full_id LIKE {like})"
+                        "s.repo_id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH {phrase})"
                     ));
                 }
                 let exact = arg(&mut args, Arg::Text(search.clone()));
@@ -237,7 +270,9 @@ impl Accounts {
         }
         if let Some(author) = q.author {
             let a = arg(&mut args, Arg::Text(author.to_owned()));
-            clauses.push(format!("a.name = {a}"));
+            clauses.push(format!(
+                "s.namespace_id = (SELECT id FROM accounts WHERE name = {a})"
+            ));
         }
         for tag in q.tags {
             let t = arg(&mut args, Arg::Text((*tag).to_owned()));
@@ -395,6 +430,8 @@ mod tests {
             ("a.x", vec!["bob/llama.x"]),
             ("%", vec![]),
             ("l%a", vec![]),
+            ("\"lla", vec![]),
+            ("lla\" OR x", vec![]),
             ("ice/", vec!["alice/bert_base", "alice/Llama-Tiny"]),
         ] {
             let got = db
@@ -515,6 +552,27 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+        // Visibility and downloads follow the registry.
+        let llama = &made[3];
+        db.add_downloads(llama.id, 5).await.unwrap();
+        db.add_downloads(made[1].id, 2).await.unwrap();
+        let got = db
+            .list_summaries(&ListQuery {
+                sort: ListSort::Downloads,
+                descending: true,
+                ..q(None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(&got), ["bob/llama.x", "alice/bert_base"]);
+        assert_eq!(got[0].0.downloads, 5);
+        db.set_private(llama.id, true).await.unwrap();
+        assert_eq!(
+            ids(&db.list_summaries(&q(None)).await.unwrap()),
+            ["alice/bert_base"]
+        );
+        assert_eq!(db.count_summaries(&q(Some(&bob))).await.unwrap(), 3);
+        db.set_private(llama.id, false).await.unwrap();
         // A repo that could not be described is left out.
         db.put_summary_failed(made[1].id).await.unwrap();
         assert_eq!(

@@ -639,10 +639,11 @@ impl Accounts {
             .await?;
             if let Some((id,)) = inserted {
                 sqlx::query(
-                    "INSERT INTO repo_summaries (repo_id, repo_type, full_id) VALUES ($1, $2, $3)",
+                    "INSERT INTO repo_summaries (repo_id, repo_type, namespace_id, private, \
+                     downloads, created_at, full_id) SELECT id, repo_type, namespace_id, \
+                     private, downloads, created_at, $2 FROM repos WHERE id = $1",
                 )
                 .bind(id)
-                .bind(repo.repo_type.as_str())
                 .bind(repo.id.to_string().to_lowercase())
                 .execute(&mut *tx)
                 .await?;
@@ -712,12 +713,15 @@ impl Accounts {
     }
 
     pub async fn set_private(&self, id: i64, private: bool) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query("UPDATE repos SET private = $1 WHERE id = $2")
-            .bind(private)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        // The listing's copy changes with it.
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            for table in ["UPDATE repos SET private = $1 WHERE id = $2",
+                          "UPDATE repo_summaries SET private = $1 WHERE repo_id = $2"] {
+                sqlx::query(table).bind(private).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?
+        });
         self.publish(REPOS_CHANGED).await
     }
 
@@ -732,8 +736,11 @@ impl Accounts {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE repo_summaries SET full_id = $1 WHERE repo_id = $2")
+            sqlx::query(
+                "UPDATE repo_summaries SET full_id = $1, namespace_id = $2 WHERE repo_id = $3",
+            )
                 .bind(to.id.to_string().to_lowercase())
+                .bind(ns)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -753,14 +760,16 @@ impl Accounts {
     }
 
     pub async fn add_downloads(&self, id: i64, n: i64) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE repos SET downloads = downloads + $1 WHERE id = $2",
-        )
-        .bind(n)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            for statement in [
+                "UPDATE repos SET downloads = downloads + $1 WHERE id = $2",
+                "UPDATE repo_summaries SET downloads = downloads + $1 WHERE repo_id = $2",
+            ] {
+                sqlx::query(statement).bind(n).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?
+        });
         Ok(())
     }
 

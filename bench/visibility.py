@@ -42,7 +42,7 @@ def main():
         subprocess.run(git + ["commit", "-qm", f"push {i}"], check=True)
         new = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
         main_on_b()  # B caches the old commit
-        subprocess.run(git + ["push", "-q", "origin", "main"], check=True)
+        subprocess.run(git + ["push", "-q", "origin", "main"], check=True, capture_output=True)
         t0 = time.perf_counter()
         while main_on_b() != new:
             time.sleep(0.001)

@@ -186,6 +186,35 @@ fn main_sha(s: &Server, token: &str) -> String {
         .to_owned()
 }
 
+/// Commits one file on alice/m's main through node `s` on top of `parent`; the new commit.
+fn commit_file(s: &Server, token: &str, path: &str, content: &[u8], parent: &str) -> String {
+    let (code, body) = api(
+        s,
+        "POST",
+        "/api/models/alice/m/commit/main",
+        Some(token),
+        &commit_body(path, content, parent),
+    );
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits (up to 5 s) until node `s` serves alice/m's main at `sha`.
+fn wait_until_served(s: &Server, token: &str, sha: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while main_sha(s, token) != sha {
+        assert!(
+            Instant::now() < deadline,
+            "{} does not serve main at {sha} 5 s after the commit",
+            s.addr
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A commit of one file on `main`, as huggingface_hub sends it, with `parentCommit`.
 pub(crate) fn commit_body(path: &str, content: &[u8], parent: &str) -> Vec<u8> {
     let lines = [
@@ -239,38 +268,13 @@ fn two_nodes_behind_nginx_are_one_hub() {
     // B caches main's commit; a commit through A moves it on B too (told through the
     // database), without waiting for the cache to expire.
     let before = main_sha(b, &token);
-    let (code, body) = api(
-        a,
-        "POST",
-        "/api/models/alice/m/commit/main",
-        Some(&token),
-        &commit_body("one.txt", b"1\n", &before),
-    );
-    assert_eq!(code, 200, "{body}");
-    let after = serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while main_sha(b, &token) != after {
-        assert!(
-            Instant::now() < deadline,
-            "B still serves main at {before} 5 s after a commit through A"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let after = commit_file(a, &token, "one.txt", b"1\n", &before);
+    wait_until_served(b, &token, &after);
 
     // A card committed through A is what B's listing filters and searches by at once (the
     // summary both read is in the database).
     let card = std::fs::read(fixtures().join("repos/good-model/README.md")).unwrap();
-    let (code, body) = api(
-        a,
-        "POST",
-        "/api/models/alice/m/commit/main",
-        Some(&token),
-        &commit_body("README.md", &card, &after),
-    );
-    assert_eq!(code, 200, "{body}");
+    commit_file(a, &token, "README.md", &card, &after);
     let (code, body) = api(
         b,
         "GET",
@@ -615,18 +619,7 @@ fn concurrent_pushes_through_both_nodes_and_a_node_killed_mid_transfer() {
         let (code, body) = api_at(&c.lb.addr, "GET", "/api/models/alice/m", None, b"");
         assert_eq!(code, 200, "through nginx with node A down: {body}");
     }
-    let (code, body) = api(
-        &c.b,
-        "POST",
-        "/api/models/alice/m/commit/main",
-        Some(&token),
-        &commit_body("while-a-was-down.txt", b"B\n", &winner),
-    );
-    assert_eq!(code, 200, "{body}");
-    let latest = serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let latest = commit_file(&c.b, &token, "while-a-was-down.txt", b"B\n", &winner);
 
     // A comes back on its address and serves what changed meanwhile; the upload it lost
     // is made again through it and downloads through B.
@@ -694,26 +687,8 @@ fn the_database_stopping_gives_503s_on_both_nodes_and_they_recover() {
     }
     // Both nodes listen to each other again: B caches main, a commit through A moves it.
     let before = main_sha(&c.b, &token);
-    let (code, body) = api(
-        &c.a,
-        "POST",
-        "/api/models/alice/m/commit/main",
-        Some(&token),
-        &commit_body("after.txt", b"after\n", &before),
-    );
-    assert_eq!(code, 200, "{body}");
-    let after = serde_json::from_str::<Value>(&body).unwrap()["commitOid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while main_sha(&c.b, &token) != after {
-        assert!(
-            Instant::now() < deadline,
-            "B still serves main at {before} 5 s after a commit through A"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let after = commit_file(&c.a, &token, "after.txt", b"after\n", &before);
+    wait_until_served(&c.b, &token, &after);
     // And through nginx, a repo made on one node is there on both.
     let (code, body) = api_at(
         &c.lb.addr,

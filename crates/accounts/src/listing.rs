@@ -51,6 +51,18 @@ pub struct RepoSummary {
     pub json: String,
 }
 
+/// Trigram-index matches from which a sorted page walks its sort's index (checking each
+/// entry against the matches) rather than sorting every match (SQLite; in unit tests two,
+/// so both ways are tried).
+const WALK_FROM_MATCHES: i64 = if cfg!(test) { 2 } else { 1000 };
+
+/// How a page is found (see [`Accounts::page_path`]).
+enum PagePath {
+    Planner,
+    ScanIds,
+    WalkSort,
+}
+
 /// One bound value of a query built at run time.
 enum Arg {
     Int(i64),
@@ -151,24 +163,18 @@ impl Accounts {
             None => (format!("s.full_id {dir}"), format!("p.full_id {dir}")),
         };
         let n = args.len();
-        // Without a filter that narrows the rows, the page is a walk of the sort's index.
-        // SQLite's planner, once ANALYZE has seen one repo type, would rather sort the whole
-        // table: it is told which index to walk. PostgreSQL's picks it by itself.
-        let walk = if matches!(self.pool, Pool::Sqlite(_))
-            && q.search.is_empty()
-            && q.tags.is_empty()
-            && q.pipeline_tag.is_none()
-            && q.author.is_none()
-        {
-            let index = match q.sort {
-                ListSort::Id => "repo_summaries_by_id",
-                ListSort::LastModified => "repo_summaries_by_modified",
-                ListSort::CreatedAt => "repo_summaries_by_created",
-                ListSort::Downloads => "repo_summaries_by_downloads",
-            };
-            format!(" INDEXED BY {index}")
-        } else {
-            String::new()
+        let walk = match self.page_path(q).await? {
+            PagePath::Planner => String::new(),
+            PagePath::ScanIds => " INDEXED BY repo_summaries_by_id".to_owned(),
+            PagePath::WalkSort => {
+                let index = match q.sort {
+                    ListSort::Id => "repo_summaries_by_id",
+                    ListSort::LastModified => "repo_summaries_by_modified",
+                    ListSort::CreatedAt => "repo_summaries_by_created",
+                    ListSort::Downloads => "repo_summaries_by_downloads",
+                };
+                format!(" INDEXED BY {index}")
+            }
         };
         // The page is picked from the narrow table alone; only its rows are joined.
         let sql = format!(
@@ -199,10 +205,21 @@ impl Accounts {
             .collect()
     }
 
-    /// How many repos `q` matches (its page and sort aside).
-    pub async fn count_summaries(&self, q: &ListQuery<'_>) -> Result<u64> {
+    /// How many repos `q` matches (its page and sort aside), counted up to `cap`: more
+    /// answers `cap + 1` ("over cap"), so a count costs a bounded walk whatever the hub's
+    /// size.
+    pub async fn count_summaries(&self, q: &ListQuery<'_>, cap: u64) -> Result<u64> {
         let (filter, args) = self.filter(q);
-        let sql = format!("SELECT COUNT(*) FROM repo_summaries s WHERE {filter}");
+        let scan = if self.scans_ids(q) {
+            " INDEXED BY repo_summaries_by_id"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM repo_summaries s{scan} WHERE {filter} \
+             LIMIT {}) c",
+            cap.saturating_add(1).min(i64::MAX as u64)
+        );
         let (n,): (i64,) = on_pool!(&self.pool, p => {
             let mut query = sqlx::query_as(&sql);
             for a in args {
@@ -214,6 +231,66 @@ impl Accounts {
             query.fetch_one(p).await?
         });
         Ok(n.max(0) as u64)
+    }
+
+    /// How SQLite is to find a page of `q`. Its planner, once ANALYZE has seen a single repo
+    /// type, would rather sort the whole table than walk an index, so it is told:
+    /// - no search and nothing else that narrows the rows: walk the sort's index;
+    /// - a search that matches many repos (a probe counts up to [`WALK_FROM_MATCHES`]): walk
+    ///   the sort's index too, checking each entry, which finds a page at once where looking
+    ///   every match up and sorting them all would not;
+    /// - a search of fewer characters than a trigram that matches few: read the ids' index
+    ///   whole (the match is checked on the index entry, without reading the row);
+    /// - else (a few trigram matches, or tags, task or author): the planner's own way.
+    ///
+    /// PostgreSQL's planner picks its way well by itself.
+    async fn page_path(&self, q: &ListQuery<'_>) -> Result<PagePath> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(PagePath::Planner);
+        };
+        let narrowed = !q.tags.is_empty() || q.pipeline_tag.is_some() || q.author.is_some();
+        let search = q.search.to_lowercase();
+        if search.is_empty() {
+            return Ok(if narrowed {
+                PagePath::Planner
+            } else {
+                PagePath::WalkSort
+            });
+        }
+        let (matches,): (i64,) = if self.scans_ids(q) {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM repo_summaries s INDEXED BY \
+                 repo_summaries_by_id WHERE s.repo_type = $1 AND instr(s.full_id, $2) > 0 \
+                 LIMIT $3) m",
+            )
+            .bind(q.repo_type.as_str())
+            .bind(&search)
+            .bind(WALK_FROM_MATCHES)
+            .fetch_one(p)
+            .await?
+        } else {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM repo_search WHERE repo_search MATCH $1 \
+                 LIMIT $2) m",
+            )
+            .bind(fts_phrase(&search))
+            .bind(WALK_FROM_MATCHES)
+            .fetch_one(p)
+            .await?
+        };
+        Ok(if matches >= WALK_FROM_MATCHES && !narrowed {
+            PagePath::WalkSort
+        } else if self.scans_ids(q) {
+            PagePath::ScanIds
+        } else {
+            PagePath::Planner
+        })
+    }
+
+    /// Whether `q` searches SQLite for fewer characters than a trigram (see
+    /// [`Accounts::page_path`]).
+    fn scans_ids(&self, q: &ListQuery<'_>) -> bool {
+        matches!(self.pool, Pool::Sqlite(_)) && !q.search.is_empty() && q.search.chars().count() < 3
     }
 
     /// The WHERE clause of `q` over `repo_summaries s`, and its arguments ($1, $2, ...).
@@ -243,29 +320,32 @@ impl Accounts {
         if !search.is_empty() {
             // Candidates from the trigram index, then the exact substring.
             if postgres {
-                let escaped = search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                let like = arg(&mut args, Arg::Text(format!("%{escaped}%")));
-                let exact = arg(&mut args, Arg::Text(search.clone()));
-                clauses.push(format!(
-                    "s.full_id LIKE {like} AND strpos(s.full_id, {exact}) > 0"
-                ));
+                // pg_trgm's index serves three characters or more; a shorter search matches
+                // so many ids that walking the sort's order finds a page soonest.
+                if search.chars().count() >= 3 {
+                    let escaped = search
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    let like = arg(&mut args, Arg::Text(format!("%{escaped}%")));
+                    clauses.push(format!("s.full_id LIKE {like}"));
+                } else {
+                    let exact = arg(&mut args, Arg::Text(search.clone()));
+                    clauses.push(format!("strpos(s.full_id, {exact}) > 0"));
+                }
             } else {
                 // A phrase of the trigram tokenizer matches a substring of three or more
                 // characters (shorter ones cannot use the index).
+                // (The ids are lowercase, so a phrase match is the substring itself.)
                 if search.chars().count() >= 3 {
-                    let phrase = arg(
-                        &mut args,
-                        Arg::Text(format!("\"{}\"", search.replace('"', "\"\""))),
-                    );
+                    let phrase = arg(&mut args, Arg::Text(fts_phrase(&search)));
                     clauses.push(format!(
                         "s.repo_id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH {phrase})"
                     ));
+                } else {
+                    let exact = arg(&mut args, Arg::Text(search.clone()));
+                    clauses.push(format!("instr(s.full_id, {exact}) > 0"));
                 }
-                let exact = arg(&mut args, Arg::Text(search.clone()));
-                clauses.push(format!("instr(s.full_id, {exact}) > 0"));
             }
         }
         if let Some(author) = q.author {
@@ -286,6 +366,11 @@ impl Accounts {
         }
         (clauses.join(" AND "), args)
     }
+}
+
+/// `search` as an FTS5 phrase, which the trigram tokenizer matches as a substring.
+fn fts_phrase(search: &str) -> String {
+    format!("\"{}\"", search.replace('"', "\"\""))
 }
 
 #[cfg(test)]
@@ -418,7 +503,22 @@ mod tests {
             ids(&db.list_summaries(&q(Some(&alice))).await.unwrap()),
             all
         );
-        assert_eq!(db.count_summaries(&q(None)).await.unwrap(), 3);
+        assert_eq!(db.count_summaries(&q(None), 100).await.unwrap(), 3);
+        assert_eq!(
+            db.count_summaries(&q(None), 2).await.unwrap(),
+            3,
+            "over the cap"
+        );
+        assert_eq!(
+            db.count_summaries(&q(None), 1).await.unwrap(),
+            2,
+            "over the cap"
+        );
+        let short = ListQuery {
+            search: "ll",
+            ..q(None)
+        };
+        assert_eq!(db.count_summaries(&short, 100).await.unwrap(), 2);
 
         // Search: a substring of the id in any case, through the trigram index or not, with
         // LIKE's wildcards taken literally.
@@ -571,7 +671,7 @@ mod tests {
             ids(&db.list_summaries(&q(None)).await.unwrap()),
             ["alice/bert_base"]
         );
-        assert_eq!(db.count_summaries(&q(Some(&bob))).await.unwrap(), 3);
+        assert_eq!(db.count_summaries(&q(Some(&bob)), 100).await.unwrap(), 3);
         db.set_private(llama.id, false).await.unwrap();
         // A repo that could not be described is left out.
         db.put_summary_failed(made[1].id).await.unwrap();

@@ -179,13 +179,21 @@ pub(crate) struct RepoQuery<'a> {
     pub count: bool,
 }
 
+/// The most repos a listing's total counts exactly (more shows as "over" it).
+pub(crate) const COUNT_CAP: u64 = 10_000;
+/// The same for a search.
+pub(crate) const SEARCH_COUNT_CAP: u64 = 1_000;
+
 /// One page of a listing.
 pub(crate) struct Listing {
     pub rows: Vec<Map<String, Value>>,
     /// Whether more rows follow this page.
     pub more: bool,
-    /// Every match, when the query asked.
+    /// Every match, when the query asked, counted up to [`COUNT_CAP`] ([`SEARCH_COUNT_CAP`]
+    /// for a search); over it, one more than the cap.
     pub total: Option<u64>,
+    /// The cap `total` was counted to.
+    pub cap: u64,
 }
 
 /// Repos described per listing request that finds some not described yet (made by the CLI,
@@ -250,8 +258,15 @@ pub(crate) async fn find_repos(
     let mut found = state.accounts().list_summaries(&query).await?;
     let more = found.len() > q.limit;
     found.truncate(q.limit);
+    // Counted exactly up to a bound (more is "over" it): a lower one for a search, since
+    // each match of a search is looked up to be counted.
+    let cap = if q.search.is_empty() {
+        COUNT_CAP
+    } else {
+        SEARCH_COUNT_CAP
+    };
     let total = if q.count {
-        Some(state.accounts().count_summaries(&query).await?)
+        Some(state.accounts().count_summaries(&query, cap).await?)
     } else {
         None
     };
@@ -282,7 +297,12 @@ pub(crate) async fn find_repos(
         m.insert("createdAt".into(), json!(repo.created_at));
         rows.push(m);
     }
-    let listing = std::sync::Arc::new(Listing { rows, more, total });
+    let listing = std::sync::Arc::new(Listing {
+        rows,
+        more,
+        total,
+        cap,
+    });
     state
         .inner
         .caches

@@ -84,7 +84,10 @@ async fn list(
         count: true,
     };
     let listing = find_repos(&state, who.as_ref(), &query).await?;
-    let total = listing.total.unwrap_or(0) as usize;
+    let total = match listing.total.unwrap_or(0) {
+        n if n > listing.cap => format!("over {}", human_thousands(listing.cap)),
+        n => human_thousands(n),
+    };
     let shown: Vec<_> = listing.rows.iter().collect();
     let title = match t {
         RepoType::Model => "Models",
@@ -138,12 +141,41 @@ async fn list(
         }
         div.pager {
             @if page > 0 { a rel="prev" href=(keep(page - 1)) { "← Previous" } }
-            @if (page + 1) * PER_PAGE < total { a rel="next" href=(keep(page + 1)) { "Next →" } }
+            @if listing.more { a rel="next" href=(keep(page + 1)) { "Next →" } }
         }
     };
     Ok(layout(title, who.as_ref(), content))
 }
 
+/// 12345 as "12,345".
+fn human_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(super) fn enc(s: &str) -> String {
     crate::edge::http::percent_encode(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, s) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (10_000, "10,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(super::human_thousands(n), s);
+        }
+    }
 }

@@ -138,6 +138,7 @@ for n in $SIZES; do
             admin "$dir" "$spec" user create bench >/dev/null 2>&1
             python3 fixtures/many-repos.py "$n" --postgres | "$PSQL" -q -v ON_ERROR_STOP=1 "$spec" >/dev/null
         fi
+        sync  # the load's writes reach the disk before anything is timed
         node "list-$db-$n" "$spec"
         python3 bench/listing.py "$NODE" 200 "$db, $n repos"
         kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true

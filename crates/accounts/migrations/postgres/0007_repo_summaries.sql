@@ -25,11 +25,13 @@ CREATE TABLE repo_summaries (
     last_modified TEXT,
     pipeline_tag  TEXT
 );
--- One index per sort (a page walks it in order), and one that counts what anyone may see.
-CREATE INDEX repo_summaries_by_id ON repo_summaries (repo_type, full_id);
-CREATE INDEX repo_summaries_by_modified ON repo_summaries (repo_type, last_modified);
-CREATE INDEX repo_summaries_by_created ON repo_summaries (repo_type, created_at);
-CREATE INDEX repo_summaries_by_downloads ON repo_summaries (repo_type, downloads);
+-- One index per sort (a page walks it in order), each holding what a page checks on the way
+-- (the id a search matches, visibility), so the walk reads no row it does not keep; and one
+-- that counts what anyone may see.
+CREATE INDEX repo_summaries_by_id ON repo_summaries (repo_type, full_id, listed, private);
+CREATE INDEX repo_summaries_by_modified ON repo_summaries (repo_type, last_modified, full_id, listed, private);
+CREATE INDEX repo_summaries_by_created ON repo_summaries (repo_type, created_at, full_id, listed, private);
+CREATE INDEX repo_summaries_by_downloads ON repo_summaries (repo_type, downloads, full_id, listed, private);
 CREATE INDEX repo_summaries_visible ON repo_summaries (repo_type, listed, private);
 CREATE INDEX repo_summaries_by_namespace ON repo_summaries (namespace_id, repo_type);
 CREATE INDEX repo_summaries_by_task ON repo_summaries (pipeline_tag, repo_type);

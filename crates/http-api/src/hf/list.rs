@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::info::summary;
-use super::HfError;
+use super::{with_reader, HfError};
 use crate::edge::access::principal;
 use crate::edge::http::{percent_encode, public_base};
 use crate::AppState;
@@ -356,33 +356,51 @@ pub(crate) async fn refresh_summary(
     repo: &accounts::Repo,
 ) -> Result<(), HfError> {
     let path = state.repos().path(&repo.repo_ref());
-    let described = summary(state, repo, path, DEFAULT_BRANCH.to_owned(), false, false).await;
-    let m = match described {
-        Ok(m) => m,
-        Err(HfError::Unavailable(e)) => return Err(HfError::Unavailable(e)),
-        Err(e) => {
-            tracing::warn!(repo = %repo.repo_ref(), error = %e, "cannot describe the repo for listings");
-            state.accounts().put_summary_failed(repo.id).await?;
+    // Two nodes may describe one repo at once (two pushes in a row through different nodes);
+    // the one that writes last checks that what it stored is still main, and describes again
+    // if not, so the row never stays on an older commit.
+    for _ in 0..3 {
+        let described = summary(
+            state,
+            repo,
+            path.clone(),
+            DEFAULT_BRANCH.to_owned(),
+            false,
+            false,
+        )
+        .await;
+        let m = match described {
+            Ok(m) => m,
+            Err(HfError::Unavailable(e)) => return Err(HfError::Unavailable(e)),
+            Err(e) => {
+                tracing::warn!(repo = %repo.repo_ref(), error = %e, "cannot describe the repo for listings");
+                state.accounts().put_summary_failed(repo.id).await?;
+                return Ok(());
+            }
+        };
+        let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let mut tags: Vec<String> = m
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .take(MAX_TAGS)
+            .collect();
+        tags.extend(text("library_name"));
+        let stored = accounts::RepoSummary {
+            sha: text("sha").unwrap_or_default(),
+            last_modified: text("lastModified").unwrap_or_default(),
+            pipeline_tag: text("pipeline_tag"),
+            tags,
+            json: Value::Object(m).to_string(),
+        };
+        state.accounts().put_summary(repo.id, &stored).await?;
+        let main = with_reader(state, path.clone(), |r| Ok(r.resolve(DEFAULT_BRANCH)?.id)).await?;
+        if main == stored.sha {
             return Ok(());
         }
-    };
-    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mut tags: Vec<String> = m
-        .get("tags")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_owned))
-        .take(MAX_TAGS)
-        .collect();
-    tags.extend(text("library_name"));
-    let stored = accounts::RepoSummary {
-        sha: text("sha").unwrap_or_default(),
-        last_modified: text("lastModified").unwrap_or_default(),
-        pipeline_tag: text("pipeline_tag"),
-        tags,
-        json: Value::Object(m).to_string(),
-    };
-    state.accounts().put_summary(repo.id, &stored).await?;
+        state.drop_revisions(&crate::repo_key(repo));
+    }
     Ok(())
 }

@@ -439,6 +439,143 @@ print(json.dumps(results))
     assert!(!out.status.success());
 }
 
+/// The id `modelhub token list USER` gives the token labelled `label`.
+fn token_id(c: &Cluster, user: &str, label: &str) -> String {
+    let listed = c.cli_ok(&c.a, &["token", "list", user]);
+    let line = listed
+        .lines()
+        .find(|l| l.split('\t').nth(2) == Some(label))
+        .unwrap_or_else(|| panic!("no token {label}: {listed}"));
+    line.split('\t').next().unwrap().to_owned()
+}
+
+/// Who may do what is cached on every node (repo records, tokens, memberships), and a change
+/// of it, through a node or the CLI, returns only once no node answers from what it cached
+/// before; a node that cannot hear of a change (stopped) does not hold the change up for
+/// long, and trusts nothing it cached when it runs again.
+#[test]
+fn changes_of_authorization_reach_every_node_before_they_return() {
+    if skip() {
+        return;
+    }
+    let c = Cluster::start();
+    let (a, b) = (&c.a, &c.b);
+    let token = c.with_alice();
+
+    // With huggingface_hub: B has the public repo cached (anonymous reads), A makes it
+    // private, and B's next anonymous answer is the client's RepositoryNotFoundError; made
+    // public again through A, B serves it at once.
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import RepositoryNotFoundError
+a, anon_b = HfApi(endpoint="{a}"), HfApi(endpoint="{b}", token=False)
+for _ in range(3):
+    anon_b.model_info("alice/m")
+a.update_repo_settings("alice/m", private=True)
+try:
+    anon_b.model_info("alice/m")
+    print("B still serves it")
+except RepositoryNotFoundError:
+    print("hidden on B")
+print("owner on B sees private:", HfApi(endpoint="{b}").model_info("alice/m").private)
+a.update_repo_settings("alice/m", private=False)
+print("public on B:", not anon_b.model_info("alice/m").private)
+"#,
+        a = a.url,
+        b = b.url
+    );
+    let (out, err) = hub_script_at(&c.lb.url(), Some(&token), &script, false);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "hidden on B",
+            "owner on B sees private: True",
+            "public on B: True"
+        ],
+        "{err}"
+    );
+
+    // Membership: bob is no member of acme, whose private repo B has refused him (and
+    // cached his role: none); made a member through the CLI, B lets him read at once.
+    c.cli_ok(a, &["user", "create", "bob"]);
+    let bob = c.cli_ok(a, &["token", "create", "bob", "--role", "read"]);
+    c.cli_ok(a, &["org", "create", "acme", "--owner", "alice"]);
+    let (code, body) = api(
+        a,
+        "POST",
+        "/api/repos/create",
+        Some(&token),
+        br#"{"name":"secret","organization":"acme","type":"model","private":true}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    for _ in 0..2 {
+        let (code, _) = api(b, "GET", "/api/models/acme/secret", Some(&bob), b"");
+        assert_eq!(code, 404);
+    }
+    c.cli_ok(a, &["org", "add-member", "acme", "bob", "--role", "read"]);
+    let (code, body) = api(b, "GET", "/api/models/acme/secret", Some(&bob), b"");
+    assert_eq!(code, 200, "{body}");
+
+    // A token B has cached, revoked through the CLI on A's side: B refuses it next.
+    let second = c.cli_ok(
+        a,
+        &[
+            "token", "create", "alice", "--role", "read", "--name", "second",
+        ],
+    );
+    let id = token_id(&c, "alice", "second");
+    for _ in 0..2 {
+        assert_eq!(api(b, "GET", "/api/whoami-v2", Some(&second), b"").0, 200);
+    }
+    c.cli_ok(a, &["token", "revoke", "alice", &id]);
+    let (code, body) = api(b, "GET", "/api/whoami-v2", Some(&second), b"");
+    assert_eq!(code, 401, "{body}");
+
+    // B stopped (SIGSTOP) with a token cached: its revocation waits for B's lease to run
+    // out, not for B, and B, running again, refuses the token on its first request.
+    let third = c.cli_ok(
+        a,
+        &[
+            "token", "create", "alice", "--role", "read", "--name", "third",
+        ],
+    );
+    let id = token_id(&c, "alice", "third");
+    assert_eq!(api(b, "GET", "/api/whoami-v2", Some(&third), b"").0, 200);
+    let signal = |sig: &str| {
+        let done = Command::new("kill")
+            .args([sig, &b.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(done.success());
+    };
+    signal("-STOP");
+    let out = c.a.cli(&[
+        "--repos-dir",
+        c.repos.path().to_str().unwrap(),
+        "token",
+        "revoke",
+        "alice",
+        &id,
+    ]);
+    signal("-CONT");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, body) = api(b, "GET", "/api/whoami-v2", Some(&third), b"");
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(api(a, "GET", "/api/whoami-v2", Some(&third), b"").0, 401);
+    // And B is a member again: a change it can hear is waited for and applied.
+    let fourth = c.cli_ok(
+        a,
+        &[
+            "token", "create", "alice", "--role", "read", "--name", "fourth",
+        ],
+    );
+    let id = token_id(&c, "alice", "fourth");
+    assert_eq!(api(b, "GET", "/api/whoami-v2", Some(&fourth), b"").0, 200);
+    c.cli_ok(a, &["token", "revoke", "alice", &id]);
+    assert_eq!(api(b, "GET", "/api/whoami-v2", Some(&fourth), b"").0, 401);
+}
+
 /// The value of gauge `modelhub_http_requests_in_flight{family}` on node `s`.
 fn in_flight(s: &Server, family: &str) -> u64 {
     let (_, metrics) = api(s, "GET", "/metrics", None, b"");

@@ -8,7 +8,9 @@
 //! once in the dialect both backends speak; each backend has its migrations
 //! (`migrations/sqlite`, `migrations/postgres`, same versions, same tables and columns). On
 //! SQLite the server and the CLI open the same file at once, so it runs in WAL mode with a
-//! busy timeout; on PostgreSQL every node shares one database.
+//! busy timeout; on PostgreSQL every node shares one database, and a change of who may do
+//! what returns only once every node's caches of it have let go (`coherence`: a lease per
+//! node, and numbered, acknowledged announcements).
 #![forbid(unsafe_code)]
 
 /// Runs `$body` with `$p` bound to the pool of whichever backend `$pool` is: the body is
@@ -23,14 +25,19 @@ macro_rules! on_pool {
 }
 
 mod access;
+mod coherence;
 mod lfs;
 mod listing;
 mod store;
 
 pub use access::{access, Principal};
+pub use coherence::{Lease, Member, LEASE};
 pub use lfs::{Lock, LockQuery};
 pub use listing::{ListQuery, ListSort, RepoSummary};
-pub use store::{Accounts, Database, DbOptions, RepoLock, Subscription, CHANNEL, REPOS_CHANGED};
+pub use store::{
+    Accounts, Database, DbOptions, RepoLock, CHANNEL, MEMBERS_CHANGED, REPOS_CHANGED,
+    TOKENS_CHANGED,
+};
 
 use hub_types::{Name, RepoRef, RepoType, Role};
 

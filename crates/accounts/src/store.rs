@@ -1,6 +1,7 @@
-//! The store behind [`Accounts`]: SQLite or PostgreSQL. Every query of the crate is in this
-//! file and `lfs.rs`, written once in the SQL both speak (`$1` parameters, `ON CONFLICT`,
-//! `RETURNING`) and run on whichever pool the database is.
+//! The store behind [`Accounts`]: SQLite or PostgreSQL. The crate's queries are in this file,
+//! `lfs.rs` and `listing.rs`, written once in the SQL both speak (`$1` parameters,
+//! `ON CONFLICT`, `RETURNING`) and run on whichever pool the database is; `coherence.rs`
+//! holds the few that only PostgreSQL runs (nodes' leases and announcements).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
+use crate::coherence::Announce;
 use crate::{access, AccountsError, Org, Principal, Repo, Token, User};
 
 /// Tokens start with this prefix so secret scanners and people can tell them apart.
@@ -140,20 +142,14 @@ macro_rules! insert_account {
 /// The channel of cache events.
 pub const CHANNEL: &str = "modelhub_caches";
 
-/// The event published whenever a repo is created, deleted, moved or made private or public
-/// (by the accounts methods themselves, so the admin commands publish it too).
+/// The event announced whenever a repo is created, deleted, moved or made private or public
+/// (by the accounts methods themselves, so the admin commands announce it too; see
+/// [`crate::coherence`]).
 pub const REPOS_CHANGED: &str = "repos";
-
-/// Events published on the database by any process (see [`Accounts::publish`]).
-pub struct Subscription(sqlx::postgres::PgListener);
-
-impl Subscription {
-    /// The next event; `Ok(None)` when the connection was lost and has just been made again,
-    /// so events may have been missed meanwhile (drop everything cached).
-    pub async fn next(&mut self) -> Result<Option<String>> {
-        Ok(self.0.try_recv().await?.map(|n| n.payload().to_owned()))
-    }
-}
+/// The event announced whenever a token is revoked.
+pub const TOKENS_CHANGED: &str = "tokens";
+/// The event announced whenever a member of an organisation is added or changes role.
+pub const MEMBERS_CHANGED: &str = "members";
 
 /// The pool of either backend.
 #[derive(Clone, Debug)]
@@ -199,8 +195,9 @@ impl Accounts {
     }
 
     /// Tells every process on this database that what it caches about `event` is stale
-    /// (PostgreSQL's `NOTIFY` on [`CHANNEL`]; see [`Accounts::subscribe`]). On SQLite it does
-    /// nothing: one server owns the file.
+    /// (PostgreSQL's `NOTIFY` on [`CHANNEL`]), without waiting for them to hear it: for
+    /// what is not authorization (changes of authorization are announced and settled, see
+    /// [`crate::coherence`]). On SQLite it does nothing: one server owns the file.
     pub async fn publish(&self, event: &str) -> Result<()> {
         if let Pool::Postgres(p) = &self.pool {
             sqlx::query("SELECT pg_notify($1, $2)")
@@ -210,17 +207,6 @@ impl Accounts {
                 .await?;
         }
         Ok(())
-    }
-
-    /// The events other processes [publish](Accounts::publish), on PostgreSQL; `None` on
-    /// SQLite.
-    pub async fn subscribe(&self) -> Result<Option<Subscription>> {
-        let Pool::Postgres(p) = &self.pool else {
-            return Ok(None);
-        };
-        let mut listener = sqlx::postgres::PgListener::connect_with(p).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(Some(Subscription(listener)))
     }
 
     /// Whether several processes may share this database (PostgreSQL): what one caches,
@@ -483,17 +469,22 @@ impl Accounts {
     pub async fn set_member(&self, org: &str, user: &str, role: Role) -> Result<()> {
         let org = self.org(org).await?;
         let user = self.user(user).await?;
-        on_pool!(&self.pool, p => sqlx::query(
-            "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3) \
-             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(org.id)
-        .bind(user.id)
-        .bind(role.as_str())
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
+        let seq = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3) \
+                 ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(org.id)
+            .bind(user.id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let seq = tx.announce(MEMBERS_CHANGED).await?;
+            tx.commit().await?;
+            seq
+        });
+        self.settle(seq).await
     }
 
     /// Creates a token and returns it with its secret, which is not stored and cannot be
@@ -553,16 +544,24 @@ impl Accounts {
             .collect())
     }
 
-    /// Deletes token `id` of `user`; false if the user has no such token. A revoked token
-    /// fails at once in this process (the server's token cache forgets it within seconds).
+    /// Deletes token `id` of `user`; false if the user has no such token. On PostgreSQL it
+    /// returns once no node of the hub accepts the token any more; on SQLite the server's
+    /// token cache forgets it within seconds.
     pub async fn revoke_token(&self, user: &str, id: i64) -> Result<bool> {
         let user = self.user(user).await?;
-        let done = on_pool!(&self.pool, p => sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user.id)
-            .execute(p)
-            .await?
-            .rows_affected());
+        let (done, seq) = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let seq = if done == 1 { tx.announce(TOKENS_CHANGED).await? } else { None };
+            tx.commit().await?;
+            (done, seq)
+        });
+        self.settle(seq).await?;
         Ok(done == 1)
     }
 
@@ -625,7 +624,7 @@ impl Accounts {
     pub async fn create_repo(&self, repo: &RepoRef, private: bool) -> Result<Repo> {
         let ns = self.namespace_id(&repo.id.namespace).await?;
         // With its (not yet described) summary row, so listings see it from the start.
-        let inserted: Option<(i64,)> = on_pool!(&self.pool, p => {
+        let inserted = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO repos (repo_type, namespace_id, name, private) \
@@ -648,28 +647,38 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
             }
+            let seq = match inserted {
+                Some(_) => tx.announce(REPOS_CHANGED).await?,
+                None => None,
+            };
             tx.commit().await?;
-            inserted
+            (inserted, seq)
         });
+        let (inserted, seq) = inserted;
         if inserted.is_none() {
             return Err(AccountsError::RepoExists(
                 repo.repo_type,
                 repo.id.to_string(),
             ));
         }
-        self.publish(REPOS_CHANGED).await?;
+        self.settle(seq).await?;
         self.repo(repo)
             .await?
             .ok_or_else(|| AccountsError::NoSuchNamespace(repo.id.namespace.to_string()))
     }
 
     pub async fn delete_repo(&self, id: i64) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query("DELETE FROM repos WHERE id = $1")
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        self.publish(REPOS_CHANGED).await
+        let seq = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM repos WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let seq = tx.announce(REPOS_CHANGED).await?;
+            tx.commit().await?;
+            seq
+        });
+        self.settle(seq).await
     }
 
     /// Finds a repo by type and id; names match whatever their case.
@@ -714,21 +723,23 @@ impl Accounts {
 
     pub async fn set_private(&self, id: i64, private: bool) -> Result<()> {
         // The listing's copy changes with it.
-        on_pool!(&self.pool, p => {
+        let seq = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             for table in ["UPDATE repos SET private = $1 WHERE id = $2",
                           "UPDATE repo_summaries SET private = $1 WHERE repo_id = $2"] {
                 sqlx::query(table).bind(private).bind(id).execute(&mut *tx).await?;
             }
-            tx.commit().await?
+            let seq = tx.announce(REPOS_CHANGED).await?;
+            tx.commit().await?;
+            seq
         });
-        self.publish(REPOS_CHANGED).await
+        self.settle(seq).await
     }
 
     /// Renames a repo (possibly into another namespace).
     pub async fn move_repo(&self, id: i64, to: &RepoRef) -> Result<Repo> {
         let ns = self.namespace_id(&to.id.namespace).await?;
-        let updated: std::result::Result<(), sqlx::Error> = on_pool!(&self.pool, p => async {
+        let updated: Result<Option<i64>> = on_pool!(&self.pool, p => async {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE repos SET namespace_id = $1, name = $2 WHERE id = $3")
                 .bind(ns)
@@ -744,16 +755,18 @@ impl Accounts {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
+            let seq = tx.announce(REPOS_CHANGED).await?;
+            tx.commit().await?;
+            Ok(seq)
         }
         .await);
-        match updated {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+        let seq = match updated {
+            Err(AccountsError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                 return Err(AccountsError::RepoExists(to.repo_type, to.id.to_string()))
             }
             other => other?,
         };
-        self.publish(REPOS_CHANGED).await?;
+        self.settle(seq).await?;
         self.repo(to)
             .await?
             .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))
@@ -806,7 +819,8 @@ impl Accounts {
             .collect())
     }
 
-    async fn org_role(&self, user_id: i64, org: &str) -> Result<Option<Role>> {
+    /// `user_id`'s role in organisation `org`, if they are a member.
+    pub async fn org_role(&self, user_id: i64, org: &str) -> Result<Option<Role>> {
         let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT m.role FROM org_members m JOIN accounts o ON o.id = m.org_id \
              WHERE o.name = $1 AND m.user_id = $2",
@@ -855,7 +869,7 @@ pub(crate) mod tests {
     }
 
     /// One PostgreSQL server for the crate's tests; each test has its own database.
-    fn postgres() -> &'static pg_testkit::Postgres {
+    pub(crate) fn postgres() -> &'static pg_testkit::Postgres {
         static PG: std::sync::OnceLock<pg_testkit::Postgres> = std::sync::OnceLock::new();
         PG.get_or_init(pg_testkit::Postgres::start)
     }

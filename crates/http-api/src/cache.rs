@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct TtlCache<K, V> {
     ttl: Duration,
     max: usize,
     map: Mutex<Map<K, V>>,
+    /// For what decides who may do what: entries are used and stored only while this
+    /// process's lease holds (see `accounts::Lease`).
+    gate: Option<Arc<accounts::Lease>>,
 }
 
 struct Map<K, V> {
@@ -31,10 +34,28 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> TtlCache<K, V> {
                 entries: HashMap::new(),
                 epoch: 0,
             }),
+            gate: None,
         }
     }
 
+    /// A cache of authorization: trusted only while `lease` holds. Whoever ends the lease
+    /// clears the cache before it holds again.
+    pub fn gated(ttl: Duration, max: usize, lease: Arc<accounts::Lease>) -> Self {
+        TtlCache {
+            gate: Some(lease),
+            ..TtlCache::new(Some(ttl), max)
+        }
+    }
+
+    /// Whether entries may be used and stored now (a cache with no life stores nothing).
+    fn open(&self) -> bool {
+        !self.ttl.is_zero() && self.gate.as_ref().is_none_or(|l| l.valid())
+    }
+
     pub fn get(&self, k: &K) -> Option<V> {
+        if !self.open() {
+            return None;
+        }
         let map = self.map.lock().expect("cache lock is never poisoned");
         map.entries
             .get(k)
@@ -44,6 +65,9 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> TtlCache<K, V> {
 
     /// Stores a value that cannot go stale (or whose staleness the TTL bounds on purpose).
     pub fn put(&self, k: K, v: V) {
+        if !self.open() {
+            return;
+        }
         let mut map = self.map.lock().expect("cache lock is never poisoned");
         let evicted = self.insert(&mut map, k, v);
         drop(map);
@@ -61,6 +85,9 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> TtlCache<K, V> {
     /// dropped since: a reader that saw a ref or record before it changed would otherwise put
     /// the old value back just after the change dropped it, for the entry's whole life.
     pub fn put_since(&self, epoch: u64, k: K, v: V) {
+        if !self.open() {
+            return;
+        }
         let mut map = self.map.lock().expect("cache lock is never poisoned");
         if map.epoch == epoch {
             let evicted = self.insert(&mut map, k, v);
@@ -160,5 +187,16 @@ mod tests {
         let after = c.epoch();
         c.put_since(after, 1, "new");
         assert_eq!(c.get(&1), Some("new"));
+    }
+
+    #[test]
+    fn a_gated_cache_is_used_only_while_its_lease_holds() {
+        let closed = TtlCache::gated(Duration::from_secs(60), 10, accounts::Lease::none());
+        closed.put(1, "a");
+        closed.put_since(closed.epoch(), 2, "b");
+        assert_eq!((closed.get(&1), closed.get(&2)), (None, None));
+        let open = TtlCache::gated(Duration::from_secs(60), 10, accounts::Lease::always());
+        open.put(1, "a");
+        assert_eq!(open.get(&1), Some("a"));
     }
 }

@@ -111,12 +111,17 @@ impl Config {
 }
 
 /// Short-lived copies of what the hot read paths look up on every request. Anything this
-/// server changes is dropped at once; changes from outside (the admin CLI) show within the TTL.
+/// server changes is dropped at once. On SQLite changes from outside (the admin CLI) show
+/// within the TTL; on PostgreSQL a change of who may do what, made by any node or the CLI,
+/// returns only once every node dropped what it cached about it, and a node that lost touch
+/// trusts none of it (`accounts::Lease`; see the accounts crate's `coherence`).
 struct Caches {
     /// `type/ns/name` (lowercase) -> the registered repo, or none.
     repos: cache::TtlCache<String, Option<accounts::Repo>>,
     /// SHA-256 of a token -> its user, or none.
     tokens: cache::TtlCache<String, Option<accounts::Principal>>,
+    /// (user id, organisation, lowercase) -> the user's role in it, if a member.
+    org_roles: cache::TtlCache<(i64, String), Option<hub_types::Role>>,
     /// (repo, revision) -> commit id.
     revisions: cache::TtlCache<(RepoKey, String), String>,
     /// (repo, commit, file) -> what resolve found there (immutable).
@@ -145,21 +150,26 @@ const REVISIONS_EVENT: &str = "revisions";
 const REVISION_TTL: Duration = Duration::from_secs(60);
 
 impl Caches {
-    /// `shared`: other nodes change the same database. Then who may do what is never cached
-    /// (a revoked token or a repo made private stops working on every node at once), and the
-    /// rest is dropped on every node when any node changes it (see [`AppState::follow`]).
-    fn new(shared: bool) -> Self {
-        let authz_ttl = if shared { Duration::ZERO } else { CACHE_TTL };
+    /// `lease`: whether this node may trust what it cached of who may do what (always, on
+    /// SQLite; on PostgreSQL while it hears the other nodes, see [`AppState::follow`]).
+    /// The rest is dropped on every node when any node changes it.
+    /// On SQLite organisation roles are not cached: the admin CLI changes them in its own
+    /// process, and a member added there can use the repos at once (a query of the file is
+    /// cheap); on PostgreSQL the change waits for every node.
+    fn new(lease: Arc<accounts::Lease>, shared: bool) -> Self {
+        let roles_ttl = if shared { CACHE_TTL } else { Duration::ZERO };
         Caches {
-            repos: cache::TtlCache::new(Some(authz_ttl), 10_000),
-            tokens: cache::TtlCache::new(Some(authz_ttl), 10_000),
+            repos: cache::TtlCache::gated(CACHE_TTL, 10_000, lease.clone()),
+            tokens: cache::TtlCache::gated(CACHE_TTL, 10_000, lease.clone()),
+            org_roles: cache::TtlCache::gated(roles_ttl, 10_000, lease.clone()),
             // Refs move only through the servers of this database (pushes and the API drop
             // the cache, on every node), so a longer life is safe; it spares listings
             // re-resolving every repo.
             revisions: cache::TtlCache::new(Some(REVISION_TTL), 100_000),
             files: cache::TtlCache::new(None, 4096),
             summaries: cache::TtlCache::new(None, 100_000),
-            listings: cache::TtlCache::new(Some(CACHE_TTL), 1000),
+            // Listings are per viewer, with visibility applied.
+            listings: cache::TtlCache::gated(CACHE_TTL, 1000, lease),
         }
     }
 }
@@ -181,12 +191,19 @@ struct Inner {
     /// Memory for plain files served whole from git.
     blobs: blob_budget::BlobBudget,
     metrics: ops::Metrics,
+    /// Whether the authorization caches may be trusted (see [`Caches::new`]).
+    lease: Arc<accounts::Lease>,
 }
 
 impl AppState {
     /// `store` answers for every LFS object; the Xet store behind it serves the CAS routes.
     pub fn new(hub: Hub, store: LfsStore, config: Config) -> Self {
         let shared = hub.accounts.is_shared();
+        let lease = if shared {
+            accounts::Lease::none()
+        } else {
+            accounts::Lease::always()
+        };
         let limiter =
             limiter::PackLimiter::new(config.max_pack_ops_per_repo, config.pack_queue_wait);
         AppState {
@@ -195,7 +212,8 @@ impl AppState {
                 store,
                 signer: lfs::Signer::new(&config.signing_key),
                 downloads: downloads::DownloadCounter::default(),
-                caches: Caches::new(shared),
+                caches: Caches::new(lease.clone(), shared),
+                lease,
                 blobs: blob_budget::BlobBudget::new(config.plain_file_memory),
                 metrics: ops::Metrics::default(),
                 config,
@@ -258,31 +276,33 @@ impl AppState {
     }
 
     /// Drops what other nodes say is stale, for as long as the server runs (PostgreSQL;
-    /// nothing to follow on SQLite). A lost connection drops everything, since events may
-    /// have been missed.
+    /// nothing to follow on SQLite), as a member of the nodes whose caches changes of
+    /// authorization wait for. While it is not one (not yet, or its connection was lost) its
+    /// lease does not hold and it answers from the database alone; a lost connection drops
+    /// everything, since events may have been missed.
     pub(crate) fn follow(&self) {
         let state = self.clone();
         tokio::spawn(async move {
-            let mut sub = loop {
-                match state.accounts().subscribe().await {
-                    Ok(Some(sub)) => break sub,
+            loop {
+                match state.accounts().join(state.inner.lease.clone()).await {
                     Ok(None) => return,
+                    Ok(Some(mut member)) => {
+                        let ran = member
+                            .run(|event| match event {
+                                Some(event) => state.apply(event),
+                                None => state.drop_all(),
+                            })
+                            .await;
+                        if let Err(e) = ran {
+                            tracing::warn!(error = %e, "lost the other nodes' changes; joining again");
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot follow the other nodes' changes yet");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
-            };
-            loop {
-                match sub.next().await {
-                    Ok(Some(event)) => state.apply(&event),
-                    Ok(None) => state.drop_all(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "lost the other nodes' changes; retrying");
-                        state.drop_all();
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
+                state.drop_all();
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
@@ -292,6 +312,11 @@ impl AppState {
         let mut words = event.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
             (Some(accounts::REPOS_CHANGED), None, None) => self.forget_repos(),
+            (Some(accounts::TOKENS_CHANGED), None, None) => self.inner.caches.tokens.clear(),
+            (Some(accounts::MEMBERS_CHANGED), None, None) => {
+                self.inner.caches.org_roles.clear();
+                self.inner.caches.listings.clear();
+            }
             (Some(REVISIONS_EVENT), Some(id), Some(created)) => match id.parse() {
                 Ok(id) => self.drop_revisions(&(id, created.to_owned())),
                 Err(_) => self.drop_all(),
@@ -304,6 +329,8 @@ impl AppState {
         let c = &self.inner.caches;
         c.revisions.clear();
         c.listings.clear();
+        c.tokens.clear();
+        c.org_roles.clear();
         self.forget_repos();
     }
 

@@ -51,7 +51,8 @@ pub enum TokenCmd {
     },
     /// List a user's tokens: id, role, label and creation time (secrets are never stored).
     List { user: String },
-    /// Revoke one of a user's tokens by its id (from `token list`); it stops working at once.
+    /// Revoke one of a user's tokens by its id (from `token list`); it stops working at once
+    /// (on SQLite, within the server's two-second token cache).
     Revoke { user: String, id: i64 },
 }
 

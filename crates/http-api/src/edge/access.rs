@@ -65,11 +65,13 @@ pub async fn principal_from_secret(
 ) -> Result<Option<Principal>, Denied> {
     // Keyed by the token's hash: the cache never holds a secret.
     let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
-    if let Some(hit) = state.inner.caches.tokens.get(&key) {
+    let tokens = &state.inner.caches.tokens;
+    if let Some(hit) = tokens.get(&key) {
         return Ok(hit);
     }
+    let epoch = tokens.epoch();
     let p = state.accounts().authenticate(secret).await?;
-    state.inner.caches.tokens.put(key, p.clone());
+    tokens.put_since(epoch, key, p.clone());
     Ok(p)
 }
 
@@ -86,6 +88,35 @@ pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denie
         }
     };
     found.ok_or(Denied::NotFound)
+}
+
+/// What `who` may do with `repo` ([`accounts::access`]), their role in the organisation that
+/// owns it read through the cache.
+async fn role_in(
+    state: &AppState,
+    who: Option<&Principal>,
+    repo: &Repo,
+) -> Result<Option<Role>, Denied> {
+    let org_role = match who {
+        Some(p) if !p.is_admin && !p.name.eq_ignore_ascii_case(repo.namespace.as_str()) => {
+            org_role(state, p.user_id, repo.namespace.as_str()).await?
+        }
+        _ => None,
+    };
+    Ok(accounts::access(who, org_role, repo))
+}
+
+/// User `user_id`'s role in organisation `org`, if a member (through the cache).
+async fn org_role(state: &AppState, user_id: i64, org: &str) -> Result<Option<Role>, Denied> {
+    let roles = &state.inner.caches.org_roles;
+    let key = (user_id, org.to_ascii_lowercase());
+    if let Some(hit) = roles.get(&key) {
+        return Ok(hit);
+    }
+    let epoch = roles.epoch();
+    let role = state.accounts().org_role(user_id, org).await?;
+    roles.put_since(epoch, key, role);
+    Ok(role)
 }
 
 /// Whether `who` (if anyone) may do `need` on the repo `target` names: the repo and the
@@ -110,11 +141,7 @@ pub async fn authorize(
         Err(Denied::NotFound) => return Err(hidden()),
         other => other?,
     };
-    let role = state
-        .accounts()
-        .access(who, &repo)
-        .await?
-        .ok_or_else(hidden)?;
+    let role = role_in(state, who, &repo).await?.ok_or_else(hidden)?;
     check_role(who, role, need, target)?;
     Ok((repo, role))
 }
@@ -149,10 +176,13 @@ pub async fn administer(
         return Err(Denied::Forbidden("this needs a write token".into()));
     }
     let repo = find_repo(state, target).await?;
-    if state.accounts().access(Some(who), &repo).await?.is_none() {
+    if role_in(state, Some(who), &repo).await?.is_none() {
         return Err(Denied::NotFound);
     }
-    if !state.accounts().owns(who, &repo).await? {
+    let owns = who.is_admin
+        || who.name.eq_ignore_ascii_case(repo.namespace.as_str())
+        || org_role(state, who.user_id, repo.namespace.as_str()).await? == Some(Role::Admin);
+    if !owns {
         return Err(Denied::Forbidden(format!(
             "only admins of {target} can do this"
         )));

@@ -550,6 +550,7 @@ print("public on B:", not anon_b.model_info("alice/m").private)
         assert!(done.success());
     };
     signal("-STOP");
+    let started = Instant::now();
     let out = c.a.cli(&[
         "--repos-dir",
         c.repos.path().to_str().unwrap(),
@@ -558,8 +559,15 @@ print("public on B:", not anon_b.model_info("alice/m").private)
         "alice",
         &id,
     ]);
+    let waited = started.elapsed();
     signal("-CONT");
     assert!(out.status.success(), "{}", stderr(&out));
+    // It could not return before B's lease ran out (B could not acknowledge the change):
+    // renewed at most half a second before B stopped, the lease lasts three.
+    assert!(
+        waited >= Duration::from_secs(1),
+        "the revocation returned after {waited:?}, while B still trusted its cache"
+    );
     let (code, body) = api(b, "GET", "/api/whoami-v2", Some(&third), b"");
     assert_eq!(code, 401, "{body}");
     assert_eq!(api(a, "GET", "/api/whoami-v2", Some(&third), b"").0, 401);

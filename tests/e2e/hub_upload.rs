@@ -340,3 +340,80 @@ print("good", sorted(b.name for b in api.list_repo_refs("alice/m").branches))
         "{refs}"
     );
 }
+
+#[test]
+fn super_squash_history_keeps_each_branch_tree_in_one_commit() {
+    let (s, token) = Server::with_alice();
+    let read = s.token("alice", "read");
+    let src = tempfile::tempdir().unwrap();
+    let weights = noise(3 << 20, 41);
+    std::fs::write(src.path().join("w.bin"), &weights).unwrap();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import BadRequestError, HfHubHTTPError, RevisionNotFoundError
+api = HfApi()
+api.upload_file(path_or_fileobj=b"one\n", path_in_repo="notes.txt", repo_id="alice/m")
+api.upload_file(path_or_fileobj="{w}", path_in_repo="weights/w.bin", repo_id="alice/m")
+api.upload_file(path_or_fileobj=b"two\n", path_in_repo="notes.txt", repo_id="alice/m")
+api.create_branch("alice/m", branch="feature/x")
+api.upload_file(path_or_fileobj=b"three\n", path_in_repo="notes.txt", repo_id="alice/m", revision="feature/x")
+api.create_tag("alice/m", tag="v1")
+print("before", len(api.list_repo_commits("alice/m")))
+api.super_squash_history("alice/m", commit_message="Squashed")
+after = api.list_repo_commits("alice/m")
+print("after", len(after), after[0].title, after[0].authors)
+api.super_squash_history("alice/m", branch="feature/x")
+feature = api.list_repo_commits("alice/m", revision="feature/x")
+print("feature", len(feature), feature[0].title)
+print("notes", open(hf_hub_download("alice/m", "notes.txt")).read().strip(),
+      open(hf_hub_download("alice/m", "notes.txt", revision="feature/x")).read().strip())
+print("weights", open(hf_hub_download("alice/m", "weights/w.bin"), "rb").read() == open("{w}", "rb").read())
+for name, call in [("tag", lambda: api.super_squash_history("alice/m", branch="v1")),
+                   ("missing", lambda: api.super_squash_history("alice/m", branch="nope")),
+                   ("reader", lambda: HfApi(token="{read}").super_squash_history("alice/m"))]:
+    try:
+        call()
+        print(name, "accepted")
+    except RevisionNotFoundError:
+        print(name, "RevisionNotFoundError")
+    except BadRequestError as e:
+        print(name, "BadRequestError", str(e).replace(chr(10), " | "))
+    except HfHubHTTPError as e:
+        print(name, e.response.status_code)
+"#,
+        w = src.path().join("w.bin").display()
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name}: {out}"))
+            .to_owned()
+    };
+    assert_eq!(line("before"), "before 4");
+    assert_eq!(line("after"), "after 1 Squashed ['alice']");
+    // The client's own default message.
+    assert_eq!(
+        line("feature"),
+        "feature 1 Super-squash branch 'feature/x' using huggingface_hub"
+    );
+    assert_eq!(line("notes"), "notes two three");
+    assert_eq!(line("weights"), "weights True");
+    assert!(
+        line("tag").starts_with("tag BadRequestError") && line("tag").contains("is a tag"),
+        "{out}"
+    );
+    assert_eq!(line("missing"), "missing RevisionNotFoundError");
+    assert_eq!(line("reader"), "reader 403");
+
+    // git sees one commit on main with the same files (the weights through git-lfs), the tag
+    // still names the old history, and the repo is whole.
+    let w = clone(&s, &token);
+    assert_eq!(w.git_ok("c", &["rev-list", "--count", "HEAD"]).trim(), "1");
+    assert_eq!(std::fs::read(w.path("c/notes.txt")).unwrap(), b"two\n");
+    assert!(std::fs::read(w.path("c/weights/w.bin")).unwrap() == weights);
+    let tagged = w.git_ok("c", &["rev-list", "--count", "v1"]);
+    assert_eq!(tagged.trim(), "4");
+    assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
+}

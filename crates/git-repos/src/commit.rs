@@ -78,7 +78,7 @@ pub enum CommitError {
 }
 
 /// Runs git in the scratch repo with the given index; returns stdout.
-async fn git(
+pub(crate) async fn git(
     scratch: &Path,
     index: &Path,
     args: &[&str],

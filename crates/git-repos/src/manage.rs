@@ -1,5 +1,6 @@
-//! Changing repos outside a push: branches and tags made through the API (landed as pushes,
-//! so the hook validates them), ref deletions, moving and deleting whole repos. Ref updates go
+//! Changing repos outside a push: branches and tags made through the API and squashed
+//! histories (landed as pushes, so the hook validates them), ref deletions, moving and
+//! deleting whole repos. Ref updates go
 //! through receive-pack or `git update-ref`, so they take git's own ref locks and cannot race
 //! a concurrent push into an inconsistent state.
 
@@ -8,7 +9,7 @@ use std::process::Stdio;
 
 use hub_types::RepoRef;
 
-use crate::commit::{CommitError, NewRef};
+use crate::commit::{git, CommitError, NewRef};
 use crate::{git_command, GitRepos, RepoError, ServiceEnv};
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,10 @@ pub enum RefUpdateError {
     Exists(String),
     #[error("{0} does not exist")]
     Missing(String),
+    #[error("{0} is a tag; only a branch's history can be squashed")]
+    NotABranch(String),
+    #[error("{0} moved meanwhile; retry on its new head")]
+    Moved(String),
     #[error("invalid ref name {0:?}")]
     BadName(String),
     #[error("the tag message contains a NUL or control character")]
@@ -134,13 +139,66 @@ impl GitRepos {
         {
             Ok(()) => Ok(()),
             Err(CommitError::Stale) => Err(RefUpdateError::Exists(full)),
-            Err(CommitError::Rejected(said)) => Err(RefUpdateError::Rejected(said)),
-            Err(CommitError::Repo(e)) => Err(e.into()),
-            Err(e) => Err(RepoError::Git {
-                args: "push".into(),
-                stderr: e.to_string(),
-            }
-            .into()),
+            Err(e) => Err(pushed_ref_error(e)),
+        }
+    }
+
+    /// Replaces branch `name`'s history with one commit, by `who` with `message`, that holds
+    /// the branch's current tree (`super_squash_history`); returns that commit. Landed as a
+    /// push with a lease on the tip it read, so the hook sees it (the tree is the one it
+    /// validated: nothing to check) and a change made meanwhile is not lost (`Moved`). What
+    /// only the old history used stays stored until garbage collection.
+    pub async fn squash(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        message: &str,
+        who: &str,
+        env: &ServiceEnv,
+    ) -> Result<String, RefUpdateError> {
+        if !valid_ref_name(name) {
+            return Err(RefUpdateError::BadName(name.to_owned()));
+        }
+        if !valid_message(message) {
+            return Err(RefUpdateError::BadMessage);
+        }
+        let full = format!("refs/heads/{name}");
+        let path = self.path(repo);
+        let tmp = self.scratch(repo).await?;
+        let (scratch, index) = (tmp.path(), tmp.path().join("index.api"));
+        let Ok(tip) = git(
+            &path,
+            &index,
+            &["rev-parse", "--verify", "-q", &format!("{full}^{{commit}}")],
+            None,
+            None,
+        )
+        .await
+        else {
+            let tag = format!("refs/tags/{name}");
+            let (is_tag, _) = run(&path, &["show-ref", "--verify", "--quiet", &tag], None).await?;
+            return Err(if is_tag {
+                RefUpdateError::NotABranch(tag)
+            } else {
+                RefUpdateError::Missing(full)
+            });
+        };
+        let commit = git(
+            scratch,
+            &index,
+            &["commit-tree", &format!("{tip}^{{tree}}"), "-F", "-"],
+            Some(message.as_bytes()),
+            Some(who),
+        )
+        .await?;
+        let refspec = format!("{commit}:{full}");
+        match self
+            .push_from(repo, scratch, &refspec, &full, Some(&tip), env)
+            .await
+        {
+            Ok(()) => Ok(commit),
+            Err(CommitError::Stale) => Err(RefUpdateError::Moved(full)),
+            Err(e) => Err(pushed_ref_error(e)),
         }
     }
 
@@ -180,6 +238,19 @@ impl GitRepos {
         self.readers.forget(&self.path(from));
         tokio::fs::rename(self.path(from), &target).await?;
         Ok(())
+    }
+}
+
+/// What a refused push of an API ref change (other than a moved ref) means.
+fn pushed_ref_error(e: CommitError) -> RefUpdateError {
+    match e {
+        CommitError::Rejected(said) => RefUpdateError::Rejected(said),
+        CommitError::Repo(e) => e.into(),
+        e => RepoError::Git {
+            args: "push".into(),
+            stderr: e.to_string(),
+        }
+        .into(),
     }
 }
 

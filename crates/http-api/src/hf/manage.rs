@@ -1,6 +1,7 @@
-//! Repo management through the Hub API: create, delete, settings (visibility), move, branches
-//! and tags (`create_repo`, `delete_repo`, `update_repo_settings`, `move_repo`,
-//! `create_branch`, `delete_branch`, `create_tag`, `delete_tag`).
+//! Repo management through the Hub API: create, delete, settings (visibility), move, branches,
+//! tags and squashed histories (`create_repo`, `delete_repo`, `update_repo_settings`,
+//! `move_repo`, `create_branch`, `delete_branch`, `create_tag`, `delete_tag`,
+//! `super_squash_history`).
 
 use accounts::{AccountsError, Principal, Repo};
 use axum::extract::{Path, State};
@@ -267,6 +268,12 @@ fn ref_error(e: RefUpdateError) -> Response {
         )
             .into_response(),
         RefUpdateError::Missing(r) => HfError::RevisionNotFound(r).into_response(),
+        RefUpdateError::NotABranch(_) => HfError::BadRequest(e.to_string()).into_response(),
+        RefUpdateError::Moved(_) => (
+            StatusCode::PRECONDITION_FAILED,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
         RefUpdateError::BadName(n) => {
             HfError::BadRequest(format!("invalid ref name {n:?}")).into_response()
         }
@@ -352,6 +359,44 @@ pub async fn delete_branch(
     }
     let full = format!("refs/heads/{}", branch.name);
     delete_named_ref(&state, &access.repo, &full).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct SquashRequest {
+    message: Option<String>,
+}
+
+/// `POST /api/{type}s/{id}/super-squash/{branch}` (`super_squash_history`): the branch's
+/// history becomes one commit holding its current tree.
+pub async fn super_squash(
+    State(state): State<AppState>,
+    access: RepoAccess<Hub, Write>,
+    Path(branch): Path<RefName>,
+    body: Option<Json<SquashRequest>>,
+) -> Result<Response, HfError> {
+    let (repo, who) = (&access.repo, access.user()?);
+    let message = body
+        .and_then(|b| b.0.message)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| format!("Super-squash branch '{}'", branch.name));
+    let _lock = lock_refs(&state, repo).await?;
+    let squashed = state
+        .repos()
+        .squash(
+            &repo.repo_ref(),
+            &branch.name,
+            &message,
+            &who.name,
+            &push_env(&state, repo, who),
+        )
+        .await;
+    Ok(match squashed {
+        Ok(commit) => {
+            state.refs_moved(repo).await;
+            Json(json!({ "commitId": commit })).into_response()
+        }
+        Err(e) => ref_error(e),
+    })
 }
 
 #[derive(Deserialize)]

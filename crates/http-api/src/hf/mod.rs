@@ -1,6 +1,7 @@
 //! The Hugging Face Hub HTTP API: what `huggingface_hub` calls to find, describe and download
 //! repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`, `/api/whoami-v2`), to
-//! upload (`preupload`, `commit`), to manage repos, branches and tags, and to get Xet tokens.
+//! upload (`preupload`, `commit`), to manage repos, branches and tags (and squash a branch's
+//! history), and to get Xet tokens.
 //! Answers follow the shapes the client parses; errors carry the `X-Error-Code` header the
 //! client maps to its exceptions. Repo routes take an `edge::RepoAccess<Hub, _>`.
 
@@ -44,6 +45,10 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/{kind}/{ns}/{repo}/branch/{branch}",
             post(manage::create_branch).delete(manage::delete_branch),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/super-squash/{branch}",
+            post(manage::super_squash),
         )
         .route(
             "/api/{kind}/{ns}/{repo}/tag/{rev}",

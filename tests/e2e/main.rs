@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod cluster;
+mod fsck;
 mod git_http;
 mod harness;
 mod hub_api;

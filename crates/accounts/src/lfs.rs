@@ -83,6 +83,34 @@ impl Accounts {
         Ok(row.map(|r| r.0 as u64))
     }
 
+    /// The objects linked to any repo, in id order, at most `limit` after `after` (for a
+    /// walk in pages): each id with its size.
+    pub async fn linked_objects(&self, after: &str, limit: i64) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT o.oid, o.size FROM lfs_objects o WHERE o.oid > $1 AND EXISTS \
+             (SELECT 1 FROM lfs_repo_objects l WHERE l.oid = o.oid) ORDER BY o.oid LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(o, s)| (o, s.max(0) as u64))
+            .collect())
+    }
+
+    /// The ids of the repos `oid` is linked to.
+    pub async fn repos_linking(&self, oid: &str) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT repo_id FROM lfs_repo_objects WHERE oid = $1 ORDER BY repo_id",
+        )
+        .bind(oid)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Stores what validation learnt about an object's weights (JSON), replacing older facts.
     pub async fn record_weights(&self, oid: &LfsOid, info_json: &str) -> Result<()> {
         // `excluded.updated_at` is the column's default: now, in each backend's own words.
@@ -248,5 +276,49 @@ mod tests {
         assert!(db.weights(private.id, &oid).await.unwrap().is_some());
         // A pointer to the object in another repo's commit learns nothing of it.
         assert_eq!(db.weights(other.id, &oid).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn linked_objects_are_walked_in_pages_with_the_repos_that_link_them() {
+        let (_dir, dbs) = crate::store::tests::both().await;
+        for db in dbs {
+            links_on(db).await;
+        }
+    }
+
+    async fn links_on(db: Accounts) {
+        db.create_user(&Name::parse("alice").unwrap(), false)
+            .await
+            .unwrap();
+        let repo = |id: &str| RepoRef {
+            repo_type: RepoType::Model,
+            id: RepoId::parse(id).unwrap(),
+        };
+        let one = db.create_repo(&repo("alice/one"), false).await.unwrap();
+        let two = db.create_repo(&repo("alice/two"), true).await.unwrap();
+        let gone = db.create_repo(&repo("alice/gone"), false).await.unwrap();
+        let [a, b, c] = ["aa", "bb", "cc"].map(|x| LfsOid::parse(&x.repeat(32)).unwrap());
+        db.link_object(one.id, &a, 1).await.unwrap();
+        db.link_object(two.id, &a, 1).await.unwrap();
+        db.link_object(one.id, &b, 2).await.unwrap();
+        // Linked only to a repo since deleted: no longer a linked object.
+        db.link_object(gone.id, &c, 3).await.unwrap();
+        db.delete_repo(gone.id).await.unwrap();
+        let all = db.linked_objects("", 10).await.unwrap();
+        assert_eq!(
+            all,
+            [(a.as_str().to_owned(), 1), (b.as_str().to_owned(), 2)]
+        );
+        let first = db.linked_objects("", 1).await.unwrap();
+        assert_eq!(first, all[..1]);
+        assert_eq!(db.linked_objects(&first[0].0, 10).await.unwrap(), all[1..]);
+        assert_eq!(
+            db.repos_linking(a.as_str()).await.unwrap(),
+            [one.id, two.id]
+        );
+        assert_eq!(
+            db.repos_linking(c.as_str()).await.unwrap(),
+            Vec::<i64>::new()
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod database;
+mod fsck;
 mod hook;
 mod hook_git;
 mod hook_server;
@@ -62,6 +63,9 @@ enum Command {
     /// Manage where content is stored.
     #[command(subcommand)]
     Storage(storage::StorageCmd),
+    /// Check what is stored: re-hash LFS objects and xorbs, check Xet records, the
+    /// registry's links and every repo (`git fsck`); exit 1 on any problem.
+    Fsck(fsck::FsckArgs),
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
                     Command::Token(c) => admin::token(&cli.data_dir, &cli.db, c).await,
                     Command::Repo(c) => admin::repo(&cli.data_dir, &cli.db, c).await,
                     Command::Storage(c) => storage::run(&cli.data_dir, c).await,
+                    Command::Fsck(args) => fsck::run(&cli.data_dir, &cli.db, args).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")
                     }

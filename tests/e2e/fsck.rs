@@ -1,0 +1,106 @@
+//! `modelhub fsck` over what real clients stored (git-lfs, and huggingface_hub through Xet):
+//! clean, then with a byte flipped in an LFS object and in a xorb, each problem named with
+//! the repo and the files it affects, and a non-zero exit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::harness::*;
+use crate::hub_api::hub_script_xet;
+use crate::lfs::lfs_work;
+
+/// `modelhub fsck ARGS` on the server's data dir, database and store.
+fn fsck(s: &Server, args: &[&str]) -> Output {
+    let (store_args, store_env) = s.storage.args();
+    Command::new(env!("CARGO_BIN_EXE_modelhub"))
+        .arg("fsck")
+        .args(store_args)
+        .args(args)
+        .env("MODELHUB_DATA_DIR", s.data_dir())
+        .envs(s.database.as_deref().map(|d| ("MODELHUB_DATABASE", d)))
+        .envs(store_env)
+        .output()
+        .unwrap()
+}
+
+/// Flips one bit of the byte in the middle of the file at `path`.
+fn flip(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn fsck_names_what_a_flipped_byte_in_an_object_or_a_xorb_affects() {
+    let (s, token) = Server::with_alice();
+    // A weight file pushed with git-lfs (stored whole)...
+    let whole = noise(200_000, 3);
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "c"]);
+    w.commit("c", &[("weights/whole.bin", &whole)], "weights");
+    w.git_ok("c", &["push", "-q", "origin", "main"]);
+    // ...and one that huggingface_hub uploads through Xet.
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x.bin"), noise(300_000, 4)).unwrap();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+HfApi().upload_file(path_or_fileobj="{x}", path_in_repo="xet/x.bin", repo_id="alice/m")
+"#,
+        x = src.path().join("x.bin").display()
+    );
+    hub_script_xet(&s, Some(&token), &script);
+
+    let out = fsck(&s, &[]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("1 Xet file records, 2 linked objects and 1 repos checked: 0 problems"),
+        "{said}"
+    );
+    let out = fsck(&s, &["--sample", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a percentage"),
+        "{}",
+        stderr(&out)
+    );
+
+    if on_s3() {
+        eprintln!("bytes are flipped in the local store only");
+        return;
+    }
+    let oid = sha256_hex(&whole);
+    let data = s.data_dir();
+    flip(&data.join(format!("lfs/objects/{}/{}/{oid}", &oid[..2], &oid[2..4])));
+    let xorbs: Vec<_> = std::fs::read_dir(data.join("xet/xorbs"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(xorbs.len(), 1, "{xorbs:?}");
+    flip(&xorbs[0]);
+    let xorb = xorbs[0].file_name().unwrap().to_string_lossy().into_owned();
+
+    let out = fsck(&s, &[]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{said}");
+    let lines: Vec<&str> = said.lines().collect();
+    let after = |first: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(first))
+            .unwrap_or_else(|| panic!("no {first:?} in:\n{said}"));
+        lines[at + 1].to_owned()
+    };
+    assert_eq!(
+        after(&format!("LFS object {oid} is corrupt")),
+        "  affects alice/m: refs/heads/main:weights/whole.bin"
+    );
+    assert_eq!(
+        after(&format!("xorb {xorb} is damaged")),
+        "  affects alice/m: refs/heads/main:xet/x.bin"
+    );
+    assert!(stderr(&out).contains(": 2 problems"), "{}", stderr(&out));
+}

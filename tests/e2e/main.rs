@@ -14,6 +14,7 @@ mod ops;
 mod pages;
 mod postgres;
 mod s3;
+mod usage;
 mod validation;
 mod weights;
 mod xet;

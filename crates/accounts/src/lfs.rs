@@ -100,6 +100,36 @@ impl Accounts {
             .collect())
     }
 
+    /// Bytes of the distinct LFS objects linked to repo `repo_id` (uploaded through it, or
+    /// found in the store when it was pushed).
+    pub async fn linked_bytes(&self, repo_id: i64) -> Result<u64> {
+        let (n,): (i64,) = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM lfs_repo_objects l \
+             JOIN lfs_objects o ON o.oid = l.oid WHERE l.repo_id = $1",
+        )
+        .bind(repo_id)
+        .fetch_one(p)
+        .await)?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// For every user and organisation: bytes of the distinct LFS objects linked to its
+    /// repos (an object in several of them counts once), by name.
+    pub async fn linked_bytes_by_namespace(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT a.name, CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM accounts a \
+             LEFT JOIN (SELECT DISTINCT r.namespace_id, l.oid FROM lfs_repo_objects l \
+             JOIN repos r ON r.id = l.repo_id) d ON d.namespace_id = a.id \
+             LEFT JOIN lfs_objects o ON o.oid = d.oid GROUP BY a.name ORDER BY a.name",
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(n, b)| (n, b.max(0) as u64))
+            .collect())
+    }
+
     /// The ids of the repos `oid` is linked to.
     pub async fn repos_linking(&self, oid: &str) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
@@ -319,6 +349,13 @@ mod tests {
         assert_eq!(
             db.repos_linking(c.as_str()).await.unwrap(),
             Vec::<i64>::new()
+        );
+        // Usage: each repo counts its objects; the namespace counts a shared one once.
+        assert_eq!(db.linked_bytes(one.id).await.unwrap(), 3);
+        assert_eq!(db.linked_bytes(two.id).await.unwrap(), 1);
+        assert_eq!(
+            db.linked_bytes_by_namespace().await.unwrap(),
+            [("alice".to_owned(), 3)]
         );
     }
 }

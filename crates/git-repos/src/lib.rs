@@ -188,6 +188,25 @@ impl GitRepos {
     }
 }
 
+/// Bytes the files under `path` (a bare repo) take, summed; symbolic links are not followed.
+/// Blocking: call it off the runtime's workers.
+pub fn disk_usage(path: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    let mut dirs = vec![path.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// A `git` command whose environment carries no `GIT_*` variable of the server's own, so a
 /// stray `GIT_DIR` or `GIT_OBJECT_DIRECTORY` can never point a service at another repo.
 pub fn git_command() -> Command {

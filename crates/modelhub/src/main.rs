@@ -11,6 +11,7 @@ mod leftovers;
 mod periodic;
 mod serve;
 mod storage;
+mod usage;
 mod validate;
 
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ enum Command {
     /// Check what is stored: re-hash LFS objects and xorbs, check Xet records, the
     /// registry's links and every repo (`git fsck`); exit 1 on any problem.
     Fsck(fsck::FsckArgs),
+    /// What each user and organisation stores (LFS objects and git data), largest first.
+    Usage,
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
                     Command::Repo(c) => admin::repo(&cli.data_dir, &cli.db, c).await,
                     Command::Storage(c) => storage::run(&cli.data_dir, c).await,
                     Command::Fsck(args) => fsck::run(&cli.data_dir, &cli.db, args).await,
+                    Command::Usage => usage::run(&cli.data_dir, &cli.db).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")
                     }

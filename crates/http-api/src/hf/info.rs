@@ -82,10 +82,32 @@ async fn describe(
         .map(|(_, v)| v.as_str())
         .collect();
     let mut out = summary(&state, repo, path, rev, flag("blobs"), true).await?;
+    // The summary's `usedStorage` is the size of the files at that commit (what listings and
+    // the pages show); model_info's is what the repo takes, its whole history and git data
+    // included, reckoned only when asked for.
+    out.remove("usedStorage");
+    if expand.contains(&"usedStorage") {
+        out.insert(
+            "usedStorage".into(),
+            json!(used_storage(&state, repo).await?),
+        );
+    }
     if !expand.is_empty() {
         out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
     }
     Ok(Json(Value::Object(out)).into_response())
+}
+
+/// The bytes `repo` takes (`usedStorage`): its distinct LFS objects, stored whole or through
+/// Xet, and its git data on disk.
+pub async fn used_storage(state: &AppState, repo: &accounts::Repo) -> Result<u64, HfError> {
+    let lfs = state.accounts().linked_bytes(repo.id).await?;
+    let path = state.repos().path(&repo.repo_ref());
+    let git = tokio::task::spawn_blocking(move || git_repos::disk_usage(&path))
+        .await
+        .map_err(HfError::internal)?
+        .map_err(HfError::internal)?;
+    Ok(lfs + git)
 }
 
 /// The Hub's description of `repo` at `rev`, as `model_info` and the listings show it.

@@ -68,3 +68,88 @@ print("plain", api.model_info("alice/m").used_storage)
     let (lfs, git) = (4u64 << 20, git_m + git_n);
     assert_eq!(*alice, format!("alice\t{}\t{lfs}\t{git}\t2", lfs + git));
 }
+
+#[test]
+fn a_quota_refuses_what_does_not_fit_with_each_clients_own_error() {
+    let (s, token) = Server::with_alice();
+    for (bad, says) in [
+        ("0", "a quota of zero"),
+        ("-5", "is not a size"),
+        ("lots", "is not a size"),
+    ] {
+        let out = s.cli(&["quota", "set", "alice", bad]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(stderr(&out).contains(says), "{bad}: {}", stderr(&out));
+    }
+    s.cli_ok(&["quota", "set", "alice", "100MiB"]);
+    let src = tempfile::tempdir().unwrap();
+    let big = noise(150 << 20, 21);
+    std::fs::write(src.path().join("big.bin"), &big).unwrap();
+    std::fs::write(src.path().join("half.bin"), noise(50 << 20, 22)).unwrap();
+
+    // git-lfs: the push stops at the batch, with the server's message; main does not move.
+    let bare = s.bare_repo("models/alice/m.git");
+    let main_before = git_in(&bare, &bare, &["rev-parse", "main"]).stdout;
+    let w = crate::lfs::lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "c"]);
+    w.commit("c", &[("big.bin", &big)], "big");
+    let out = w.git("c", &["push", "origin", "main"]);
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        said.contains("storage quota exceeded: alice may store 104.9 MB"),
+        "{said}"
+    );
+    assert_eq!(
+        git_in(&bare, &bare, &["rev-parse", "main"]).stdout,
+        main_before
+    );
+
+    // huggingface_hub, through LFS and through Xet: the client's own errors, with the
+    // message; then 50 MiB fits.
+    let script = format!(
+        r#"
+import os
+from huggingface_hub import HfApi
+api = HfApi()
+for way in ["lfs", "xet"]:
+    os.environ["HF_HUB_DISABLE_XET"] = "1" if way == "lfs" else ""
+    import huggingface_hub.constants as c
+    c.HF_HUB_DISABLE_XET = way == "lfs"
+    try:
+        api.upload_file(path_or_fileobj="{d}/big.bin", path_in_repo=f"{{way}}/big.bin", repo_id="alice/m")
+        print(way, "accepted")
+    except Exception as e:
+        print(way, type(e).__name__, "quota exceeded" in str(e), str(e).replace(chr(10), " | ")[:300])
+api.upload_file(path_or_fileobj="{d}/half.bin", path_in_repo="half.bin", repo_id="alice/m")
+print("half", api.model_info("alice/m", expand=["usedStorage"]).used_storage)
+"#,
+        d = src.path().display()
+    );
+    let (out, err) = crate::hub_api::hub_script_xet(&s, Some(&token), &script);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name}: {out}\n{err}"))
+            .to_owned()
+    };
+    // Refused at preupload, before anything is sent, with the server's message (the LFS
+    // batch, as git-lfs showed above, and the Xet shard check again, exactly).
+    for way in ["lfs", "xet"] {
+        assert!(
+            line(way).starts_with(&format!(
+                "{way} HfHubHTTPError True 403 Forbidden: storage quota exceeded: alice may \
+                 store 104.9 MB"
+            )),
+            "{out}\n{err}"
+        );
+    }
+    let used: u64 = line("half")["half ".len()..].parse().unwrap();
+    assert!((50 << 20..100 << 20).contains(&used), "{used}");
+    let shown = s.cli_ok(&["quota", "show"]);
+    assert_eq!(
+        shown.lines().nth(1),
+        Some(format!("alice\t{}\t{used}", 100u64 << 20).as_str()),
+        "{shown}"
+    );
+}

@@ -28,6 +28,7 @@ mod access;
 mod coherence;
 mod lfs;
 mod listing;
+mod quota;
 mod store;
 
 pub use access::{access, Principal};

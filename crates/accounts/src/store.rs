@@ -608,7 +608,7 @@ impl Accounts {
     }
 
     /// The id of the user or organisation named `name`.
-    async fn namespace_id(&self, name: &Name) -> Result<i64> {
+    pub(crate) async fn namespace_id(&self, name: &Name) -> Result<i64> {
         let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT id FROM accounts WHERE name = $1",
         )
@@ -691,6 +691,18 @@ impl Accounts {
         .bind(repo.repo_type.as_str())
         .bind(repo.id.namespace.as_str())
         .bind(repo.id.name.as_str())
+        .fetch_optional(p)
+        .await)?;
+        row.map(repo_from_row).transpose()
+    }
+
+    /// The repo with this id, if it exists.
+    pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
+        let row: Option<RepoRow> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT r.id, r.repo_type, a.name, r.name, r.private, r.created_at, r.downloads \
+             FROM repos r JOIN accounts a ON a.id = r.namespace_id WHERE r.id = $1",
+        )
+        .bind(id)
         .fetch_optional(p)
         .await)?;
         row.map(repo_from_row).transpose()

@@ -1,5 +1,6 @@
 //! Operations that span the account registry and the repos on disk, shared by the CLI and the
-//! HTTP API (`create_repo`), so both create a repo the same way.
+//! HTTP API: `create_repo`, so both create a repo the same way, and `namespace_usage`, so the
+//! quota the server enforces and the one `modelhub quota show` prints are the same sum.
 
 use accounts::{Accounts, AccountsError, Repo};
 use git_repos::{GitRepos, RepoError};
@@ -40,5 +41,28 @@ impl Hub {
                 Err(e.into())
             }
         }
+    }
+
+    /// What namespace `ns` stores: the bytes of the distinct LFS objects linked to its repos
+    /// (one in several of them counts once), and of its repos' git data on disk.
+    pub async fn namespace_usage(&self, ns: &str) -> Result<(u64, u64), AccountsError> {
+        let lfs = self.accounts.namespace_lfs_bytes(ns).await?;
+        let paths: Vec<_> = self
+            .accounts
+            .namespace_repos(ns)
+            .await?
+            .iter()
+            .map(|r| self.repos.path(&r.repo_ref()))
+            .collect();
+        // A repo missing on disk holds nothing there (`modelhub fsck` reports it).
+        let git = tokio::task::spawn_blocking(move || {
+            paths
+                .iter()
+                .map(|p| git_repos::disk_usage(p).unwrap_or(0))
+                .sum::<u64>()
+        })
+        .await
+        .unwrap_or(0);
+        Ok((lfs, git))
     }
 }

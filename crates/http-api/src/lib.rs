@@ -9,7 +9,8 @@
 //! dates) live there, so no surface imports another for them. Each protocol surface has its
 //! own error type that speaks that protocol's error conventions (the Xet CAS too). `ops`
 //! answers the load balancer and Prometheus (`/healthz`, `/readyz`, `/metrics`) and counts
-//! every request on its way through. [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
+//! every request on its way through; `quota` holds uploads to their namespace's storage limit
+//! before their bytes are accepted. [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
 //! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]
 
@@ -29,6 +30,7 @@ mod limiter;
 mod ops;
 mod pages;
 mod pktline;
+mod quota;
 mod server;
 mod xet;
 

@@ -69,6 +69,9 @@ enum Command {
     Fsck(fsck::FsckArgs),
     /// What each user and organisation stores (LFS objects and git data), largest first.
     Usage,
+    /// Limit what users and organisations may store.
+    #[command(subcommand)]
+    Quota(usage::QuotaCmd),
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
                     Command::Storage(c) => storage::run(&cli.data_dir, c).await,
                     Command::Fsck(args) => fsck::run(&cli.data_dir, &cli.db, args).await,
                     Command::Usage => usage::run(&cli.data_dir, &cli.db).await,
+                    Command::Quota(c) => usage::quota(&cli.data_dir, &cli.db, c).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")
                     }

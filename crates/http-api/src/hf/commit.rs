@@ -55,7 +55,10 @@ pub async fn preupload(
 ) -> Result<Response, HfError> {
     let (path, rev) = (access.path(&state), at.rev.to_string());
     let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
-    let (attributes, existing) = with_reader(&state, path, move |r| {
+    let sizes: std::collections::HashMap<String, u64> =
+        req.files.iter().map(|f| (f.path.clone(), f.size)).collect();
+    let (attributes, existing, same_size) = with_reader(&state, path, move |r| {
+        let mut same_size = std::collections::HashSet::new();
         // A new branch (create_pr, or an unborn revision) is judged against main.
         let commit = r
             .resolve(&rev)
@@ -76,7 +79,12 @@ pub async fn preupload(
                         None
                     };
                     match data.as_deref().and_then(parse_lfs_pointer) {
-                        Some(Ok(ptr)) => Some(ptr.oid),
+                        Some(Ok(ptr)) => {
+                            if sizes.get(p) == Some(&ptr.size) {
+                                same_size.insert(p.clone());
+                            }
+                            Some(ptr.oid)
+                        }
                         _ => Some(e.oid),
                     }
                 }
@@ -84,11 +92,11 @@ pub async fn preupload(
             };
             existing.push(oid);
         }
-        Ok((attributes, existing))
+        Ok((attributes, existing, same_size))
     })
     .await?;
     let lfs = LfsPatterns::parse(&attributes);
-    let files: Vec<Value> = req
+    let files: Vec<(Value, u64)> = req
         .files
         .iter()
         .zip(existing)
@@ -104,9 +112,29 @@ pub async fn preupload(
             } else {
                 "regular"
             };
-            json!({ "path": f.path, "uploadMode": mode, "shouldIgnore": false, "oid": oid })
+            // What the upload may add: an LFS file unless the revision holds one of the same
+            // size at that path already (the client skips what it already has).
+            let adds = match (&oid, mode) {
+                (_, "regular") => 0,
+                (Some(_), _) if same_size.contains(&f.path) => 0,
+                _ => f.size,
+            };
+            let entry =
+                json!({ "path": f.path, "uploadMode": mode, "shouldIgnore": false, "oid": oid });
+            (entry, adds)
         })
         .collect();
+    // A namespace with a storage limit: an upload that cannot fit is refused here, where every
+    // client shows the message (the LFS batch and the Xet shard check again, exactly).
+    let adds: u64 = files.iter().map(|(_, n)| n).sum();
+    if adds > 0 {
+        if let Some(room) = crate::quota::room(&state, &access.repo).await? {
+            if let Some(message) = room.refuses(adds) {
+                return Err(HfError::Forbidden(message));
+            }
+        }
+    }
+    let files: Vec<Value> = files.into_iter().map(|(v, _)| v).collect();
     Ok(Json(json!({ "files": files })).into_response())
 }
 

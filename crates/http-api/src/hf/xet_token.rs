@@ -45,6 +45,12 @@ async fn write_token(
     access: RepoAccess<Hub, Write>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
+    // A namespace at its storage limit gets no token to upload with.
+    if let Some(room) = crate::quota::room(&state, &access.repo).await? {
+        if let Some(message) = room.full() {
+            return Err(HfError::Forbidden(message));
+        }
+    }
     token(&state, &access.repo, Role::Write, &headers)
 }
 

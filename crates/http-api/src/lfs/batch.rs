@@ -74,6 +74,11 @@ pub async fn batch(
         })
     };
 
+    // A namespace with a storage limit: objects that do not fit are refused one by one.
+    let mut room = match upload {
+        true => crate::quota::room(&state, repo).await?,
+        false => None,
+    };
     let mut out = Vec::with_capacity(req.objects.len());
     for obj in &req.objects {
         let raw_oid = obj.get("oid").and_then(Value::as_str).unwrap_or_default();
@@ -114,6 +119,12 @@ pub async fn batch(
                 // Already here: no actions means nothing to upload.
                 out.push(json!({ "oid": oid, "size": size, "authenticated": true }));
             } else {
+                if let Some(room) = &mut room {
+                    if let Err(message) = room.take(&state, oid.as_str(), size).await? {
+                        out.push(error(507, message));
+                        continue;
+                    }
+                }
                 let actions = json!({
                     "upload": link(Op::Upload, &oid, size, oid.as_str()),
                     "verify": link(Op::Verify, &oid, size, "verify"),

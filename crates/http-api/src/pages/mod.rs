@@ -230,7 +230,7 @@ pub fn repo_url(r: &RepoRef) -> String {
     format!("/{r}")
 }
 
-fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     let units = ["B", "KB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -90,6 +90,29 @@ pub(super) async fn upload_shard(
     let tmp = spool(&state, body, xet_store::MAX_SHARD_BYTES).await?;
     let store = xet(&state).clone();
     let files = blocking(move || store.put_shard(tmp)).await?;
+    // Over the namespace's storage limit: the files are registered (their xorbs are stored
+    // already) but not linked, so no repo may use them.
+    let repo = state
+        .accounts()
+        .repo_by_id(g.repo_id)
+        .await
+        .map_err(CasError::internal)?;
+    if let Some(repo) = repo {
+        if let Some(mut room) = crate::quota::room(&state, &repo)
+            .await
+            .map_err(CasError::internal)?
+        {
+            for f in &files {
+                if let Err(message) = room
+                    .take(&state, &f.record.sha256, f.record.size)
+                    .await
+                    .map_err(CasError::internal)?
+                {
+                    return Err(CasError::Forbidden(message));
+                }
+            }
+        }
+    }
     let mut any_new = files.is_empty();
     for f in &files {
         let oid = LfsOid::parse(&f.record.sha256).map_err(CasError::internal)?;

@@ -152,4 +152,36 @@ print("half", api.model_info("alice/m", expand=["usedStorage"]).used_storage)
         Some(format!("alice\t{}\t{used}", 100u64 << 20).as_str()),
         "{shown}"
     );
+
+    // Lowered below what alice stores: a push that brings objects is refused with a
+    // `remote:` line, and so is an API commit (it lands as a push), refs unchanged.
+    s.cli_ok(&["quota", "set", "alice", "1MB"]);
+    let main_before = git_in(&bare, &bare, &["rev-parse", "main"]).stdout;
+    w.git_ok("c", &["reset", "-q", "--hard", "origin/main"]);
+    w.git_ok("c", &["pull", "-q", "origin", "main"]);
+    w.commit("c", &[("notes.txt", b"a small note\n")], "note");
+    let out = w.git("c", &["push", "origin", "main"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("remote: error: storage quota exceeded: alice may store 1.0 MB"),
+        "{}",
+        stderr(&out)
+    );
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+try:
+    HfApi().upload_file(path_or_fileobj=b"note\n", path_in_repo="note.txt", repo_id="alice/m")
+    print("accepted")
+except HfHubHTTPError as e:
+    print(e.response.status_code, "storage quota exceeded" in str(e))
+"#;
+    assert_eq!(hub_script(&s, Some(&token), script).trim(), "400 True");
+    assert_eq!(
+        git_in(&bare, &bare, &["rev-parse", "main"]).stdout,
+        main_before
+    );
+    // Without a limit, the same push lands.
+    s.cli_ok(&["quota", "clear", "alice"]);
+    w.git_ok("c", &["push", "-q", "origin", "main"]);
 }

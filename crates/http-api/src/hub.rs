@@ -43,6 +43,25 @@ impl Hub {
         }
     }
 
+    /// Why an upload of `size` more bytes is refused to namespace `ns`, which may store
+    /// `limit` bytes and stores `used` (`size` 0: why anything more is refused). The words
+    /// every door uses: huggingface_hub, git-lfs and git's `remote:` lines show them as they
+    /// are.
+    pub fn quota_refusal(ns: &str, limit: u64, used: u64, size: u64) -> String {
+        use crate::pages::human_size;
+        format!(
+            "storage quota exceeded: {ns} may store {} and stores {}{}; delete files or ask an \
+             admin to raise the quota",
+            human_size(limit),
+            human_size(used),
+            if size > 0 {
+                format!(", so this {} upload does not fit", human_size(size))
+            } else {
+                String::new()
+            }
+        )
+    }
+
     /// What namespace `ns` stores: the bytes of the distinct LFS objects linked to its repos
     /// (one in several of them counts once), and of its repos' git data on disk.
     pub async fn namespace_usage(&self, ns: &str) -> Result<(u64, u64), AccountsError> {

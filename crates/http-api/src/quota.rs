@@ -63,18 +63,6 @@ impl Room {
     }
 
     fn refusal(&self, size: u64) -> String {
-        use crate::pages::human_size as human;
-        format!(
-            "storage quota exceeded: {} may store {} and stores {}{}; delete files or ask an \
-             admin to raise the quota",
-            self.ns,
-            human(self.limit),
-            human(self.used + self.taken),
-            if size > 0 {
-                format!(", so this {} upload does not fit", human(size))
-            } else {
-                String::new()
-            }
-        )
+        crate::Hub::quota_refusal(&self.ns, self.limit, self.used + self.taken, size)
     }
 }

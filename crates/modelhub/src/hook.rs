@@ -43,6 +43,13 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     }
 
     let server = Server::from_env()?;
+    if let Some(s) = &server {
+        if let Some(refusal) = s.quota_refusal()? {
+            eprintln!("error: {refusal}");
+            report_outcome(true, &[("quota", "error")]);
+            reject(&repo, 1);
+        }
+    }
     let policy = match &server {
         Some(s) => Policy::load(&s.data_dir.join("policy.toml"))?,
         None => match std::env::var_os("MODELHUB_POLICY") {

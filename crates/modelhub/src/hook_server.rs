@@ -1,6 +1,7 @@
-//! What the hook asks the modelhub server's data when it runs under the server: LFS locks and
-//! which LFS objects this repo holds. Under a plain git server none of this exists, and the
-//! rules that need it are skipped.
+//! What the hook asks the modelhub server's data when it runs under the server: LFS locks,
+//! which LFS objects this repo holds, and whether its namespace's storage limit lets the push's
+//! objects in. Under a plain git server none of this exists, and the rules that need it are
+//! skipped.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -63,6 +64,36 @@ impl Server {
             store,
             bytes_read: std::cell::Cell::new(0),
         }))
+    }
+
+    /// Why this push is refused by its namespace's storage limit, if it is: it brings objects
+    /// (its quarantine holds some) while the namespace, those objects counted, stores more
+    /// than it may. LFS objects were held to the limit when they were uploaded.
+    pub fn quota_refusal(&self) -> Result<Option<String>> {
+        let Some(incoming) = std::env::var_os("GIT_QUARANTINE_PATH") else {
+            return Ok(None);
+        };
+        if git_repos::disk_usage(std::path::Path::new(&incoming)).unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        self.runtime.block_on(async {
+            let Some(repo) = self.db.repo_by_id(self.repo_id).await? else {
+                return Ok(None);
+            };
+            let ns = repo.namespace.to_string();
+            let Some(limit) = self.db.quota(&ns).await? else {
+                return Ok(None);
+            };
+            let hub = http_api::Hub {
+                accounts: self.db.clone(),
+                repos: git_repos::GitRepos::new(
+                    crate::database::SharedArgs::from_env().repos(&self.data_dir),
+                    self.data_dir.join("hooks"),
+                ),
+            };
+            let (lfs, git) = hub.namespace_usage(&ns).await?;
+            Ok((lfs + git > limit).then(|| http_api::Hub::quota_refusal(&ns, limit, lfs + git, 0)))
+        })
     }
 
     /// For each oid: present (linked to this repo and stored, with its size) or missing.

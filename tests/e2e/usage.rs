@@ -57,6 +57,26 @@ print("plain", api.model_info("alice/m").used_storage)
     // Reckoned only when asked for, as the Hub does.
     assert_eq!(value("plain"), "None");
 
+    // The pages: the repo's storage to whoever reads it; the namespace's only to its owner.
+    let page = |path: &str, token: Option<&str>| {
+        let cookie = token.map(|t| format!("mh_token={t}"));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+        let r = raw(&s.addr, &request("GET", path, &headers, b""));
+        assert_eq!(r.status, 200, "{path}");
+        r.text()
+    };
+    let m_used: f64 = value("m").parse().unwrap();
+    let shown = format!("{:.1} MB", m_used / 1e6);
+    assert!(
+        page("/alice/m", None).contains(&format!("<dd class=\"storage\">{shown}</dd>")),
+        "{shown}"
+    );
+    assert!(page("/alice", Some(&token)).contains("Storage used: "));
+    assert!(!page("/alice", None).contains("Storage used"));
+    s.user("bob");
+    let bob = s.token("bob", "read");
+    assert!(!page("/alice", Some(&bob)).contains("Storage used"));
+
     // The namespace counts the object both repos hold once.
     let listed = s.cli_ok(&["usage"]);
     let lines: Vec<&str> = listed.lines().collect();

@@ -128,8 +128,28 @@ pub async fn namespace(
             (t, id, private, downloads)
         }));
     }
+    // What the namespace stores, and its limit: only to the user, the organisation's members
+    // and site admins (it counts private repos).
+    let own = match &who {
+        Some(p) if p.is_admin || p.name.eq_ignore_ascii_case(&ns) => true,
+        Some(p) => state.accounts().org_role(p.user_id, &ns).await?.is_some(),
+        None => false,
+    };
+    let storage = match own {
+        true => {
+            let (lfs, git) = state.inner.hub.namespace_usage(&ns).await?;
+            Some((lfs + git, state.accounts().quota(&ns).await?))
+        }
+        false => None,
+    };
     let content = html! {
         h1 { (ns) " " span.badge { (kind) } }
+        @if let Some((used, limit)) = storage {
+            p.storage {
+                "Storage used: " (super::human_size(used))
+                @if let Some(limit) = limit { " of " (super::human_size(limit)) }
+            }
+        }
         @if repos.is_empty() { p.muted { "No repos to show." } }
         ul.repos {
             @for (t, id, private, downloads) in &repos {

@@ -62,6 +62,7 @@ pub async fn card(
     let path = state.repos().path(&repo.repo_ref());
     let info =
         hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
+    let used = hf::info::used_storage(&state, &repo).await?;
     let readme = read(&state, &repo, |r| {
         let c = r.resolve(DEFAULT_BRANCH)?;
         match r.entry(&c, "README.md")? {
@@ -145,6 +146,7 @@ pub async fn card(
                         dd { @for (dtype, n) in st["parameters"].as_object().into_iter().flatten() { span.badge { (dtype) " · " (human_count(n.as_u64().unwrap_or(0))) } } }
                     }
                     dt { "Size" } dd { (human_size(info["usedStorage"].as_u64().unwrap_or(0))) }
+                    dt { "Storage used" } dd.storage { (human_size(used)) }
                     dt { "Downloads" } dd { (repo.downloads) }
                 }
                 h3 { "Use it" }

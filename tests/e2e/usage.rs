@@ -205,3 +205,46 @@ except HfHubHTTPError as e:
     s.cli_ok(&["quota", "clear", "alice"]);
     w.git_ok("c", &["push", "-q", "origin", "main"]);
 }
+
+#[test]
+fn list_lfs_files_names_what_a_repo_stores_for_its_writers() {
+    let (s, token) = Server::with_alice();
+    let read = s.token("alice", "read");
+    let src = tempfile::tempdir().unwrap();
+    let (one, two) = (noise(300_000, 31), noise(200_000, 32));
+    std::fs::write(src.path().join("one.bin"), &one).unwrap();
+    std::fs::write(src.path().join("two.bin"), &two).unwrap();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+api.upload_file(path_or_fileobj="{d}/one.bin", path_in_repo="one.bin", repo_id="alice/m")
+api.upload_file(path_or_fileobj="{d}/two.bin", path_in_repo="checkpoints/two.bin", repo_id="alice/m")
+api.delete_file("one.bin", repo_id="alice/m")
+for f in sorted(api.list_lfs_files("alice/m"), key=lambda f: f.filename):
+    print("file", f.file_oid, f.filename, f.size, f.pushed_at.year >= 2026, f.ref)
+try:
+    list(HfApi(token="{read}").list_lfs_files("alice/m"))
+    print("reader listed")
+except HfHubHTTPError as e:
+    print("reader", e.response.status_code)
+"#,
+        d = src.path().display()
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let files: Vec<&str> = out.lines().filter(|l| l.starts_with("file ")).collect();
+    assert_eq!(
+        files,
+        [
+            format!(
+                "file {} checkpoints/two.bin 200000 True None",
+                sha256_hex(&two)
+            ),
+            // Deleted from main, still stored, named by the history.
+            format!("file {} one.bin 300000 True None", sha256_hex(&one)),
+        ],
+        "{out}"
+    );
+    assert!(out.contains("reader 403"), "{out}");
+}

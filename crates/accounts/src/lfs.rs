@@ -130,6 +130,30 @@ impl Accounts {
             .collect())
     }
 
+    /// The objects linked to repo `repo_id`, in id order, at most `limit` after `after`: each
+    /// id with its size and when it was linked (uploaded through the repo).
+    pub async fn repo_objects(
+        &self,
+        repo_id: i64,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, u64, String)>> {
+        let rows: Vec<(String, i64, String)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT l.oid, o.size, l.linked_at FROM lfs_repo_objects l \
+             JOIN lfs_objects o ON o.oid = l.oid WHERE l.repo_id = $1 AND l.oid > $2 \
+             ORDER BY l.oid LIMIT $3",
+        )
+        .bind(repo_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(o, s, at)| (o, s.max(0) as u64, at))
+            .collect())
+    }
+
     /// The ids of the repos `oid` is linked to.
     pub async fn repos_linking(&self, oid: &str) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
@@ -349,6 +373,14 @@ mod tests {
         assert_eq!(
             db.repos_linking(c.as_str()).await.unwrap(),
             Vec::<i64>::new()
+        );
+        let listed = db.repo_objects(one.id, "", 10).await.unwrap();
+        let ids: Vec<(&str, u64)> = listed.iter().map(|(o, s, _)| (o.as_str(), *s)).collect();
+        assert_eq!(ids, [(a.as_str(), 1), (b.as_str(), 2)]);
+        assert!(listed[0].2.starts_with("20"), "{listed:?}");
+        assert_eq!(
+            db.repo_objects(one.id, a.as_str(), 10).await.unwrap().len(),
+            1
         );
         // Usage: each repo counts its objects; the namespace counts a shared one once.
         assert_eq!(db.linked_bytes(one.id).await.unwrap(), 3);

@@ -1,5 +1,6 @@
-//! Bare git repos on disk: where they live, how they are created, which hooks they run, and
-//! how `git upload-pack` / `git receive-pack` are spawned to serve them.
+//! Bare git repos on disk: where they live, how they are created, which hooks they run, how
+//! `git upload-pack` / `git receive-pack` are spawned to serve them, and the small files of
+//! their whole history (`history`: where LFS pointers are found) and their size on disk.
 //!
 //! The git protocol itself is git's: this crate spawns git (as git http-backend, Gitea and
 //! Gitaly do) and hands the child's pipes to the caller to stream. It knows nothing of HTTP or
@@ -8,6 +9,7 @@
 
 mod commit;
 mod create;
+mod history;
 mod manage;
 mod read;
 

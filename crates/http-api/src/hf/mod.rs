@@ -1,13 +1,14 @@
 //! The Hugging Face Hub HTTP API: what `huggingface_hub` calls to find, describe and download
 //! repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`, `/api/whoami-v2`), to
 //! upload (`preupload`, `commit`), to manage repos, branches and tags (and squash a branch's
-//! history), and to get Xet tokens.
+//! history, and list the LFS files a repo stores), and to get Xet tokens.
 //! Answers follow the shapes the client parses; errors carry the `X-Error-Code` header the
 //! client maps to its exceptions. Repo routes take an `edge::RepoAccess<Hub, _>`.
 
 mod commit;
 mod error;
 pub(crate) mod info;
+mod lfs_files;
 pub(crate) mod list;
 mod manage;
 pub(crate) mod ndjson;
@@ -46,6 +47,7 @@ pub fn api_routes() -> Router<AppState> {
             "/api/{kind}/{ns}/{repo}/branch/{branch}",
             post(manage::create_branch).delete(manage::delete_branch),
         )
+        .route("/api/{kind}/{ns}/{repo}/lfs-files", get(lfs_files::list))
         .route(
             "/api/{kind}/{ns}/{repo}/super-squash/{branch}",
             post(manage::super_squash),

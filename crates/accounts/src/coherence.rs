@@ -399,7 +399,7 @@ mod tests {
         a.create_repo(&repo, true).await.unwrap();
         let waited = started.elapsed();
         // A waited while B's lease held, and B's own lease ended before the database's.
-        assert!(waited >= LEASE - MARGIN * 2, "{waited:?}");
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
         assert!(!lease.valid());
         // Once B runs again, it drops everything before its lease holds, then hears the
         // change it missed.

@@ -132,6 +132,9 @@ struct Caches {
     listings: cache::TtlCache<String, Arc<hf::list::Listing>>,
     /// (repo, commit, blobs, siblings) -> the repo's description at that commit.
     summaries: cache::TtlCache<SummaryKey, Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// repo -> the bytes it stores (`usedStorage`: a walk of its folder, kept a while so a
+    /// page anyone may load does not walk it on every view).
+    used: cache::TtlCache<RepoKey, u64>,
 }
 
 /// (repo, commit, with blob details, with siblings).
@@ -147,6 +150,8 @@ fn repo_key(repo: &accounts::Repo) -> RepoKey {
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
+/// How long a repo's `usedStorage` is kept.
+const USED_TTL: Duration = Duration::from_secs(30);
 /// The event a node publishes when a repo's refs moved: `revisions ID CREATED_AT`.
 const REVISIONS_EVENT: &str = "revisions";
 const REVISION_TTL: Duration = Duration::from_secs(60);
@@ -170,6 +175,7 @@ impl Caches {
             revisions: cache::TtlCache::new(Some(REVISION_TTL), 100_000),
             files: cache::TtlCache::new(None, 4096),
             summaries: cache::TtlCache::new(None, 100_000),
+            used: cache::TtlCache::new(Some(USED_TTL), 10_000),
             // Listings are per viewer, with visibility applied.
             listings: cache::TtlCache::gated(CACHE_TTL, 1000, lease),
         }
@@ -274,6 +280,7 @@ impl AppState {
 
     fn drop_revisions(&self, key: &RepoKey) {
         self.inner.caches.revisions.retain(|(k, _)| k != key);
+        self.inner.caches.used.retain(|k| k != key);
         self.inner.caches.listings.clear();
     }
 
@@ -344,6 +351,7 @@ impl AppState {
         c.revisions.retain(|(k, _)| *k != key);
         c.files.retain(|(k, _, _)| *k != key);
         c.summaries.retain(|(k, _, _, _)| *k != key);
+        c.used.retain(|k| *k != key);
         self.forget_repos();
     }
 

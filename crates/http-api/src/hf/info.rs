@@ -100,13 +100,19 @@ async fn describe(
 
 /// The bytes `repo` takes (`usedStorage`): its distinct LFS objects, stored whole or through
 /// Xet, and its git data on disk.
+/// Kept for half a minute (`Caches::used`).
 pub async fn used_storage(state: &AppState, repo: &accounts::Repo) -> Result<u64, HfError> {
+    let key = crate::repo_key(repo);
+    if let Some(n) = state.inner.caches.used.get(&key) {
+        return Ok(n);
+    }
     let lfs = state.accounts().linked_bytes(repo.id).await?;
     let path = state.repos().path(&repo.repo_ref());
     let git = tokio::task::spawn_blocking(move || git_repos::disk_usage(&path))
         .await
         .map_err(HfError::internal)?
         .map_err(HfError::internal)?;
+    state.inner.caches.used.put(key, lfs + git);
     Ok(lfs + git)
 }
 

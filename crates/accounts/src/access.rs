@@ -33,6 +33,20 @@ pub fn access(who: Option<&Principal>, org_role: Option<Role>, repo: &Repo) -> O
     capped.max(public)
 }
 
+/// Whether `who` administers `repo` whatever their token: a site admin, the user who owns the
+/// namespace, or an admin of the owning organisation (`org_role`, `who`'s role in it).
+pub fn owns(who: &Principal, org_role: Option<Role>, repo: &Repo) -> bool {
+    who.is_admin
+        || who.name.eq_ignore_ascii_case(repo.namespace.as_str())
+        || org_role == Some(Role::Admin)
+}
+
+/// Whether what `who` may do with `repo` depends on their role in its namespace's
+/// organisation (else [`access`] and [`owns`] need no such role).
+pub fn needs_org_role(who: &Principal, repo: &Repo) -> bool {
+    !who.is_admin && !who.name.eq_ignore_ascii_case(repo.namespace.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

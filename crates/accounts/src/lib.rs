@@ -31,7 +31,7 @@ mod listing;
 mod quota;
 mod store;
 
-pub use access::{access, Principal};
+pub use access::{access, needs_org_role, owns, Principal};
 pub use coherence::{Lease, Member, LEASE};
 pub use lfs::{Lock, LockQuery};
 pub use listing::{ListQuery, ListSort, RepoSummary};

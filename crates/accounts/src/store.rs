@@ -801,8 +801,10 @@ impl Accounts {
     /// What `who` may do with `repo` (see [`access`]); `None` means they may not see it.
     pub async fn access(&self, who: Option<&Principal>, repo: &Repo) -> Result<Option<Role>> {
         let org_role = match who {
-            Some(p) => self.org_role(p.user_id, repo.namespace.as_str()).await?,
-            None => None,
+            Some(p) if access::needs_org_role(p, repo) => {
+                self.org_role(p.user_id, repo.namespace.as_str()).await?
+            }
+            _ => None,
         };
         Ok(access(who, org_role, repo))
     }
@@ -810,10 +812,11 @@ impl Accounts {
     /// Whether `who` administers `repo` whatever their token: a site admin, the user who owns
     /// the namespace, or an admin of the owning organisation.
     pub async fn owns(&self, who: &Principal, repo: &Repo) -> Result<bool> {
-        if who.is_admin || who.name.eq_ignore_ascii_case(repo.namespace.as_str()) {
-            return Ok(true);
-        }
-        Ok(self.org_role(who.user_id, repo.namespace.as_str()).await? == Some(Role::Admin))
+        let org_role = match access::needs_org_role(who, repo) {
+            true => self.org_role(who.user_id, repo.namespace.as_str()).await?,
+            false => None,
+        };
+        Ok(access::owns(who, org_role, repo))
     }
 
     /// The organisations a user belongs to, with their role in each.

@@ -98,7 +98,7 @@ async fn role_in(
     repo: &Repo,
 ) -> Result<Option<Role>, Denied> {
     let org_role = match who {
-        Some(p) if !p.is_admin && !p.name.eq_ignore_ascii_case(repo.namespace.as_str()) => {
+        Some(p) if accounts::needs_org_role(p, repo) => {
             org_role(state, p.user_id, repo.namespace.as_str()).await?
         }
         _ => None,
@@ -179,10 +179,11 @@ pub async fn administer(
     if role_in(state, Some(who), &repo).await?.is_none() {
         return Err(Denied::NotFound);
     }
-    let owns = who.is_admin
-        || who.name.eq_ignore_ascii_case(repo.namespace.as_str())
-        || org_role(state, who.user_id, repo.namespace.as_str()).await? == Some(Role::Admin);
-    if !owns {
+    let org = match accounts::needs_org_role(who, &repo) {
+        true => org_role(state, who.user_id, repo.namespace.as_str()).await?,
+        false => None,
+    };
+    if !accounts::owns(who, org, &repo) {
         return Err(Denied::Forbidden(format!(
             "only admins of {target} can do this"
         )));

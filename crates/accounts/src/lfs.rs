@@ -113,23 +113,6 @@ impl Accounts {
         Ok(n.max(0) as u64)
     }
 
-    /// For every user and organisation: bytes of the distinct LFS objects linked to its
-    /// repos (an object in several of them counts once), by name.
-    pub async fn linked_bytes_by_namespace(&self) -> Result<Vec<(String, u64)>> {
-        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT a.name, CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM accounts a \
-             LEFT JOIN (SELECT DISTINCT r.namespace_id, l.oid FROM lfs_repo_objects l \
-             JOIN repos r ON r.id = l.repo_id) d ON d.namespace_id = a.id \
-             LEFT JOIN lfs_objects o ON o.oid = d.oid GROUP BY a.name ORDER BY a.name",
-        )
-        .fetch_all(p)
-        .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(n, b)| (n, b.max(0) as u64))
-            .collect())
-    }
-
     /// The objects linked to repo `repo_id`, in id order, at most `limit` after `after`: each
     /// id with its size and when it was linked (uploaded through the repo).
     pub async fn repo_objects(
@@ -385,9 +368,7 @@ mod tests {
         // Usage: each repo counts its objects; the namespace counts a shared one once.
         assert_eq!(db.linked_bytes(one.id).await.unwrap(), 3);
         assert_eq!(db.linked_bytes(two.id).await.unwrap(), 1);
-        assert_eq!(
-            db.linked_bytes_by_namespace().await.unwrap(),
-            [("alice".to_owned(), 3)]
-        );
+        assert_eq!(db.namespace_lfs_bytes("alice").await.unwrap(), 3);
+        assert_eq!(db.namespaces().await.unwrap(), ["alice"]);
     }
 }

@@ -63,7 +63,18 @@ impl Accounts {
         Ok(row.map(|r| r.0.max(0) as u64))
     }
 
-    /// Bytes of the distinct LFS objects linked to the repos of namespace `ns`.
+    /// Every user and organisation, by name.
+    pub async fn namespaces(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT name FROM accounts ORDER BY name",
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Bytes of the distinct LFS objects linked to the repos of namespace `ns` (one in
+    /// several of them counts once).
     pub async fn namespace_lfs_bytes(&self, ns: &str) -> Result<u64> {
         let (n,): (i64,) = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM lfs_objects o WHERE o.oid IN \

@@ -62,9 +62,9 @@ impl Hub {
         )
     }
 
-    /// What namespace `ns` stores: the bytes of the distinct LFS objects linked to its repos
-    /// (one in several of them counts once), and of its repos' git data on disk.
-    pub async fn namespace_usage(&self, ns: &str) -> Result<(u64, u64), AccountsError> {
+    /// What namespace `ns` stores: the one definition the quota the server enforces,
+    /// `modelhub quota show` and `modelhub usage` share.
+    pub async fn namespace_usage(&self, ns: &str) -> Result<Usage, AccountsError> {
         let lfs = self.accounts.namespace_lfs_bytes(ns).await?;
         let paths: Vec<_> = self
             .accounts
@@ -73,6 +73,7 @@ impl Hub {
             .iter()
             .map(|r| self.repos.path(&r.repo_ref()))
             .collect();
+        let repos = paths.len() as u64;
         // A repo missing on disk holds nothing there (`modelhub fsck` reports it).
         let git = tokio::task::spawn_blocking(move || {
             paths
@@ -82,6 +83,23 @@ impl Hub {
         })
         .await
         .unwrap_or(0);
-        Ok((lfs, git))
+        Ok(Usage { lfs, git, repos })
+    }
+}
+
+/// What a user or organisation stores.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// Bytes of the distinct LFS objects linked to its repos (one in several counts once).
+    pub lfs: u64,
+    /// Bytes of its repos' git data on disk.
+    pub git: u64,
+    /// How many repos it has.
+    pub repos: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.lfs + self.git
     }
 }

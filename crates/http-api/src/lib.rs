@@ -45,7 +45,7 @@ use lfs_store::LfsStore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use hub::{Hub, HubError};
+pub use hub::{Hub, HubError, Usage};
 pub use server::{default_max_connections, serve, Limits};
 
 /// What the server is told at start.

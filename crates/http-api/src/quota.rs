@@ -23,8 +23,7 @@ pub async fn room(state: &AppState, repo: &Repo) -> Result<Option<Room>, Account
     let Some(limit) = state.accounts().quota(&ns).await? else {
         return Ok(None);
     };
-    let (lfs, git) = state.inner.hub.namespace_usage(&ns).await?;
-    let used = lfs + git;
+    let used = state.inner.hub.namespace_usage(&ns).await?.total();
     Ok(Some(Room {
         ns,
         limit,

@@ -91,8 +91,8 @@ impl Server {
                     self.data_dir.join("hooks"),
                 ),
             };
-            let (lfs, git) = hub.namespace_usage(&ns).await?;
-            Ok((lfs + git > limit).then(|| http_api::Hub::quota_refusal(&ns, limit, lfs + git, 0)))
+            let used = hub.namespace_usage(&ns).await?.total();
+            Ok((used > limit).then(|| http_api::Hub::quota_refusal(&ns, limit, used, 0)))
         })
     }
 

@@ -3,64 +3,38 @@
 //! through Xet) and its repos' git data on disk. The same sums as `usedStorage` per repo.
 //! `modelhub quota`: the limits the server holds those sums to (see http-api's `quota`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use hub_types::{namespace_name, RepoType};
+use http_api::Usage;
+use hub_types::namespace_name;
 
 use crate::admin::DataDir;
 use crate::database::SharedArgs;
 
-/// What one namespace stores.
-#[derive(Default)]
-struct Usage {
-    lfs: u64,
-    git: u64,
-    repos: u64,
-}
-
 pub async fn run(data_dir: &Path, db: &SharedArgs) -> Result<()> {
     let hub = DataDir::new(data_dir)?.hub(db).await?;
-    let mut by_ns: BTreeMap<String, Usage> = BTreeMap::new();
-    for (name, lfs) in hub.accounts.linked_bytes_by_namespace().await? {
-        by_ns.entry(name).or_default().lfs = lfs;
+    let mut rows = Vec::new();
+    for ns in hub.accounts.namespaces().await? {
+        let usage = hub.namespace_usage(&ns).await?;
+        rows.push((ns, usage));
     }
-    for t in [RepoType::Model, RepoType::Dataset, RepoType::Space] {
-        for repo in hub.accounts.list_repos(t).await? {
-            let path = hub.repos.path(&repo.repo_ref());
-            // A repo missing on disk holds nothing there (`modelhub fsck` reports it).
-            let git = tokio::task::spawn_blocking(move || git_repos::disk_usage(&path))
-                .await?
-                .unwrap_or(0);
-            let u = by_ns.entry(repo.namespace.to_string()).or_default();
-            u.git += git;
-            u.repos += 1;
-        }
-    }
-    let mut rows: Vec<(String, Usage)> = by_ns.into_iter().collect();
-    rows.sort_by_key(|(_, u)| std::cmp::Reverse(u.lfs + u.git));
+    rows.sort_by_key(|(_, u)| std::cmp::Reverse(u.total()));
     println!("namespace\ttotal\tlfs\tgit\trepos");
-    let (mut lfs, mut git) = (0, 0);
+    let mut all = Usage::default();
     for (name, u) in &rows {
-        println!(
-            "{name}\t{}\t{}\t{}\t{}",
-            u.lfs + u.git,
-            u.lfs,
-            u.git,
-            u.repos
-        );
-        lfs += u.lfs;
-        git += u.git;
+        println!("{name}\t{}\t{}\t{}\t{}", u.total(), u.lfs, u.git, u.repos);
+        all.lfs += u.lfs;
+        all.git += u.git;
     }
     eprintln!(
         "{} namespaces store {} ({} of LFS objects, {} of git data; an object two namespaces \
          share counts in both)",
         rows.len(),
-        indicatif::HumanBytes(lfs + git),
-        indicatif::HumanBytes(lfs),
-        indicatif::HumanBytes(git)
+        indicatif::HumanBytes(all.total()),
+        indicatif::HumanBytes(all.lfs),
+        indicatif::HumanBytes(all.git)
     );
     Ok(())
 }
@@ -101,8 +75,8 @@ pub async fn quota(data_dir: &Path, db: &SharedArgs, cmd: QuotaCmd) -> Result<()
             let quotas = hub.accounts.quotas().await?;
             println!("namespace\tlimit\tused");
             for (ns, limit) in &quotas {
-                let (lfs, git) = hub.namespace_usage(ns).await?;
-                println!("{ns}\t{limit}\t{}", lfs + git);
+                let used = hub.namespace_usage(ns).await?.total();
+                println!("{ns}\t{limit}\t{used}");
             }
             eprintln!("{} namespaces have a storage limit", quotas.len());
         }

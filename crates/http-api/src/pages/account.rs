@@ -137,8 +137,8 @@ pub async fn namespace(
     };
     let storage = match own {
         true => {
-            let (lfs, git) = state.inner.hub.namespace_usage(&ns).await?;
-            Some((lfs + git, state.accounts().quota(&ns).await?))
+            let used = state.inner.hub.namespace_usage(&ns).await?.total();
+            Some((used, state.accounts().quota(&ns).await?))
         }
         false => None,
     };

@@ -10,7 +10,7 @@ use crate::hub_api::hub_script_xet;
 use crate::lfs::lfs_work;
 
 /// `modelhub fsck ARGS` on the server's data dir, database and store.
-fn fsck(s: &Server, args: &[&str]) -> Output {
+pub(crate) fn fsck(s: &Server, args: &[&str]) -> Output {
     let (store_args, store_env) = s.storage.args();
     Command::new(env!("CARGO_BIN_EXE_modelhub"))
         .arg("fsck")

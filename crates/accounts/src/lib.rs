@@ -25,6 +25,7 @@ macro_rules! on_pool {
 }
 
 mod access;
+mod claims;
 mod coherence;
 mod lfs;
 mod listing;
@@ -32,6 +33,7 @@ mod quota;
 mod store;
 
 pub use access::{access, needs_org_role, owns, Principal};
+pub use claims::{now_ms, Doom, CLAIM_WAIT};
 pub use coherence::{Lease, Member, LEASE};
 pub use lfs::{Lock, LockQuery};
 pub use listing::{ListQuery, ListSort, RepoSummary};
@@ -61,6 +63,10 @@ pub enum AccountsError {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The garbage collector is deleting this content (unused for longer than its grace
+    /// period) and has not finished: upload it again in a moment.
+    #[error("{0} is being garbage-collected; try again in a minute")]
+    Collecting(String),
 }
 
 impl AccountsError {
@@ -84,6 +90,7 @@ impl AccountsError {
                     c.starts_with("08") || c.starts_with("57P") || c == "55P03"
                 }))
             }
+            AccountsError::Collecting(_) => true,
             _ => false,
         }
     }

@@ -16,6 +16,9 @@
 //! - [`Backend::presign`] hands out a short-lived URL for one object (and one range) where the
 //!   backend can sign one (S3), so bytes need not pass through modelhub.
 //!
+//! [`Claims`] is the other seam: what an upload tells the garbage collector before it looks
+//! for content or stores it (the registry implements it).
+//!
 //! The blocking methods (`*_blocking`) serve callers that run on the blocking pool (the Xet
 //! store's verification and reconstruction); they must not be called on a runtime worker.
 #![forbid(unsafe_code)]
@@ -226,6 +229,26 @@ pub(crate) async fn collect(mut s: ByteStream, key: &str, max: u64) -> Result<Ve
         out.extend_from_slice(&b);
     }
     Ok(out)
+}
+
+/// What a door that accepts content tells the garbage collector before it looks for that
+/// content or stores it: "this is in use from now on" (the registry's `store_claims`; see
+/// `accounts::claims`). Names are [`lfs_claim`] and [`xorb_claim`]. A claim waits while the
+/// collector is deleting the thing, and fails with [`StoreError::Unavailable`] if that takes
+/// too long.
+pub trait Claims: Send + Sync {
+    /// Claims `names`; called on the blocking pool.
+    fn claim_blocking(&self, names: &[String]) -> Result<(), StoreError>;
+}
+
+/// The claim name of an LFS object (stored whole or as a Xet file).
+pub fn lfs_claim(sha256: &str) -> String {
+    format!("lfs:{sha256}")
+}
+
+/// The claim name of a xorb.
+pub fn xorb_claim(hash: &str) -> String {
+    format!("xorb:{hash}")
 }
 
 /// How long a download may wait for its client to take the next piece.

@@ -16,6 +16,18 @@ impl GitRepos {
         &self,
         repo: &RepoRef,
         max: u64,
+        each: impl FnMut(&str, &[u8]),
+    ) -> Result<(), RepoError> {
+        self.each_small_blob_from(repo, &[], max, each).await
+    }
+
+    /// [`GitRepos::each_small_blob`], walking from `roots` (commit ids, such as reflog
+    /// entries; ids git no longer has are skipped) as well as from every ref.
+    pub async fn each_small_blob_from(
+        &self,
+        repo: &RepoRef,
+        roots: &[String],
+        max: u64,
         mut each: impl FnMut(&str, &[u8]),
     ) -> Result<(), RepoError> {
         let path = self.path(repo);
@@ -28,9 +40,20 @@ impl GitRepos {
                 .kill_on_drop(true);
             cmd
         };
-        let mut walk = git(&["rev-list", "--objects", "--all"])
-            .stdin(Stdio::null())
-            .spawn()?;
+        let mut walk = git(&[
+            "rev-list",
+            "--objects",
+            "--all",
+            "--ignore-missing",
+            "--stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()?;
+        let mut stdin = walk.stdin.take().expect("piped");
+        let roots: String = roots.iter().map(|r| format!("{r}\n")).collect();
+        let feed_roots = tokio::spawn(async move {
+            let _ = stdin.write_all(roots.as_bytes()).await;
+        });
         let listed: Stdio = walk
             .stdout
             .take()
@@ -55,6 +78,7 @@ impl GitRepos {
                 }
             }
         }
+        let _ = feed_roots.await;
         for (child, what) in [
             (&mut walk, "rev-list"),
             (&mut check, "cat-file --batch-check"),

@@ -18,6 +18,7 @@ mod auth;
 mod blob_budget;
 mod body;
 mod cache;
+mod claims;
 mod downloads;
 mod edge;
 #[doc(hidden)]
@@ -45,6 +46,7 @@ use lfs_store::LfsStore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use claims::StoreClaims;
 pub use hub::{Hub, HubError, Usage};
 pub use server::{default_max_connections, serve, Limits};
 

@@ -99,6 +99,14 @@ impl Server {
     /// For each oid: present (linked to this repo and stored, with its size) or missing.
     pub fn lfs_states(&self, oids: &[String]) -> Result<HashMap<String, LfsState>> {
         self.runtime.block_on(async {
+            // Claimed before they are looked for: a garbage collector running now leaves them
+            // alone from here on (and one deleting them is waited for).
+            let names: Vec<String> = oids
+                .iter()
+                .filter_map(|o| LfsOid::parse(o).ok())
+                .map(|o| content_store::lfs_claim(o.as_str()))
+                .collect();
+            self.db.claim(&names).await?;
             let mut out = HashMap::new();
             for raw in oids {
                 let Ok(oid) = LfsOid::parse(raw) else {

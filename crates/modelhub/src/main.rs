@@ -4,6 +4,7 @@
 mod admin;
 mod database;
 mod fsck;
+mod gc;
 mod hook;
 mod hook_git;
 mod hook_server;
@@ -67,6 +68,10 @@ enum Command {
     /// Check what is stored: re-hash LFS objects and xorbs, check Xet records, the
     /// registry's links and every repo (`git fsck`); exit 1 on any problem.
     Fsck(fsck::FsckArgs),
+    /// Delete stored content no repo reaches any more (LFS objects, Xet files and xorbs)
+    /// unless used within the grace period, and repo folders without a repo; safe while the
+    /// server serves.
+    Gc(gc::GcArgs),
     /// What each user and organisation stores (LFS objects and git data), largest first.
     Usage,
     /// Limit what users and organisations may store.
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
                     Command::Repo(c) => admin::repo(&cli.data_dir, &cli.db, c).await,
                     Command::Storage(c) => storage::run(&cli.data_dir, c).await,
                     Command::Fsck(args) => fsck::run(&cli.data_dir, &cli.db, args).await,
+                    Command::Gc(args) => gc::run(&cli.data_dir, &cli.db, args).await,
                     Command::Usage => usage::run(&cli.data_dir, &cli.db).await,
                     Command::Quota(c) => usage::quota(&cli.data_dir, &cli.db, c).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {

@@ -78,6 +78,13 @@ pub struct ServeArgs {
     /// repos folder (once per cluster on a shared database); 0: never.
     #[arg(long, env = "MODELHUB_SWEEP_INTERVAL", default_value_t = 3600)]
     sweep_interval: u64,
+    /// Seconds between garbage collections (`modelhub gc`, once per cluster on a shared
+    /// database); 0: never.
+    #[arg(long, env = "MODELHUB_GC_INTERVAL", default_value_t = 0)]
+    gc_interval: u64,
+    /// Hours the periodic garbage collection keeps what was used (see `modelhub gc --grace`).
+    #[arg(long, env = "MODELHUB_GC_GRACE", default_value_t = 24.0, value_parser = crate::gc::hours)]
+    gc_grace: f64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -168,12 +175,41 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| "(from each request's Host)".into());
     let xet = Arc::new(
-        xet_store::XetStore::new(blobs.clone()).with_max_file_size(args.max_lfs_object_size),
+        xet_store::XetStore::new(blobs.clone())
+            .with_max_file_size(args.max_lfs_object_size)
+            .with_claims(Arc::new(http_api::StoreClaims::new(
+                hub.accounts.clone(),
+                tokio::runtime::Handle::current(),
+            ))),
     );
     let storage = blobs.describe();
-    let store = LfsStore::new(blobs, xet).with_idle_timeout(idle);
+    let store = LfsStore::new(blobs.clone(), xet).with_idle_timeout(idle);
     let accounts = hub.accounts.clone();
+    let gc_hub = hub.clone();
     let state = AppState::new(hub, store, config);
+
+    if args.gc_interval > 0 {
+        let grace = Duration::from_secs_f64(args.gc_grace * 3600.0);
+        crate::periodic::spawn(
+            accounts.clone(),
+            format!("{addr} pid {}", std::process::id()),
+            "gc",
+            Duration::from_secs(args.gc_interval),
+            move || {
+                let (hub, blobs) = (gc_hub.clone(), blobs.clone());
+                async move {
+                    let opts = crate::gc::Options {
+                        grace,
+                        dry_run: false,
+                        progress: false,
+                        pause_in: None,
+                    };
+                    let report = crate::gc::collect(&hub, blobs, &opts).await?;
+                    Ok(report.summary())
+                }
+            },
+        );
+    }
 
     if args.sweep_interval > 0 {
         let repos = db.repos(data.root());

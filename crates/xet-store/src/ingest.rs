@@ -18,7 +18,8 @@ use xet_core_structures::xorb_object::{parse_chunk_header, XorbObject, XorbObjec
 
 use crate::{
     bad_shard, bad_xorb, over_limit, unproven, FileRecord, Segment, XetError, XetStore,
-    MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES, MAX_FILE_TERMS, MAX_SHARD_FILES, MAX_XORB_BYTES,
+    MAX_CHUNKS_PER_XORB, MAX_CHUNK_BYTES, MAX_FILE_TERMS, MAX_SHARD_FILES, MAX_SHARD_XORBS,
+    MAX_XORB_BYTES,
 };
 
 /// A file a shard registered: its record, and whether this shard added it.
@@ -35,6 +36,7 @@ impl XetStore {
     /// may end with the client's footer or not; the stored footer is rebuilt from the chunks.
     pub fn put_xorb(&self, expected: &MerkleHash, body: &mut dyn Read) -> Result<bool, XetError> {
         let key = Self::xorb_key(expected);
+        self.claim(&[content_store::xorb_claim(&expected.hex())])?;
         if self.has_xorb(expected)? {
             return Ok(false);
         }
@@ -152,10 +154,36 @@ impl XetStore {
         let shard = Shard::read(&mut r, size)
             .map_err(|e| bad_shard(format!("the shard is not a valid shard: {e}")))?;
 
+        // Every xorb the shard names is claimed, then looked for in the store itself (a
+        // collector may have deleted one since it was last read into memory).
+        let mut named: Vec<MerkleHash> = shard.xorbs.iter().map(|x| x.xorb_hash()).collect();
+        for f in &shard.files {
+            named.extend((0..f.num_entries()).map(|j| f.entry(j).xorb_hash));
+        }
+        named.sort_unstable();
+        named.dedup();
+        if named.len() > MAX_SHARD_XORBS {
+            return Err(over_limit(format!(
+                "the shard names {} xorbs; at most {MAX_SHARD_XORBS} are allowed",
+                named.len()
+            )));
+        }
+        self.claim(
+            &named
+                .iter()
+                .map(|h| content_store::xorb_claim(&h.hex()))
+                .collect::<Vec<_>>(),
+        )?;
+        let mut footers = std::collections::HashMap::with_capacity(named.len());
+        for h in named {
+            footers.insert(h, self.stored_footer(&h)?);
+        }
+        let footer_of = |h: &MerkleHash| footers.get(h).cloned().flatten();
+
         for i in 0..shard.num_xorb() {
             let Some(x) = shard.xorb(i) else { break };
             let name = x.xorb_hash().hex();
-            let footer = self.footer(&x.xorb_hash())?.ok_or_else(|| {
+            let footer = footer_of(&x.xorb_hash()).ok_or_else(|| {
                 unproven(format!(
                     "the shard lists xorb {name}, which was never uploaded"
                 ))
@@ -204,7 +232,7 @@ impl XetStore {
             for j in 0..n {
                 let e = f.entry(j);
                 let xorb = e.xorb_hash.hex();
-                let footer = self.footer(&e.xorb_hash)?.ok_or_else(|| {
+                let footer = footer_of(&e.xorb_hash).ok_or_else(|| {
                     unproven(format!(
                         "file {name} uses xorb {xorb}, which was never uploaded"
                     ))
@@ -281,7 +309,19 @@ impl XetStore {
         let mut out = Vec::new();
         let mut keys_of = Vec::new();
         for (hash, claimed, keys, mut rec) in checked {
-            let (record, new) = match self.file_by_xet_hash(&hash)? {
+            // A file registered before is claimed, then read from the store itself; a new
+            // one is claimed once its SHA-256 is known, before it is written.
+            let known = match self.sha256_of_file_hash(&hash)? {
+                Some(sha) => {
+                    self.claim(&[content_store::lfs_claim(&sha)])?;
+                    self.sha256_of_file_hash(&hash)?
+                        .map(|sha| self.stored_record(&sha))
+                        .transpose()?
+                        .flatten()
+                }
+                None => None,
+            };
+            let (record, new) = match known {
                 Some(known) => (known, false),
                 None => {
                     let mut h = Sha256::new();
@@ -290,6 +330,7 @@ impl XetStore {
                         Ok(())
                     })?;
                     rec.sha256 = hex::encode(h.finalize());
+                    self.claim(&[content_store::lfs_claim(&rec.sha256)])?;
                     (std::sync::Arc::new(rec), true)
                 }
             };

@@ -28,8 +28,11 @@
 //! `xet/chunks/xx/<chunk hash>` (file hashes, newest last). Records and the index are small
 //! objects behind four methods (`file_by_sha256`, `file_by_xet_hash`, `index_chunk`,
 //! `dedup_shard`), so they can move to the metadata database without touching the rest.
-//! The file records list the xorbs every file references: the reference tracking from which a
-//! garbage collector, marking from the LFS objects commits point at, finds what is unused.
+//! The file records list the xorbs every file references: what `modelhub gc` marks from, given
+//! the LFS objects commits point at. With [`XetStore::with_claims`], every upload claims the
+//! xorbs and files it looks for or stores before it does (see `content_store::Claims`), and
+//! answers from the store itself rather than from memory, so a collection running meanwhile
+//! never deletes what it relies on.
 //!
 //! The store's methods block (they verify and rebuild on the calling thread): call them on
 //! the blocking pool. It knows nothing of HTTP, repos or accounts (which repo may see which
@@ -63,6 +66,8 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 500_000_000_000;
 /// Most files one shard may register, and most terms one file may have.
 const MAX_SHARD_FILES: usize = 1 << 16;
 const MAX_FILE_TERMS: usize = 1 << 20;
+/// Distinct xorbs one shard may name (a 500 GB file fills about 8,000).
+const MAX_SHARD_XORBS: usize = 1 << 16;
 /// Most chunks in one xorb (xet-core's limit).
 const MAX_CHUNKS_PER_XORB: usize = 8192;
 /// Largest chunk, uncompressed (xet-core's chunker stops at 128 KiB; some slack for others).
@@ -211,6 +216,10 @@ impl<T> Memo<T> {
             .cloned()
     }
 
+    fn forget(&self, k: &str) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(k);
+    }
+
     fn put(&self, k: String, v: Arc<T>) {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() >= self.cap {
@@ -228,6 +237,9 @@ pub struct XetStore {
     max_file_size: u64,
     footers: Memo<Footer>,
     records: Memo<FileRecord>,
+    /// Told before an upload looks for or stores a xorb or a file (the garbage collector's
+    /// side of the bargain); none in tools that only read.
+    claims: Option<Arc<dyn content_store::Claims>>,
 }
 
 /// Parses a hash as the CAS API writes it (64 hex digits, xet-core's byte order).
@@ -246,7 +258,83 @@ impl XetStore {
             footers: Memo::new(FOOTER_CACHE),
             records: Memo::new(RECORD_CACHE),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            claims: None,
         }
+    }
+
+    /// Claims every xorb and file an upload looks for or stores through `claims` first, so a
+    /// garbage collector running meanwhile never deletes what the upload relies on.
+    pub fn with_claims(mut self, claims: Arc<dyn content_store::Claims>) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// Claims `names` (see [`XetStore::with_claims`]).
+    pub(crate) fn claim(&self, names: &[String]) -> Result<(), XetError> {
+        match &self.claims {
+            Some(c) if !names.is_empty() => Ok(c.claim_blocking(names)?),
+            _ => Ok(()),
+        }
+    }
+
+    /// Claims xorb `hash` (see [`XetStore::with_claims`]): before looking whether it is stored.
+    pub fn claim_xorb(&self, hash: &MerkleHash) -> Result<(), XetError> {
+        self.claim(&[content_store::xorb_claim(&hash.hex())])
+    }
+
+    /// The stored file record of `sha256`, read from the store (not from memory: a collector
+    /// in another process may have deleted it), or `None`.
+    pub(crate) fn stored_record(&self, sha256: &str) -> Result<Option<Arc<FileRecord>>, XetError> {
+        self.records.forget(sha256);
+        self.file_by_sha256(sha256)
+    }
+
+    /// The footer of `hash` if the xorb is stored now (asked of the store, not of memory).
+    pub(crate) fn stored_footer(&self, hash: &MerkleHash) -> Result<Option<Arc<Footer>>, XetError> {
+        if !self.has_xorb(hash)? {
+            self.footers.forget(&hash.hex());
+            return Ok(None);
+        }
+        self.footer(hash)
+    }
+
+    /// The content-store keys of a Xet file: its record and its entry by Xet file hash.
+    pub fn file_keys(rec: &FileRecord) -> [String; 2] {
+        [
+            Self::key("files", &rec.sha256),
+            Self::key("by-xet", &rec.file_hash),
+        ]
+    }
+
+    /// The file record stored under content-store key `key` (`xet/files/..`), read from the
+    /// store, or `None` if it is gone.
+    pub fn record_at(&self, key: &str) -> Result<Option<FileRecord>, XetError> {
+        let Some(raw) = self.blobs.read_blocking(key, MAX_RECORD_BYTES)? else {
+            return Ok(None);
+        };
+        let rec = serde_json::from_slice(&raw)
+            .map_err(|e| io::Error::other(format!("file record {key} is unreadable: {e}")))?;
+        Ok(Some(rec))
+    }
+
+    /// The Xet file hashes (hex) a dedup index entry (`xet/chunks/..`) lists.
+    pub fn index_files_at(&self, key: &str) -> Result<Vec<String>, XetError> {
+        let raw = self.blobs.read_blocking(key, 4096)?.unwrap_or_default();
+        Ok(String::from_utf8_lossy(&raw)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Whether a file with Xet file hash `file_hash` (hex) is registered.
+    pub fn has_file_hash(&self, file_hash: &str) -> Result<bool, XetError> {
+        if file_hash.len() < 2 {
+            return Ok(false);
+        }
+        Ok(self
+            .blobs
+            .size_blocking(&Self::key("by-xet", file_hash))?
+            .is_some())
     }
 
     /// A store on local disk under `root` (`root/xet/...`, temp files in `root/tmp`).
@@ -345,6 +433,17 @@ impl XetStore {
             Some(sha) => self.file_by_sha256(String::from_utf8_lossy(&sha).trim()),
             None => Ok(None),
         }
+    }
+
+    /// The SHA-256 of the file whose Xet file hash is `file_hash`, read from the store.
+    pub(crate) fn sha256_of_file_hash(
+        &self,
+        file_hash: &MerkleHash,
+    ) -> Result<Option<String>, XetError> {
+        Ok(self
+            .blobs
+            .read_blocking(&Self::key("by-xet", &file_hash.hex()), 256)?
+            .map(|sha| String::from_utf8_lossy(&sha).trim().to_owned()))
     }
 
     /// Writes `bytes` to `kind/xx/name` whole (durably and atomically on either backend).

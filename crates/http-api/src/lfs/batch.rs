@@ -79,6 +79,18 @@ pub async fn batch(
         true => crate::quota::room(&state, repo).await?,
         false => None,
     };
+    // Uploads claim every object first (one statement for the batch), before looking whether
+    // it is here: a garbage collector running now leaves them alone from here on.
+    if upload {
+        let names: Vec<String> = req
+            .objects
+            .iter()
+            .filter_map(|o| o.get("oid").and_then(Value::as_str))
+            .filter_map(|o| LfsOid::parse(o).ok())
+            .map(|o| content_store::lfs_claim(o.as_str()))
+            .collect();
+        state.accounts().claim(&names).await?;
+    }
     let mut out = Vec::with_capacity(req.objects.len());
     for obj in &req.objects {
         let raw_oid = obj.get("oid").and_then(Value::as_str).unwrap_or_default();

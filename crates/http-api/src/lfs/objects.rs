@@ -168,6 +168,11 @@ pub async fn upload(
             "Content-Length is {cl} but object {oid} has {size} bytes"
         )));
     }
+    // Claimed first: a garbage collector running now leaves the object alone from here on.
+    state
+        .accounts()
+        .claim(&[content_store::lfs_claim(oid.as_str())])
+        .await?;
     let reader = BodyReader::new(body, false, state.config().io_timeout, None);
     state.store().put(&oid, size, body_stream(reader)).await?;
     state.inner.metrics.stored("lfs", size);

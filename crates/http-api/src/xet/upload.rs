@@ -59,7 +59,8 @@ pub(super) async fn upload_xorb(
     }
     let hash = hash_param(&hash, "the xorb hash")?;
     let store = xet(&state).clone();
-    if blocking(move || store.has_xorb(&hash)).await? {
+    // Claimed before it is looked for, so a garbage collector leaves it alone from here on.
+    if blocking(move || store.claim_xorb(&hash).and_then(|()| store.has_xorb(&hash))).await? {
         return Ok(Json(json!({ "was_inserted": false })).into_response());
     }
     // The body is spooled to a temp file first (async writes: a slow client holds a task,

@@ -1,0 +1,434 @@
+//! `modelhub gc` over what real clients stored (git-lfs, and huggingface_hub with LFS and with
+//! Xet), while the server serves: what a force-push, a squash and deleted repos left is
+//! deleted and the bytes reported; what any repo still reaches, what was uploaded during the
+//! run, and what a stopped run was deleting when it was killed, come out as they should.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::hub_api::{hub_script, hub_script_xet};
+use crate::lfs::lfs_work;
+
+fn gc_command(s: &Server, args: &[&str]) -> Command {
+    let (store_args, store_env) = s.storage.args();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelhub"));
+    cmd.arg("gc")
+        .args(store_args)
+        .args(args)
+        .env("MODELHUB_DATA_DIR", s.data_dir())
+        .envs(s.database.as_deref().map(|d| ("MODELHUB_DATABASE", d)))
+        .envs(store_env);
+    cmd
+}
+
+/// `modelhub gc ARGS`, which must succeed: its report.
+fn gc(s: &Server, args: &[&str]) -> String {
+    let out: Output = gc_command(s, args).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    said
+}
+
+/// A run that pauses at the points named in `dir` (see `modelhub gc --pause-in`).
+fn gc_paused(s: &Server, dir: &Path) -> Child {
+    gc_command(s, &["--grace", "0", "--pause-in", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the paused run has created `dir/point` (it is at that point).
+fn wait_at(dir: &Path, point: &str, gc: &mut Child) {
+    let end = Instant::now() + Duration::from_secs(120);
+    while !dir.join(point).exists() {
+        if let Some(status) = gc.try_wait().unwrap() {
+            panic!("gc ended ({status}) before reaching {point}");
+        }
+        assert!(Instant::now() < end, "gc never reached {point}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The line of `report` that starts with `start`.
+fn line<'a>(report: &'a str, start: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start:?} in:\n{report}"))
+}
+
+/// Names of the objects stored under `prefix`.
+fn names(s: &Server, prefix: &str) -> Vec<String> {
+    s.stored(prefix).into_iter().map(|(k, _)| k).collect()
+}
+
+/// Waits until the clock's second has moved past that of `since`, so reflog entries made
+/// before are older than a run with no grace period that starts now.
+fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let first = now();
+    while now() == first {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn gc_deletes_what_no_repo_reaches_and_keeps_what_is_used_or_uploaded_meanwhile() {
+    let (s, token) = Server::with_alice();
+    for r in ["alice/gone", "alice/sq", "alice/x", "alice/xgone"] {
+        s.repo(r, false);
+    }
+    let w = lfs_work(&s, &token);
+    let [shared, big, small, u1, u2, v1, v2, new, pre] = [
+        (1 << 20, 1),
+        (50 << 20, 2),
+        (100_000, 3),
+        (200_000, 4),
+        (210_000, 5),
+        (220_000, 6),
+        (230_000, 7),
+        (240_000, 8),
+        (250_000, 9),
+    ]
+    .map(|(n, seed)| noise(n, seed));
+    let oid = |b: &[u8]| sha256_hex(b);
+
+    // alice/m: a 50 MiB weight, force-pushed over; an object it shares with alice/gone.
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m"]);
+    w.commit(
+        "m",
+        &[("weights/shared.bin", &shared), ("weights/big.bin", &big)],
+        "big",
+    );
+    w.git_ok("m", &["push", "-q", "origin", "main"]);
+    w.git_ok("m", &["reset", "-q", "--hard", "HEAD~1"]);
+    w.commit(
+        "m",
+        &[
+            ("weights/shared.bin", &shared),
+            ("weights/small.bin", &small),
+        ],
+        "small",
+    );
+    w.git_ok("m", &["push", "-q", "-f", "origin", "main"]);
+    // alice/gone: deleted, with the shared object and two of its own.
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/gone", None), "gone"],
+    );
+    w.commit(
+        "gone",
+        &[
+            ("weights/shared.bin", &shared),
+            ("weights/u1.bin", &u1),
+            ("weights/u2.bin", &u2),
+        ],
+        "gone",
+    );
+    w.git_ok("gone", &["push", "-q", "origin", "main"]);
+    // alice/sq: two versions of a weight, squashed to the last.
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/sq", None), "sq"]);
+    w.commit("sq", &[("weights/w.bin", &v1)], "v1");
+    w.commit("sq", &[("weights/w.bin", &v2)], "v2");
+    w.git_ok("sq", &["push", "-q", "origin", "main"]);
+    // alice/x and alice/xgone: files huggingface_hub uploads through Xet.
+    let src = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = src.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let (x, xg, xn) = (noise(300_000, 10), noise(310_000, 11), noise(320_000, 12));
+    let (xp, xgp, xnp, prep) = (
+        file("x", &x),
+        file("xg", &xg),
+        file("xn", &xn),
+        file("pre", &pre),
+    );
+    hub_script_xet(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+from huggingface_hub import HfApi
+api = HfApi()
+api.upload_file(path_or_fileobj="{xp}", path_in_repo="x.bin", repo_id="alice/x")
+api.upload_file(path_or_fileobj="{xgp}", path_in_repo="xg.bin", repo_id="alice/xgone")
+api.super_squash_history("alice/sq")
+api.delete_repo("alice/gone")
+api.delete_repo("alice/xgone")
+"#
+        ),
+    );
+    let xet_files_before = names(&s, "xet/files/");
+    assert_eq!(xet_files_before.len(), 2, "{xet_files_before:?}");
+    let xorbs_before = s.stored("xet/xorbs/");
+    next_second();
+
+    // A dry run says what would go, and deletes nothing.
+    let objects_before = names(&s, "lfs/objects/");
+    let dry = gc(&s, &["--grace", "0", "--dry-run"]);
+    let gone_bytes = |objs: &[&[u8]]| objs.iter().map(|b| b.len()).sum::<usize>();
+    assert!(
+        line(&dry, "LFS objects stored whole:").starts_with(&format!(
+            "LFS objects stored whole: would delete 4, {} bytes (",
+            gone_bytes(&[&big, &u1, &u2, &v1]),
+        )),
+        "{dry}"
+    );
+    assert!(
+        line(&dry, "Xet files:")
+            .starts_with(&format!("Xet files: would delete 1, {} bytes", xg.len())),
+        "{dry}"
+    );
+    assert_eq!(names(&s, "lfs/objects/"), objects_before);
+    assert_eq!(s.stored("xet/xorbs/"), xorbs_before);
+
+    // The run pauses between mark and sweep; meanwhile clients upload: with git-lfs, a new
+    // object and one the run is about to collect (u2, of the deleted repo); with
+    // huggingface_hub, an LFS upload whose commit is not made yet, and a Xet file.
+    let pause = tempfile::tempdir().unwrap();
+    let mut run = gc_paused(&s, pause.path());
+    wait_at(pause.path(), "marked", &mut run);
+    w.commit(
+        "m",
+        &[("weights/new.bin", &new), ("weights/u2.bin", &u2)],
+        "during gc",
+    );
+    w.git_ok("m", &["push", "-q", "origin", "main"]);
+    hub_script(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+HfApi().preupload_lfs_files("alice/m", additions=[CommitOperationAdd("weights/pre.bin", "{prep}")])
+"#
+        ),
+    );
+    hub_script_xet(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+from huggingface_hub import HfApi
+HfApi().upload_file(path_or_fileobj="{xnp}", path_in_repo="xn.bin", repo_id="alice/x")
+"#
+        ),
+    );
+    std::fs::remove_file(pause.path().join("marked")).unwrap();
+    // It also pauses once it has doomed its first object; nothing to do there.
+    wait_at(pause.path(), "doomed", &mut run);
+    std::fs::remove_file(pause.path().join("doomed")).unwrap();
+    let out = run.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{report}\n{}", stderr(&out));
+    eprintln!("{report}");
+
+    // Deleted: the force-pushed 50 MiB weight, the deleted repo's own object, the squashed
+    // version, and the deleted repo's Xet file with its xorb. Bytes as reported.
+    let freed = gone_bytes(&[&big, &u1, &v1]);
+    assert!(
+        line(&report, "LFS objects stored whole:").starts_with(&format!(
+            "LFS objects stored whole: deleted 3, {freed} bytes ("
+        )),
+        "{report}"
+    );
+    let stored = names(&s, "lfs/objects/");
+    for (what, b) in [("big", &big), ("u1", &u1), ("v1", &v1)] {
+        assert!(!stored.contains(&oid(b)), "{what} is still stored");
+    }
+    for (what, b) in [
+        ("shared", &shared),
+        ("small", &small),
+        ("v2", &v2),
+        ("u2, uploaded again during the run", &u2),
+        ("new, pushed during the run", &new),
+        ("pre, uploaded during the run and not committed yet", &pre),
+    ] {
+        assert!(stored.contains(&oid(b)), "{what} was deleted");
+    }
+    let xet_files = names(&s, "xet/files/");
+    assert!(!xet_files.contains(&oid(&xg)), "{xet_files:?}");
+    assert!(
+        xet_files.contains(&oid(&x)) && xet_files.contains(&oid(&xn)),
+        "{xet_files:?}"
+    );
+    let xorbs_after = s.stored("xet/xorbs/");
+    let deleted: Vec<_> = xorbs_before
+        .iter()
+        .filter(|x| !xorbs_after.contains(x))
+        .collect();
+    let xorb_bytes: u64 = deleted.iter().map(|(_, n)| n).sum();
+    assert!(!deleted.is_empty());
+    assert!(
+        line(&report, "xorbs:").starts_with(&format!(
+            "xorbs: deleted {}, {xorb_bytes} bytes (",
+            deleted.len()
+        )),
+        "{report}"
+    );
+    assert!(
+        line(&report, "gc: freed").contains(&format!(
+            "(3 LFS objects, 1 Xet files, {} xorbs",
+            deleted.len()
+        )),
+        "{report}"
+    );
+
+    // Every remaining repo reads back byte for byte, with git and with huggingface_hub.
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m2"]);
+    for (path, b) in [
+        ("m2/weights/shared.bin", &shared),
+        ("m2/weights/small.bin", &small),
+        ("m2/weights/new.bin", &new),
+        ("m2/weights/u2.bin", &u2),
+    ] {
+        assert!(std::fs::read(w.path(path)).unwrap() == *b, "{path} differs");
+    }
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/sq", None), "sq2"]);
+    assert!(std::fs::read(w.path("sq2/weights/w.bin")).unwrap() == v2);
+    let (said, _) = hub_script_xet(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+import os
+from huggingface_hub import HfApi, CommitOperationAdd, snapshot_download
+d = snapshot_download("alice/x")
+print("x", open(os.path.join(d, "x.bin"), "rb").read() == open("{xp}", "rb").read())
+print("xn", open(os.path.join(d, "xn.bin"), "rb").read() == open("{xnp}", "rb").read())
+"#
+        ),
+    );
+    assert_eq!(said.trim(), "x True\nxn True");
+    // The upload made during the run is committed now, without being sent again.
+    let said = hub_script(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+from huggingface_hub import HfApi, CommitOperationAdd, hf_hub_download
+api = HfApi()
+api.create_commit("alice/m", operations=[CommitOperationAdd("weights/pre.bin", "{prep}")], commit_message="pre")
+print(open(hf_hub_download("alice/m", "weights/pre.bin"), "rb").read() == open("{prep}", "rb").read())
+"#
+        ),
+    );
+    assert_eq!(said.trim(), "True");
+    let fsck = crate::fsck::fsck(&s, &[]);
+    assert!(fsck.status.success(), "{}", stderr(&fsck));
+
+    // With the default grace period, a second run deletes nothing.
+    let again = gc(&s, &[]);
+    assert!(
+        line(&again, "gc: freed").starts_with("gc: freed 0 B (0 LFS objects, 0 Xet files, 0 xorbs"),
+        "{again}"
+    );
+}
+
+#[test]
+fn gc_killed_while_deleting_loses_nothing_and_a_second_run_finishes() {
+    let (s, token) = Server::with_alice();
+    s.repo("alice/gone", false);
+    let w = lfs_work(&s, &token);
+    let (kept, doomed) = (noise(400_000, 21), noise(410_000, 22));
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m"]);
+    w.commit("m", &[("weights/kept.bin", &kept)], "kept");
+    w.git_ok("m", &["push", "-q", "origin", "main"]);
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/gone", None), "gone"],
+    );
+    w.commit("gone", &[("weights/doomed.bin", &doomed)], "doomed");
+    w.git_ok("gone", &["push", "-q", "origin", "main"]);
+    hub_script(
+        &s,
+        Some(&token),
+        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
+    );
+    next_second();
+
+    // Killed (SIGKILL) once it has doomed the object, before deleting it.
+    let pause = tempfile::tempdir().unwrap();
+    let mut run = gc_paused(&s, pause.path());
+    wait_at(pause.path(), "marked", &mut run);
+    std::fs::remove_file(pause.path().join("marked")).unwrap();
+    wait_at(pause.path(), "doomed", &mut run);
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(names(&s, "lfs/objects/").contains(&sha256_hex(&doomed)));
+
+    // The next run finishes that deletion; what alice/m holds is whole.
+    let report = gc(&s, &["--grace", "0"]);
+    assert_eq!(
+        line(&report, "finished"),
+        "finished 1 deletions a stopped run had begun"
+    );
+    let stored = names(&s, "lfs/objects/");
+    assert_eq!(stored, [sha256_hex(&kept)], "{report}");
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m2"]);
+    assert!(std::fs::read(w.path("m2/weights/kept.bin")).unwrap() == kept);
+    let fsck = crate::fsck::fsck(&s, &[]);
+    assert!(fsck.status.success(), "{}", stderr(&fsck));
+
+    // The collected object can be pushed again, and is stored again.
+    w.commit("m", &[("weights/doomed.bin", &doomed)], "again");
+    w.git_ok("m", &["push", "-q", "origin", "main"]);
+    assert!(names(&s, "lfs/objects/").contains(&sha256_hex(&doomed)));
+}
+
+#[test]
+fn gc_refuses_a_grace_period_that_is_not_a_number_of_hours() {
+    let s = Server::start();
+    for bad in ["-1", "soon", "1e9"] {
+        let out = gc_command(&s, &["--grace", bad]).output().unwrap();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("is not a number of hours from 0 to 87600"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn the_server_collects_once_an_interval_when_asked() {
+    let (mut s, token) = Server::with_alice();
+    s.repo("alice/gone", false);
+    let w = lfs_work(&s, &token);
+    let gone = noise(300_000, 31);
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/gone", None), "gone"],
+    );
+    w.commit("gone", &[("weights/gone.bin", &gone)], "gone");
+    w.git_ok("gone", &["push", "-q", "origin", "main"]);
+    hub_script(
+        &s,
+        Some(&token),
+        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
+    );
+    next_second();
+    // No upload runs from here on: with no grace period, one in flight could be collected.
+    s.stop();
+    s.restart_with(&["--gc-interval", "1", "--gc-grace", "0"]);
+    let end = Instant::now() + Duration::from_secs(60);
+    while names(&s, "lfs/objects/").contains(&sha256_hex(&gone)) {
+        assert!(Instant::now() < end, "never collected:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let end = Instant::now() + Duration::from_secs(10);
+    while !s.log().contains("gc: freed") {
+        assert!(Instant::now() < end, "no report in the log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -432,3 +432,98 @@ fn the_server_collects_once_an_interval_when_asked() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn permanently_delete_lfs_files_rewrites_every_ref_and_gc_then_reclaims_the_bytes() {
+    let (s, token) = Server::with_alice();
+    s.repo("alice/other", false);
+    let src = tempfile::tempdir().unwrap();
+    let (keep, leak, old) = (noise(200_000, 41), noise(210_000, 42), noise(220_000, 43));
+    for (name, b) in [("keep", &keep), ("leak", &leak), ("old", &old)] {
+        std::fs::write(src.path().join(name), b).unwrap();
+    }
+    let p = |name: &str| src.path().join(name).display().to_string();
+    let (keep_p, leak_p, old_p) = (p("keep"), p("leak"), p("old"));
+    let said = hub_script(
+        &s,
+        Some(&token),
+        &format!(
+            r#"
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
+api = HfApi()
+api.upload_file(path_or_fileobj="{keep_p}", path_in_repo="weights/keep.bin", repo_id="alice/m")
+leaked = api.upload_file(path_or_fileobj="{leak_p}", path_in_repo="weights/leak.bin", repo_id="alice/m").oid
+api.upload_file(path_or_fileobj="{old_p}", path_in_repo="weights/old.bin", repo_id="alice/m")
+api.create_tag("alice/m", tag="v1")
+api.create_branch("alice/m", branch="dev")
+api.upload_file(path_or_fileobj="{leak_p}", path_in_repo="weights/leak.bin", repo_id="alice/other")
+commits = len(api.list_repo_commits("alice/m"))
+files = list(api.list_lfs_files("alice/m"))
+print("listed", sorted(f.filename for f in files))
+api.permanently_delete_lfs_files("alice/m", [f for f in files if f.filename == "weights/leak.bin"])
+print("after", sorted(f.filename for f in api.list_lfs_files("alice/m")))
+for rev in ["main", "v1", "dev"]:
+    print(rev, sorted(api.list_repo_files("alice/m", revision=rev)))
+print("commits", len(api.list_repo_commits("alice/m")) == commits)
+try:
+    hf_hub_download("alice/m", "weights/leak.bin", revision=leaked)
+    print("old commit: served")
+except EntryNotFoundError:
+    print("old commit: EntryNotFoundError")
+print("other", open(hf_hub_download("alice/other", "weights/leak.bin"), "rb").read() == open("{leak_p}", "rb").read())
+# Without rewriting history: the pointer stays, the content is gone from the repo.
+api.permanently_delete_lfs_files("alice/m", [f for f in api.list_lfs_files("alice/m") if f.filename == "weights/old.bin"], rewrite_history=False)
+print("main", sorted(api.list_repo_files("alice/m")))
+try:
+    hf_hub_download("alice/m", "weights/old.bin")
+    print("old.bin: served")
+except EntryNotFoundError:
+    print("old.bin: EntryNotFoundError")
+"#
+        ),
+    );
+    let expected = "listed ['weights/keep.bin', 'weights/leak.bin', 'weights/old.bin']\n\
+        after ['weights/keep.bin', 'weights/old.bin']\n\
+        main ['.gitattributes', 'weights/keep.bin', 'weights/old.bin']\n\
+        v1 ['.gitattributes', 'weights/keep.bin', 'weights/old.bin']\n\
+        dev ['.gitattributes', 'weights/keep.bin', 'weights/old.bin']\n\
+        commits True\n\
+        old commit: EntryNotFoundError\n\
+        other True\n\
+        main ['.gitattributes', 'weights/keep.bin', 'weights/old.bin']\n\
+        old.bin: EntryNotFoundError";
+    assert_eq!(said.trim(), expected);
+
+    // No commit of any ref holds the file; the rest reads back whole.
+    // (old.bin's content is gone from the repo, so only keep.bin is fetched.)
+    let w = lfs_work(&s, &token);
+    w.git_ok(".", &["lfs", "install", "--skip-repo", "--skip-smudge"]);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m"]);
+    w.git_ok("m", &["lfs", "pull", "--include", "weights/keep.bin"]);
+    w.git_ok("m", &["fetch", "-q", "origin", "+refs/tags/*:refs/tags/*"]);
+    assert_eq!(
+        w.git_ok(
+            "m",
+            &["log", "--all", "--format=%H", "--", "weights/leak.bin"]
+        ),
+        ""
+    );
+    assert!(std::fs::read(w.path("m/weights/keep.bin")).unwrap() == keep);
+
+    // The bytes stay while another repo reaches them; they go once none does.
+    next_second();
+    let leak_oid = sha256_hex(&leak);
+    gc(&s, &["--grace", "0"]);
+    assert!(names(&s, "lfs/objects/").contains(&leak_oid));
+    hub_script(
+        &s,
+        Some(&token),
+        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/other')\n",
+    );
+    next_second();
+    gc(&s, &["--grace", "0"]);
+    let stored = names(&s, "lfs/objects/");
+    assert!(!stored.contains(&leak_oid));
+    assert!(stored.contains(&sha256_hex(&keep)));
+}

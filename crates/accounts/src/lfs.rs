@@ -70,6 +70,23 @@ impl Accounts {
         Ok(())
     }
 
+    /// Lets repo `repo_id` go of `oids` (it no longer serves them); what no repo links or
+    /// reaches is garbage-collected later.
+    pub async fn unlink_objects(&self, repo_id: i64, oids: &[String]) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            for oid in oids {
+                sqlx::query("DELETE FROM lfs_repo_objects WHERE repo_id = $1 AND oid = $2")
+                    .bind(repo_id)
+                    .bind(oid)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// The size of `oid` if it is linked to `repo_id`.
     pub async fn linked_object(&self, repo_id: i64, oid: &LfsOid) -> Result<Option<u64>> {
         let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(

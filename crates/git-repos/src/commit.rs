@@ -232,6 +232,19 @@ impl GitRepos {
         expected_tip: Option<&str>,
         env: &ServiceEnv,
     ) -> Result<(), CommitError> {
+        self.push_refs(repo, scratch, &[(refspec, target_ref, expected_tip)], env)
+            .await
+    }
+
+    /// Pushes several refs at once (`--atomic`: all or none), each `(refspec, target ref,
+    /// expected tip)` with a lease on its tip, through receive-pack with the server's hooks.
+    pub(crate) async fn push_refs(
+        &self,
+        repo: &RepoRef,
+        scratch: &Path,
+        refs: &[(&str, &str, Option<&str>)],
+        env: &ServiceEnv,
+    ) -> Result<(), CommitError> {
         let mut receive_pack = String::from("git");
         for setting in self.service_config() {
             receive_pack.push_str(&format!(
@@ -240,24 +253,25 @@ impl GitRepos {
             ));
         }
         receive_pack.push_str(" receive-pack");
-        let lease = format!(
-            "--force-with-lease={}:{}",
-            target_ref,
-            expected_tip.unwrap_or("")
-        );
         let mut cmd = git_command();
-        cmd.current_dir(scratch)
-            .env("GIT_DIR", scratch)
-            .args([
-                "push",
-                "--porcelain",
-                "--no-verify",
-                &lease,
-                "--receive-pack",
-                &receive_pack,
-            ])
+        cmd.current_dir(scratch).env("GIT_DIR", scratch).args([
+            "push",
+            "--porcelain",
+            "--no-verify",
+        ]);
+        if refs.len() > 1 {
+            cmd.arg("--atomic");
+        }
+        for (_, target_ref, expected_tip) in refs {
+            cmd.arg(format!(
+                "--force-with-lease={}:{}",
+                target_ref,
+                expected_tip.unwrap_or("")
+            ));
+        }
+        cmd.args(["--receive-pack", &receive_pack])
             .arg(self.path(repo))
-            .arg(refspec)
+            .args(refs.iter().map(|(refspec, _, _)| *refspec))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -16,19 +16,21 @@ impl GitRepos {
         &self,
         repo: &RepoRef,
         max: u64,
-        each: impl FnMut(&str, &[u8]),
+        mut each: impl FnMut(&str, &[u8]),
     ) -> Result<(), RepoError> {
-        self.each_small_blob_from(repo, &[], max, each).await
+        self.each_small_blob_from(repo, &[], max, |_, path, bytes| each(path, bytes))
+            .await
     }
 
     /// [`GitRepos::each_small_blob`], walking from `roots` (commit ids, such as reflog
-    /// entries; ids git no longer has are skipped) as well as from every ref.
+    /// entries; ids git no longer has are skipped) as well as from every ref, and calling
+    /// `each(blob id, path, bytes)`.
     pub async fn each_small_blob_from(
         &self,
         repo: &RepoRef,
         roots: &[String],
         max: u64,
-        mut each: impl FnMut(&str, &[u8]),
+        mut each: impl FnMut(&str, &str, &[u8]),
     ) -> Result<(), RepoError> {
         let path = self.path(repo);
         let git = |args: &[&str]| {
@@ -102,7 +104,7 @@ impl GitRepos {
         let mut out = BufReader::new(read.stdout.take().expect("piped"));
         let mut header = String::new();
         let mut body = Vec::new();
-        for (_, p) in &small {
+        for (id, p) in &small {
             header.clear();
             out.read_line(&mut header).await?;
             let size: usize = header
@@ -115,7 +117,7 @@ impl GitRepos {
                 })?;
             body.resize(size + 1, 0);
             out.read_exact(&mut body).await?;
-            each(p, &body[..size]);
+            each(id, p, &body[..size]);
         }
         feed.await.map_err(std::io::Error::other)??;
         read.wait().await?;

@@ -1,6 +1,7 @@
 //! Bare git repos on disk: where they live, how they are created, which hooks they run, how
 //! `git upload-pack` / `git receive-pack` are spawned to serve them, and the small files of
-//! their whole history (`history`: where LFS pointers are found) and their size on disk.
+//! their whole history (`history`: where LFS pointers are found), their size on disk, and
+//! rewriting every ref's history without given LFS files (`purge`, by fast-export/import).
 //!
 //! The git protocol itself is git's: this crate spawns git (as git http-backend, Gitea and
 //! Gitaly do) and hands the child's pipes to the caller to stream. It knows nothing of HTTP or
@@ -11,6 +12,7 @@ mod commit;
 mod create;
 mod history;
 mod manage;
+mod purge;
 mod read;
 
 use std::ffi::OsString;

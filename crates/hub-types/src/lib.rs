@@ -421,9 +421,38 @@ impl fmt::Display for LfsOid {
     }
 }
 
+/// The LFS object ids a small blob names, if it looks like a pointer: every `sha256:` id in
+/// it, so that even a malformed pointer keeps what it names.
+pub fn lfs_pointer_oids(bytes: &[u8]) -> impl Iterator<Item = &str> {
+    let text = if bytes.starts_with(b"version https://") {
+        std::str::from_utf8(bytes).unwrap_or("")
+    } else {
+        ""
+    };
+    text.match_indices("sha256:").filter_map(move |(i, _)| {
+        let id = text.get(i + 7..i + 7 + 64)?;
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            .then_some(id)
+    })
+}
+
 #[cfg(test)]
 mod lfs_tests {
     use super::*;
+
+    #[test]
+    fn pointers_name_their_objects_even_when_malformed() {
+        let oid = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393";
+        let good =
+            format!("version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize 12345\n");
+        assert_eq!(lfs_pointer_oids(good.as_bytes()).collect::<Vec<_>>(), [oid]);
+        let odd = format!("version https://git-lfs.github.com/spec/v1\r\noid sha256:{oid}");
+        assert_eq!(lfs_pointer_oids(odd.as_bytes()).collect::<Vec<_>>(), [oid]);
+        assert_eq!(lfs_pointer_oids(b"just text sha256:abc").count(), 0);
+        let not_pointer = format!("see sha256:{oid}");
+        assert_eq!(lfs_pointer_oids(not_pointer.as_bytes()).count(), 0);
+    }
 
     #[test]
     fn oids_are_64_lowercase_hex() {

@@ -260,8 +260,8 @@ pub async fn collect(
         }
         let roots = young_reflog_entries(&path, cutoff / 1000)?;
         hub.repos
-            .each_small_blob_from(&r, &roots, 1023, |_, bytes| {
-                for oid in pointer_oids(bytes) {
+            .each_small_blob_from(&r, &roots, 1023, |_, _, bytes| {
+                for oid in hub_types::lfs_pointer_oids(bytes) {
                     live.insert(oid.to_owned());
                 }
             })
@@ -511,22 +511,6 @@ fn young_reflog_entries(path: &Path, since: i64) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The LFS object ids a small blob names, if it looks like a pointer: every `sha256:` id in
-/// it, so that even a malformed pointer keeps what it names.
-fn pointer_oids(bytes: &[u8]) -> impl Iterator<Item = &str> {
-    let text = if bytes.starts_with(b"version https://") {
-        std::str::from_utf8(bytes).unwrap_or("")
-    } else {
-        ""
-    };
-    text.match_indices("sha256:").filter_map(move |(i, _)| {
-        let id = text.get(i + 7..i + 7 + 64)?;
-        id.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            .then_some(id)
-    })
-}
-
 /// Repo folders (`{type}s/{ns}/{name}.git`) under `root` that no registered repo owns and
 /// that were last changed at least `min_age` ago.
 fn orphan_repo_dirs(
@@ -604,19 +588,6 @@ fn name_of(key: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pointers_name_their_objects_even_when_malformed() {
-        let oid = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393";
-        let good =
-            format!("version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize 12345\n");
-        assert_eq!(pointer_oids(good.as_bytes()).collect::<Vec<_>>(), [oid]);
-        let odd = format!("version https://git-lfs.github.com/spec/v1\r\noid sha256:{oid}");
-        assert_eq!(pointer_oids(odd.as_bytes()).collect::<Vec<_>>(), [oid]);
-        assert_eq!(pointer_oids(b"just text sha256:abc").count(), 0);
-        let not_pointer = format!("see sha256:{oid}");
-        assert_eq!(pointer_oids(not_pointer.as_bytes()).count(), 0);
-    }
 
     #[test]
     fn reflog_entries_within_the_grace_period_are_roots() {

@@ -260,7 +260,7 @@ async fn ref_answer(state: &AppState, repo: &Repo, result: Result<(), RefUpdateE
     }
 }
 
-fn ref_error(e: RefUpdateError) -> Response {
+pub(super) fn ref_error(e: RefUpdateError) -> Response {
     match e {
         RefUpdateError::Exists(r) => (
             StatusCode::CONFLICT,
@@ -295,7 +295,10 @@ async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Result<R
 }
 
 /// The repo's ref lock, across every node of the database (see [`accounts::Accounts::lock_repo`]).
-async fn lock_refs(state: &AppState, repo: &Repo) -> Result<accounts::RepoLock, HfError> {
+pub(super) async fn lock_refs(
+    state: &AppState,
+    repo: &Repo,
+) -> Result<accounts::RepoLock, HfError> {
     Ok(state
         .accounts()
         .lock_repo(repo.id, state.config().pack_queue_wait)

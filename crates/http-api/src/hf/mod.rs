@@ -49,6 +49,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/api/{kind}/{ns}/{repo}/lfs-files", get(lfs_files::list))
         .route(
+            "/api/{kind}/{ns}/{repo}/lfs-files/batch",
+            post(lfs_files::purge),
+        )
+        .route(
             "/api/{kind}/{ns}/{repo}/super-squash/{branch}",
             post(manage::super_squash),
         )

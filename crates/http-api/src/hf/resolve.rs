@@ -172,18 +172,20 @@ pub async fn resolve(
         Found::Missing(_) => unreachable!("answered above"),
         Found::Lfs { oid, .. } => {
             let oid = LfsOid::parse(oid).map_err(HfError::internal)?;
-            // The pointer is in the repo, so the object was linked when it was pushed; a
-            // missing object is the server's fault, not a missing file.
+            // The pointer is in the repo, so the object was linked when it was pushed; if the
+            // repo no longer holds it, its owner purged it (`permanently_delete_lfs_files`)
+            // and the file has no content here any more.
             if state
                 .accounts()
                 .linked_object(repo.id, &oid)
                 .await?
                 .is_none()
             {
-                return Err(HfError::Internal(format!(
-                    "{} points at {oid}, which is not in the store",
-                    file
-                )));
+                tracing::info!(repo = %repo.repo_ref(), %file, %oid, "a file whose LFS object the repo no longer holds");
+                return Err(HfError::EntryNotFound {
+                    path: file,
+                    commit: commit.clone(),
+                });
             }
             // Straight from the object store, as the Hub redirects to its CDN: the answer
             // carries the metadata clients read (huggingface_hub takes it from this very

@@ -104,3 +104,84 @@ HfApi().upload_file(path_or_fileobj="{x}", path_in_repo="xet/x.bin", repo_id="al
     );
     assert!(stderr(&out).contains(": 2 problems"), "{}", stderr(&out));
 }
+
+#[test]
+fn fsck_repair_removes_only_what_no_repo_needs() {
+    if on_s3() {
+        eprintln!("bytes are flipped in the local store only");
+        return;
+    }
+    let (s, token) = Server::with_alice();
+    for r in ["alice/gone", "alice/x"] {
+        s.repo(r, false);
+    }
+    let (keep, gone) = (noise(200_000, 51), noise(210_000, 52));
+    let w = lfs_work(&s, &token);
+    for (repo, name, bytes) in [("alice/m", "keep", &keep), ("alice/gone", "gone", &gone)] {
+        w.git_ok(".", &["clone", "-q", &s.git_url(repo, None), name]);
+        w.commit(name, &[(&format!("weights/{name}.bin"), bytes)], name);
+        w.git_ok(name, &["push", "-q", "origin", "main"]);
+    }
+    crate::hub_api::hub_script(
+        &s,
+        Some(&token),
+        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
+    );
+    let path = |b: &[u8]| {
+        let oid = sha256_hex(b);
+        s.data_dir()
+            .join(format!("lfs/objects/{}/{}/{oid}", &oid[..2], &oid[2..4]))
+    };
+    flip(&path(&keep));
+    flip(&path(&gone));
+
+    // What no repo reaches goes; what alice/m reaches stays, reported.
+    let out = fsck(&s, &["--repair", "--grace", "0"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "repaired: deleted the corrupt LFS object {}: no repo reaches it",
+            sha256_hex(&gone)
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("LFS object {} is corrupt", sha256_hex(&keep))),
+        "{said}"
+    );
+    assert!(
+        stderr(&out).contains(": 1 problem left, 1 repaired"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!path(&gone).exists());
+    assert!(path(&keep).exists());
+
+    // Once the same bytes are stored as a Xet file (uploaded to another repo through hf_xet),
+    // the corrupt whole copy is redundant, and goes; alice/m reads back whole.
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("keep.bin"), &keep).unwrap();
+    hub_script_xet(
+        &s,
+        Some(&token),
+        &format!(
+            "from huggingface_hub import HfApi\nHfApi().upload_file(path_or_fileobj=\"{}\", path_in_repo=\"keep.bin\", repo_id=\"alice/x\")\n",
+            src.path().join("keep.bin").display()
+        ),
+    );
+    let out = fsck(&s, &["--repair", "--grace", "0"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains(&format!(
+            "repaired: deleted the corrupt whole copy of LFS object {}; its intact Xet file serves it",
+            sha256_hex(&keep)
+        )),
+        "{said}"
+    );
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "again"]);
+    assert!(std::fs::read(w.path("again/weights/keep.bin")).unwrap() == keep);
+    let out = fsck(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -65,6 +65,15 @@ fn names(s: &Server, prefix: &str) -> Vec<String> {
     s.stored(prefix).into_iter().map(|(k, _)| k).collect()
 }
 
+/// The LFS objects stored, whole or as Xet files (gc re-stores whole ones through Xet).
+fn stored_oids(s: &Server) -> Vec<String> {
+    let mut all = names(s, "lfs/objects/");
+    all.extend(names(s, "xet/files/"));
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Waits until the clock's second has moved past that of `since`, so reflog entries made
 /// before are older than a run with no grace period that starts now.
 fn next_second() {
@@ -242,7 +251,7 @@ HfApi().upload_file(path_or_fileobj="{xnp}", path_in_repo="xn.bin", repo_id="ali
         )),
         "{report}"
     );
-    let stored = names(&s, "lfs/objects/");
+    let stored = stored_oids(&s);
     for (what, b) in [("big", &big), ("u1", &u1), ("v1", &v1)] {
         assert!(!stored.contains(&oid(b)), "{what} is still stored");
     }
@@ -256,6 +265,13 @@ HfApi().upload_file(path_or_fileobj="{xnp}", path_in_repo="xn.bin", repo_id="ali
     ] {
         assert!(stored.contains(&oid(b)), "{what} was deleted");
     }
+    // What is kept and was stored whole is now a Xet file (it dedups from now on).
+    assert!(
+        line(&report, "LFS objects re-stored through Xet:")
+            .starts_with("LFS objects re-stored through Xet: 6, "),
+        "{report}"
+    );
+    assert_eq!(names(&s, "lfs/objects/"), Vec::<String>::new());
     let xet_files = names(&s, "xet/files/");
     assert!(!xet_files.contains(&oid(&xg)), "{xet_files:?}");
     assert!(
@@ -373,8 +389,7 @@ fn gc_killed_while_deleting_loses_nothing_and_a_second_run_finishes() {
         line(&report, "finished"),
         "finished 1 deletions a stopped run had begun"
     );
-    let stored = names(&s, "lfs/objects/");
-    assert_eq!(stored, [sha256_hex(&kept)], "{report}");
+    assert_eq!(stored_oids(&s), [sha256_hex(&kept)], "{report}");
     w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m2"]);
     assert!(std::fs::read(w.path("m2/weights/kept.bin")).unwrap() == kept);
     let fsck = crate::fsck::fsck(&s, &[]);
@@ -383,7 +398,7 @@ fn gc_killed_while_deleting_loses_nothing_and_a_second_run_finishes() {
     // The collected object can be pushed again, and is stored again.
     w.commit("m", &[("weights/doomed.bin", &doomed)], "again");
     w.git_ok("m", &["push", "-q", "origin", "main"]);
-    assert!(names(&s, "lfs/objects/").contains(&sha256_hex(&doomed)));
+    assert!(stored_oids(&s).contains(&sha256_hex(&doomed)));
 }
 
 #[test]
@@ -422,7 +437,7 @@ fn the_server_collects_once_an_interval_when_asked() {
     s.stop();
     s.restart_with(&["--gc-interval", "1", "--gc-grace", "0"]);
     let end = Instant::now() + Duration::from_secs(60);
-    while names(&s, "lfs/objects/").contains(&sha256_hex(&gone)) {
+    while stored_oids(&s).contains(&sha256_hex(&gone)) {
         assert!(Instant::now() < end, "never collected:\n{}", s.log());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -515,7 +530,7 @@ except EntryNotFoundError:
     next_second();
     let leak_oid = sha256_hex(&leak);
     gc(&s, &["--grace", "0"]);
-    assert!(names(&s, "lfs/objects/").contains(&leak_oid));
+    assert!(stored_oids(&s).contains(&leak_oid));
     hub_script(
         &s,
         Some(&token),
@@ -523,7 +538,7 @@ except EntryNotFoundError:
     );
     next_second();
     gc(&s, &["--grace", "0"]);
-    let stored = names(&s, "lfs/objects/");
+    let stored = stored_oids(&s);
     assert!(!stored.contains(&leak_oid));
     assert!(stored.contains(&sha256_hex(&keep)));
 }

@@ -1,6 +1,12 @@
 //! `modelhub fsck`: checks that what is stored is still what was stored, on local disk or in
-//! the bucket, and says what each problem affects. It only reads: it can be stopped at any
-//! moment and run again.
+//! the bucket, and says what each problem affects. It only reads, unless `--repair` is given:
+//! it can be stopped at any moment and run again.
+//!
+//! `--repair` removes what is broken and that nothing needs, never what a repo reaches: an
+//! object, Xet file or xorb no ref of any repo reaches (marked as `modelhub gc` marks, and
+//! deleted under the same claims, so what was used within the grace period stays), links to
+//! objects stored nowhere that no ref reaches, and the corrupt whole copy of an object whose
+//! Xet file is intact. What a repo still reaches is reported, to be uploaded again.
 //!
 //! - every LFS object stored whole is re-hashed and checked against its name (SHA-256);
 //! - every xorb is re-read: its chunks must decompress and hash to its footer and its name;
@@ -40,6 +46,15 @@ pub struct FsckArgs {
     /// Objects re-hashed at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// Remove what is broken and that nothing needs: objects, Xet files and xorbs no ref of any
+    /// repo reaches (and unused within the grace period), links to objects stored nowhere that
+    /// no ref reaches, and a corrupt whole copy of an object whose Xet file is intact. Never
+    /// anything a repo still reaches: that is reported, to be uploaded again.
+    #[arg(long)]
+    repair: bool,
+    /// With --repair: leave what was used (uploaded, pushed) within this many hours.
+    #[arg(long, default_value_t = 24.0, value_parser = crate::gc::hours, allow_negative_numbers = true)]
+    grace: f64,
 }
 
 fn percent(s: &str) -> std::result::Result<f64, String> {
@@ -90,7 +105,7 @@ async fn check(data_dir: &Path, db: &SharedArgs, args: FsckArgs) -> Result<()> {
         .open(data_dir, Duration::from_secs(600))
         .await?;
     let xet = Arc::new(XetStore::new(backend.clone()));
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     let mut n = Counts::default();
 
     let objects: Vec<_> = backend.list("lfs/objects/").try_collect().await?;
@@ -240,6 +255,24 @@ async fn check(data_dir: &Path, db: &SharedArgs, args: FsckArgs) -> Result<()> {
         }
     }
 
+    let mut repaired = 0;
+    if args.repair && !problems.is_empty() {
+        let grace = (args.grace * 3_600_000.0) as i64;
+        let cutoff = accounts::now_ms().saturating_sub(grace);
+        let live = crate::gc::mark(&hub, cutoff, true).await?.live;
+        let mut left = Vec::new();
+        for p in problems {
+            match repair(&hub, &backend, &xet, &live, &xorb_files, cutoff, &p).await? {
+                Some(what) => {
+                    println!("repaired: {what}");
+                    repaired += 1;
+                }
+                None => left.push(p),
+            }
+        }
+        problems = left;
+    }
+
     for p in &problems {
         let (line, oids) = match p {
             Problem::CorruptObject { oid, why } => (
@@ -287,13 +320,96 @@ async fn check(data_dir: &Path, db: &SharedArgs, args: FsckArgs) -> Result<()> {
         n.repos,
         problems.len(),
         if problems.len() == 1 { "" } else { "s" },
-    );
+    ) + &if args.repair {
+        format!(" left, {repaired} repaired")
+    } else {
+        String::new()
+    };
     if problems.is_empty() {
         println!("{summary}");
         Ok(())
     } else {
         bail!(summary)
     }
+}
+
+/// Repairs `p` if that loses nothing a repo needs: what it did, or `None` (left as it is).
+async fn repair(
+    hub: &http_api::Hub,
+    backend: &Arc<dyn Backend>,
+    xet: &Arc<XetStore>,
+    live: &HashSet<String>,
+    xorb_files: &BTreeMap<String, Vec<String>>,
+    cutoff: i64,
+    p: &Problem,
+) -> Result<Option<String>> {
+    let db = &hub.accounts;
+    // Deletes what claim name `name` stands for if nobody used it since the cut-off.
+    let drop = |name: String| async move {
+        if db.doom(&name, cutoff, accounts::now_ms()).await? != accounts::Doom::Doomed {
+            return Ok::<bool, anyhow::Error>(false);
+        }
+        crate::gc::delete(backend, xet, &name).await?;
+        db.forget(&name).await?;
+        Ok(true)
+    };
+    Ok(match p {
+        Problem::CorruptObject { oid, .. } => {
+            // A Xet file of the same content, whole, makes the corrupt copy redundant.
+            let (x, id) = (xet.clone(), oid.clone());
+            let intact = tokio::task::spawn_blocking(move || -> Result<bool> {
+                Ok(match x.file_by_sha256(&id)? {
+                    Some(rec) => rec.segments.iter().all(|s| {
+                        xet_store::parse_hash(&s.xorb).is_some_and(|h| x.check_xorb(&h).is_ok())
+                    }),
+                    None => false,
+                })
+            })
+            .await??;
+            if intact {
+                let key = format!("lfs/objects/{}/{}/{oid}", &oid[0..2], &oid[2..4]);
+                backend.delete(&key).await?;
+                Some(format!(
+                    "deleted the corrupt whole copy of LFS object {oid}; its intact Xet file serves it"
+                ))
+            } else if !live.contains(oid) && drop(content_store::lfs_claim(oid)).await? {
+                Some(format!(
+                    "deleted the corrupt LFS object {oid}: no repo reaches it"
+                ))
+            } else {
+                None
+            }
+        }
+        Problem::DamagedXorb { xorb, .. } => {
+            let used = xorb_files.get(xorb).is_some_and(|f| !f.is_empty());
+            if !used && drop(content_store::xorb_claim(xorb)).await? {
+                Some(format!(
+                    "deleted the damaged xorb {xorb}: no Xet file uses it"
+                ))
+            } else {
+                None
+            }
+        }
+        Problem::RecordWithoutXorb { sha256, xorb } => {
+            if !live.contains(sha256) && drop(content_store::lfs_claim(sha256)).await? {
+                Some(format!(
+                    "deleted the Xet file {sha256}, which named the missing xorb {xorb}: no repo reaches it"
+                ))
+            } else {
+                None
+            }
+        }
+        Problem::MissingObject { oid } => {
+            if !live.contains(oid) && drop(content_store::lfs_claim(oid)).await? {
+                Some(format!(
+                    "forgot the links to LFS object {oid}, stored nowhere: no repo reaches it"
+                ))
+            } else {
+                None
+            }
+        }
+        Problem::BrokenRepo { .. } => None,
+    })
 }
 
 /// The SHA-256 and length of the stored object `key`, read as a stream; `None` if it is gone.

@@ -25,6 +25,12 @@
 //! It also deletes repo folders no registered repo owns (a deletion cut short; at least an
 //! hour old, so a creation in flight is safe), the dedup index entries whose files are all
 //! gone, and runs `git gc --auto` in every repo.
+//!
+//! **Dedup.** Last, the kept LFS objects that arrived whole (git-lfs, the HF API's LFS path)
+//! are re-stored as Xet files (`XetStore::convert`: xet-core's chunker, chunks found in stored
+//! xorbs are not stored again), and the whole copy is deleted once the Xet file is written;
+//! readers (git-lfs, `resolve` with `Range`, the validator) fall back to it unchanged. An
+//! object whose bytes no longer hash to its name is left whole for fsck to report.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -54,6 +60,10 @@ pub struct GcArgs {
     /// entries this young.
     #[arg(long, default_value_t = 24.0, value_parser = hours, allow_negative_numbers = true)]
     grace: f64,
+    /// Leave LFS objects that arrived whole (git-lfs, the HF API's LFS path) as they are,
+    /// instead of re-storing them as Xet files that dedup against every other revision.
+    #[arg(long)]
+    keep_whole: bool,
     /// Tests: pause at points of the run (after marking: `DIR/marked`; after dooming the
     /// first LFS object, before deleting it: `DIR/doomed`): create the file, and go on once
     /// it is removed.
@@ -75,6 +85,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Draw progress bars (the command in a terminal; not the server).
     pub progress: bool,
+    /// Re-store the kept LFS objects stored whole as Xet files (chunk-level dedup).
+    pub dedup: bool,
     /// See `GcArgs::pause_in`.
     pub pause_in: Option<PathBuf>,
 }
@@ -125,6 +137,14 @@ pub struct Report {
     pub orphans: Tally,
     /// What `git gc --auto` freed.
     pub git: Tally,
+    /// LFS objects stored whole, re-stored as Xet files (their whole copies deleted).
+    pub restored: Tally,
+    /// Of those bytes, found in xorbs stored before.
+    pub restored_reused: u64,
+    /// Bytes of the new xorbs they needed.
+    pub restored_new: u64,
+    /// Objects that could not be re-stored (left whole; see the log).
+    pub restore_failed: u64,
     /// Deletions an earlier, stopped run left unfinished, finished by this one.
     pub finished: u64,
     pub dry_run: bool,
@@ -133,7 +153,8 @@ pub struct Report {
 impl Report {
     /// Bytes freed (or that would be).
     pub fn freed(&self) -> u64 {
-        self.objects.bytes + self.xorbs.bytes + self.orphans.bytes + self.git.bytes
+        (self.objects.bytes + self.xorbs.bytes + self.orphans.bytes + self.git.bytes)
+            .saturating_add(self.restored.bytes.saturating_sub(self.restored_new))
     }
 
     /// The lines the command prints: one per kind, then the one-line summary.
@@ -164,6 +185,18 @@ impl Report {
         ];
         if !self.dry_run {
             out.push(format!(
+                "LFS objects re-stored through Xet: {} ({} found in stored xorbs, {} of new \
+                 xorbs){}",
+                self.restored,
+                indicatif::HumanBytes(self.restored_reused),
+                indicatif::HumanBytes(self.restored_new),
+                if self.restore_failed > 0 {
+                    format!("; {} left whole (see the log)", self.restore_failed)
+                } else {
+                    String::new()
+                }
+            ));
+            out.push(format!(
                 "git gc --auto: freed {} in {} repos",
                 indicatif::HumanBytes(self.git.bytes),
                 self.git.count
@@ -182,7 +215,8 @@ impl Report {
     /// One line: what was freed.
     pub fn summary(&self) -> String {
         format!(
-            "gc: {} {} ({} LFS objects, {} Xet files, {} xorbs, {} repo folders, git {})",
+            "gc: {} {} ({} LFS objects, {} Xet files, {} xorbs, {} repo folders, git {}; {} \
+             objects re-stored through Xet)",
             if self.dry_run { "would free" } else { "freed" },
             indicatif::HumanBytes(self.freed()),
             self.objects.count,
@@ -190,6 +224,7 @@ impl Report {
             self.xorbs.count,
             self.orphans.count,
             indicatif::HumanBytes(self.git.bytes),
+            self.restored.count,
         )
     }
 }
@@ -204,6 +239,7 @@ pub async fn run(data_dir: &Path, db: &SharedArgs, args: GcArgs) -> Result<()> {
         grace: Duration::from_secs_f64(args.grace * 3600.0),
         dry_run: args.dry_run,
         progress: true,
+        dedup: !args.keep_whole,
         pause_in: args.pause_in,
     };
     let report = tokio::select! {
@@ -225,7 +261,9 @@ pub async fn collect(
     opts: &Options,
 ) -> Result<Report> {
     let db = &hub.accounts;
-    let xet = Arc::new(XetStore::new(backend.clone()));
+    let xet = Arc::new(XetStore::new(backend.clone()).with_claims(Arc::new(
+        http_api::StoreClaims::new(db.clone(), tokio::runtime::Handle::current()),
+    )));
     let start = accounts::now_ms();
     let grace_ms = i64::try_from(opts.grace.as_millis()).unwrap_or(i64::MAX);
     let cutoff = start.saturating_sub(grace_ms);
@@ -243,33 +281,9 @@ pub async fn collect(
     }
 
     // Mark: every LFS object a repo's history points at.
-    let mut repos = Vec::new();
-    for t in [RepoType::Model, RepoType::Dataset, RepoType::Space] {
-        repos.extend(db.list_repos(t).await?);
-    }
-    let bar = progress(opts.progress, repos.len() as u64, "marking repos");
-    let mut live: HashSet<String> = HashSet::new();
-    let mut owned: HashSet<PathBuf> = HashSet::new();
-    for repo in &repos {
-        let r = repo.repo_ref();
-        let path = hub.repos.path(&r);
-        owned.insert(path.clone());
-        bar.inc(1);
-        if !path.is_dir() {
-            continue; // fsck's business; nothing to mark
-        }
-        let roots = young_reflog_entries(&path, cutoff / 1000)?;
-        hub.repos
-            .each_small_blob_from(&r, &roots, 1023, |_, _, bytes| {
-                for oid in hub_types::lfs_pointer_oids(bytes) {
-                    live.insert(oid.to_owned());
-                }
-            })
-            .await
-            .with_context(|| format!("walking the history of {r}"))?;
-        report.repos += 1;
-    }
-    bar.finish_and_clear();
+    let marked = mark(hub, cutoff, opts.progress).await?;
+    let (live, owned) = (marked.live, marked.owned);
+    report.repos = marked.repos;
     report.reachable = live.len() as u64;
 
     pause(opts, "marked").await?;
@@ -297,6 +311,7 @@ pub async fn collect(
         "sweeping LFS objects",
     );
     let mut gone_records: HashSet<String> = HashSet::new();
+    let mut gone_whole: HashSet<String> = HashSet::new();
     let mut i = 0;
     while i < candidates.len() {
         // An object stored both whole and through Xet is one name: doomed once.
@@ -336,6 +351,7 @@ pub async fn collect(
         }
         if size.is_some() {
             report.objects.add(bytes);
+            gone_whole.insert(oid.clone());
         }
         if is_xet {
             report.xet_files.add(logical);
@@ -402,6 +418,20 @@ pub async fn collect(
         }
     }
 
+    // What is kept and stored whole is re-stored through Xet, so it dedups.
+    if opts.dedup && !opts.dry_run {
+        let todo: Vec<&Listed> = whole
+            .iter()
+            .filter(|o| o.size > 0 && !gone_whole.contains(name_of(&o.key)))
+            .collect();
+        let bar = progress(opts.progress, todo.len() as u64, "re-storing through Xet");
+        for o in todo {
+            bar.inc(1);
+            restore(&backend, &xet, o, &mut report).await?;
+        }
+        bar.finish_and_clear();
+    }
+
     // Repo folders nobody owns, and git's own housekeeping.
     let min_age = opts.grace.max(Duration::from_secs(3600));
     for dir in orphan_repo_dirs(hub.repos.root(), &owned, min_age)? {
@@ -438,10 +468,109 @@ pub async fn collect(
     Ok(report)
 }
 
+/// What a mark found.
+pub(crate) struct Marked {
+    /// LFS object ids some ref's history (or a reflog entry younger than the cut-off) names.
+    pub live: HashSet<String>,
+    /// The folders of the registered repos.
+    pub owned: HashSet<PathBuf>,
+    /// Repos walked.
+    pub repos: u64,
+}
+
+/// Walks every registered repo's history, from every ref and from reflog entries made after
+/// `cutoff` (unix ms), for the LFS objects its pointers name.
+pub(crate) async fn mark(hub: &http_api::Hub, cutoff: i64, shown: bool) -> Result<Marked> {
+    let mut repos = Vec::new();
+    for t in [RepoType::Model, RepoType::Dataset, RepoType::Space] {
+        repos.extend(hub.accounts.list_repos(t).await?);
+    }
+    let bar = progress(shown, repos.len() as u64, "marking repos");
+    let mut m = Marked {
+        live: HashSet::new(),
+        owned: HashSet::new(),
+        repos: 0,
+    };
+    for repo in &repos {
+        let r = repo.repo_ref();
+        let path = hub.repos.path(&r);
+        m.owned.insert(path.clone());
+        bar.inc(1);
+        if !path.is_dir() {
+            continue; // fsck's business; nothing to mark
+        }
+        let roots = young_reflog_entries(&path, cutoff / 1000)?;
+        let live = &mut m.live;
+        hub.repos
+            .each_small_blob_from(&r, &roots, 1023, |_, _, bytes| {
+                for oid in hub_types::lfs_pointer_oids(bytes) {
+                    live.insert(oid.to_owned());
+                }
+            })
+            .await
+            .with_context(|| format!("walking the history of {r}"))?;
+        m.repos += 1;
+    }
+    bar.finish_and_clear();
+    Ok(m)
+}
+
+/// Re-stores the LFS object stored whole at `o` as a Xet file, then deletes the whole copy
+/// (the Xet file is written durably first; readers fall back to it). An object that cannot be
+/// re-stored (its bytes no longer hash to its name: fsck's business) is left as it is.
+async fn restore(
+    backend: &Arc<dyn Backend>,
+    xet: &Arc<XetStore>,
+    o: &Listed,
+    report: &mut Report,
+) -> Result<()> {
+    let oid = name_of(&o.key).to_owned();
+    let (x, b, key, id) = (xet.clone(), backend.clone(), o.key.clone(), oid.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        let open = || -> std::result::Result<Box<dyn std::io::Read + Send>, xet_store::XetError> {
+            Ok(b.open_blocking(&key, None)?)
+        };
+        let converted = x.convert(&id, &open)?;
+        // Re-stored before (a run stopped before deleting the whole copy): the whole copy
+        // goes only if every xorb of the Xet file is there.
+        let whole_copy_redundant = match &converted {
+            Some(_) => true,
+            None => match x.file_by_sha256(&id)? {
+                Some(rec) => rec.segments.iter().all(|s| {
+                    xet_store::parse_hash(&s.xorb).is_some_and(|h| x.has_xorb(&h).unwrap_or(false))
+                }),
+                None => false,
+            },
+        };
+        Ok::<_, xet_store::XetError>((converted, whole_copy_redundant))
+    })
+    .await?;
+    match done {
+        Ok((converted, true)) => {
+            if let Some(c) = converted {
+                report.restored_reused += c.reused;
+                report.restored_new += c.stored;
+            }
+            backend.delete(&o.key).await?;
+            report.restored.add(o.size);
+        }
+        Ok((_, false)) => report.restore_failed += 1,
+        Err(e) => {
+            tracing::warn!(%oid, error = %e, "gc: could not re-store an LFS object through Xet; left whole");
+            report.restore_failed += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes the bytes behind claim name `name`: an LFS object stored whole, its Xet file
 /// (entry by file hash first, then the record, so a stopped run leaves the record to find
 /// the entry by), or a xorb. Deleting what is not there is not an error.
-async fn delete(backend: &Arc<dyn Backend>, xet: &Arc<XetStore>, name: &str) -> Result<()> {
+pub(crate) async fn delete(
+    backend: &Arc<dyn Backend>,
+    xet: &Arc<XetStore>,
+    name: &str,
+) -> Result<()> {
     if let Some(oid) = name.strip_prefix("lfs:") {
         if oid.len() != 64 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("unexpected claim name {name:?}");

@@ -202,6 +202,7 @@ pub async fn run(
                         grace,
                         dry_run: false,
                         progress: false,
+                        dedup: true,
                         pause_in: None,
                     };
                     let report = crate::gc::collect(&hub, blobs, &opts).await?;

@@ -59,7 +59,7 @@ impl XetStore {
     }
 
     /// The files (Xet file hashes, one a line) recorded for dedup key `key`.
-    fn read_index(&self, key: &str) -> Result<Option<String>, XetError> {
+    pub(crate) fn read_index(&self, key: &str) -> Result<Option<String>, XetError> {
         // FILES_PER_KEY lines of 64 hex digits, with room to spare.
         let raw = self
             .backend()

@@ -39,6 +39,7 @@
 //! file is the registry's business, as for LFS objects).
 #![forbid(unsafe_code)]
 
+mod convert;
 mod dedup;
 mod ingest;
 mod read;
@@ -54,6 +55,7 @@ use serde::{Deserialize, Serialize};
 pub use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::xorb_object::XorbObject;
 
+pub use convert::{Converted, MAX_LEARNT_XORBS};
 pub use read::{Plan, Term};
 
 /// Largest xorb body accepted (xet-core caps serialized xorbs at 64 MiB; the footer the client

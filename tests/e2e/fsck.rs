@@ -2,7 +2,6 @@
 //! clean, then with a byte flipped in an LFS object and in a xorb, each problem named with
 //! the repo and the files it affects, and a non-zero exit.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::harness::*;
@@ -23,12 +22,17 @@ pub(crate) fn fsck(s: &Server, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Flips one bit of the byte in the middle of the file at `path`.
-fn flip(path: &Path) {
-    let mut bytes = std::fs::read(path).unwrap();
+/// Flips one bit of the byte in the middle of the object stored under `key`.
+fn flip(s: &Server, key: &str) {
+    let mut bytes = s.read_stored(key);
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
-    std::fs::write(path, bytes).unwrap();
+    s.write_stored(key, &bytes);
+}
+
+/// The content-store key of an LFS object stored whole.
+fn object_key(oid: &str) -> String {
+    format!("lfs/objects/{}/{}/{oid}", &oid[..2], &oid[2..4])
 }
 
 #[test]
@@ -67,21 +71,12 @@ HfApi().upload_file(path_or_fileobj="{x}", path_in_repo="xet/x.bin", repo_id="al
         stderr(&out)
     );
 
-    if on_s3() {
-        eprintln!("bytes are flipped in the local store only");
-        return;
-    }
     let oid = sha256_hex(&whole);
-    let data = s.data_dir();
-    flip(&data.join(format!("lfs/objects/{}/{}/{oid}", &oid[..2], &oid[2..4])));
-    let xorbs: Vec<_> = std::fs::read_dir(data.join("xet/xorbs"))
-        .unwrap()
-        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
-        .map(|e| e.unwrap().path())
-        .collect();
+    flip(&s, &object_key(&oid));
+    let xorbs = s.stored("xet/xorbs/");
     assert_eq!(xorbs.len(), 1, "{xorbs:?}");
-    flip(&xorbs[0]);
-    let xorb = xorbs[0].file_name().unwrap().to_string_lossy().into_owned();
+    let xorb = xorbs[0].0.clone();
+    flip(&s, &format!("xet/xorbs/{}/{xorb}", &xorb[..2]));
 
     let out = fsck(&s, &[]);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -107,10 +102,6 @@ HfApi().upload_file(path_or_fileobj="{x}", path_in_repo="xet/x.bin", repo_id="al
 
 #[test]
 fn fsck_repair_removes_only_what_no_repo_needs() {
-    if on_s3() {
-        eprintln!("bytes are flipped in the local store only");
-        return;
-    }
     let (s, token) = Server::with_alice();
     for r in ["alice/gone", "alice/x"] {
         s.repo(r, false);
@@ -127,13 +118,13 @@ fn fsck_repair_removes_only_what_no_repo_needs() {
         Some(&token),
         "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
     );
-    let path = |b: &[u8]| {
-        let oid = sha256_hex(b);
-        s.data_dir()
-            .join(format!("lfs/objects/{}/{}/{oid}", &oid[..2], &oid[2..4]))
+    flip(&s, &object_key(&sha256_hex(&keep)));
+    flip(&s, &object_key(&sha256_hex(&gone)));
+    let whole = |b: &[u8]| {
+        s.stored("lfs/objects/")
+            .iter()
+            .any(|(name, _)| *name == sha256_hex(b))
     };
-    flip(&path(&keep));
-    flip(&path(&gone));
 
     // What no repo reaches goes; what alice/m reaches stays, reported.
     let out = fsck(&s, &["--repair", "--grace", "0"]);
@@ -155,8 +146,8 @@ fn fsck_repair_removes_only_what_no_repo_needs() {
         "{}",
         stderr(&out)
     );
-    assert!(!path(&gone).exists());
-    assert!(path(&keep).exists());
+    assert!(!whole(&gone));
+    assert!(whole(&keep));
 
     // Once the same bytes are stored as a Xet file (uploaded to another repo through hf_xet),
     // the corrupt whole copy is redundant, and goes; alice/m reads back whole.

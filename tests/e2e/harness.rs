@@ -380,6 +380,16 @@ impl Server {
         }
     }
 
+    /// Replaces the bytes stored under `key` (tests that damage the store), on whichever store.
+    pub fn write_stored(&self, key: &str, bytes: &[u8]) {
+        match &self.storage {
+            Storage::Local => std::fs::write(self.data_dir().join(key), bytes).unwrap(),
+            Storage::S3 {
+                prefix, endpoint, ..
+            } => s3_write(endpoint, &format!("{prefix}/{key}"), bytes),
+        }
+    }
+
     /// Files left in the content store's temp folder (uploads being spooled or written).
     pub fn tmp_leftovers(&self) -> usize {
         std::fs::read_dir(self.data_dir().join("tmp"))
@@ -423,6 +433,13 @@ pub fn s3_read(endpoint: &str, key: &str) -> Vec<u8> {
         let chunks: Vec<bytes::Bytes> =
             b.get(key, None).await.unwrap().try_collect().await.unwrap();
         chunks.concat()
+    })
+}
+
+/// Replaces `key` in the test bucket with `bytes`.
+pub fn s3_write(endpoint: &str, key: &str, bytes: &[u8]) {
+    with_bucket(endpoint, async |b| {
+        tokio::task::block_in_place(|| b.write_blocking(key, bytes)).unwrap()
     })
 }
 

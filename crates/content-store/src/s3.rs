@@ -715,14 +715,23 @@ struct BlockingReader {
     rt: Handle,
     stream: ByteStream,
     cur: Bytes,
+    /// The stream has ended: reads after the end answer 0 (as `Read` allows) without polling
+    /// it again.
+    done: bool,
 }
 
 impl Read for BlockingReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.cur.is_empty() {
+            if self.done {
+                return Ok(0);
+            }
             match self.rt.block_on(self.stream.next()) {
                 Some(b) => self.cur = b?,
-                None => return Ok(0),
+                None => {
+                    self.done = true;
+                    return Ok(0);
+                }
             }
         }
         let n = buf.len().min(self.cur.len());
@@ -884,6 +893,7 @@ impl Backend for S3Backend {
             rt: self.rt.clone(),
             stream,
             cur: Bytes::new(),
+            done: false,
         }))
     }
 

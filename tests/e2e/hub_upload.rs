@@ -417,3 +417,50 @@ for name, call in [("tag", lambda: api.super_squash_history("alice/m", branch="v
     assert_eq!(tagged.trim(), "4");
     assert_fsck_clean(&s.bare_repo("models/alice/m.git"));
 }
+
+#[test]
+fn preupload_skips_what_the_repos_gitignore_or_the_commits_own_ignores() {
+    let (s, token) = Server::with_alice();
+    let one = tempfile::tempdir().unwrap();
+    for (p, b) in [
+        ("keep.txt", "keep\n"),
+        ("run.log", "log\n"),
+        ("sub/deep.log", "log\n"),
+        ("build/out.txt", "built\n"),
+    ] {
+        let f = one.path().join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, b).unwrap();
+    }
+    let two = tempfile::tempdir().unwrap();
+    for (p, b) in [
+        (".gitignore", "*.tmp\n"),
+        ("x.tmp", "tmp\n"),
+        ("y.log", "now kept\n"),
+    ] {
+        std::fs::write(two.path().join(p), b).unwrap();
+    }
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+api = HfApi()
+api.upload_file(path_or_fileobj=b"*.log\nbuild/\n", path_in_repo=".gitignore", repo_id="alice/m")
+api.upload_folder(folder_path="{one}", repo_id="alice/m")
+print(sorted(api.list_repo_files("alice/m")))
+api.upload_folder(folder_path="{two}", repo_id="alice/m")
+print(sorted(api.list_repo_files("alice/m")))
+"#,
+        one = one.path().display(),
+        two = two.path().display()
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "['.gitattributes', '.gitignore', 'keep.txt']",
+            "['.gitattributes', '.gitignore', 'keep.txt', 'y.log']",
+        ],
+        "{out}"
+    );
+}

@@ -43,10 +43,34 @@ pub struct PreuploadFile {
 #[derive(Deserialize)]
 pub struct PreuploadRequest {
     files: Vec<PreuploadFile>,
+    /// The `.gitignore` the commit brings, if it brings one (else the revision's counts).
+    #[serde(rename = "gitIgnore")]
+    git_ignore: Option<String>,
 }
 
-/// `POST /api/{type}s/{id}/preupload/{rev}`: for each file, `lfs` or `regular`, and the oid of
-/// what the revision holds at that path (so unchanged files are skipped by the client).
+/// The largest `.gitignore` preupload reads (a request's or the revision's).
+const MAX_GITIGNORE: usize = 1 << 20;
+
+/// A matcher of `.gitignore` rules at the repo's root, as git applies them; a line that is
+/// not a valid pattern is skipped (git ignores it too).
+fn gitignore(content: &str) -> ignore::gitignore::Gitignore {
+    let mut b = ignore::gitignore::GitignoreBuilder::new("/");
+    for line in content.lines() {
+        let _ = b.add_line(None, line);
+    }
+    b.build()
+        .unwrap_or_else(|_| ignore::gitignore::Gitignore::empty())
+}
+
+/// Whether `.gitignore` rules `rules` ignore the file at repo path `path`.
+fn ignored(rules: &ignore::gitignore::Gitignore, path: &str) -> bool {
+    let full = std::path::Path::new("/").join(path.trim_start_matches('/'));
+    rules.matched_path_or_any_parents(&full, false).is_ignore()
+}
+
+/// `POST /api/{type}s/{id}/preupload/{rev}`: for each file, `lfs` or `regular`, the oid of
+/// what the revision holds at that path (so unchanged files are skipped by the client), and
+/// whether the repo's `.gitignore` (or the one the commit brings) ignores it.
 pub async fn preupload(
     State(state): State<AppState>,
     access: RepoAccess<Hub, Write>,
@@ -57,7 +81,7 @@ pub async fn preupload(
     let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
     let sizes: std::collections::HashMap<String, u64> =
         req.files.iter().map(|f| (f.path.clone(), f.size)).collect();
-    let (attributes, existing, same_size) = with_reader(&state, path, move |r| {
+    let (attributes, ignores, existing, same_size) = with_reader(&state, path, move |r| {
         let mut same_size = std::collections::HashSet::new();
         // A new branch (create_pr, or an unborn revision) is judged against main.
         let commit = r
@@ -65,6 +89,12 @@ pub async fn preupload(
             .or_else(|_| r.resolve(git_repos::DEFAULT_BRANCH))?;
         let attributes = match r.entry(&commit, ".gitattributes")? {
             Some(e) if e.kind == EntryKind::File => {
+                String::from_utf8_lossy(&r.blob(&e.oid)?).into_owned()
+            }
+            _ => String::new(),
+        };
+        let ignores = match r.entry(&commit, ".gitignore")? {
+            Some(e) if e.kind == EntryKind::File && e.size <= MAX_GITIGNORE as u64 => {
                 String::from_utf8_lossy(&r.blob(&e.oid)?).into_owned()
             }
             _ => String::new(),
@@ -92,10 +122,20 @@ pub async fn preupload(
             };
             existing.push(oid);
         }
-        Ok((attributes, existing, same_size))
+        Ok((attributes, ignores, existing, same_size))
     })
     .await?;
     let lfs = LfsPatterns::parse(&attributes);
+    // The commit's own .gitignore if it brings one, else the revision's (as the Hub does).
+    let rules = match &req.git_ignore {
+        Some(g) if g.len() > MAX_GITIGNORE => {
+            return Err(HfError::BadRequest(format!(
+                "gitIgnore is over {MAX_GITIGNORE} bytes"
+            )))
+        }
+        Some(g) => gitignore(g),
+        None => gitignore(&ignores),
+    };
     let files: Vec<(Value, u64)> = req
         .files
         .iter()
@@ -114,13 +154,15 @@ pub async fn preupload(
             };
             // What the upload may add: an LFS file unless the revision holds one of the same
             // size at that path already (the client skips what it already has).
+            let skip = ignored(&rules, &f.path);
             let adds = match (&oid, mode) {
+                _ if skip => 0,
                 (_, "regular") => 0,
                 (Some(_), _) if same_size.contains(&f.path) => 0,
                 _ => f.size,
             };
             let entry =
-                json!({ "path": f.path, "uploadMode": mode, "shouldIgnore": false, "oid": oid });
+                json!({ "path": f.path, "uploadMode": mode, "shouldIgnore": skip, "oid": oid });
             (entry, adds)
         })
         .collect();

@@ -478,3 +478,52 @@ print(open(hf_hub_download("alice/m", "notes.txt", cache_dir=tempfile.mkdtemp())
     // No waiting: the push itself drops what the API had cached about `main`.
     assert_eq!(hub_script(&s, None, fetch).trim(), "third commit");
 }
+
+#[test]
+fn errors_carry_a_request_id_that_the_server_log_names_and_unknown_api_paths_answer_json() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import RepositoryNotFoundError
+api = HfApi()
+print("exists", api.repo_exists("some-name"), api.repo_exists("alice/missing"), api.repo_exists("alice/m"))
+try:
+    api.model_info("alice/missing")
+except RepositoryNotFoundError as e:
+    print("id", e.request_id, ("Request ID: " + e.request_id) in str(e))
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("exists False False True"), "{out}");
+    let id_line = out
+        .lines()
+        .find(|l| l.starts_with("id "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let parts: Vec<&str> = id_line.split(' ').collect();
+    assert_eq!(parts.len(), 3, "{id_line}");
+    assert_eq!(parts[2], "True", "{id_line}");
+    let id = parts[1];
+    assert_eq!(id.len(), 32, "{id}");
+    // The server's log line for that request names it.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.log().contains(&format!("request_id={id}")) {
+        assert!(
+            std::time::Instant::now() < end,
+            "{id} not in the log:\n{}",
+            s.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A path under /api/ that no route serves: a Hub API error, JSON with its headers.
+    let res = raw(
+        &s.addr,
+        format!(
+            "GET /api/nonsense/at/all HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(res.status, 404);
+    assert!(res.text().contains("\"error\""), "{}", res.text());
+    assert!(res.header("x-error-message").is_some());
+    assert_eq!(res.header("x-request-id").map(|v| v.len()), Some(32));
+}

@@ -401,14 +401,56 @@ pub fn router(state: AppState) -> Router {
         .merge(per_type(hub_types::RepoType::Model))
         .nest("/datasets", per_type(hub_types::RepoType::Dataset))
         .nest("/spaces", per_type(hub_types::RepoType::Space))
-        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "Not found\n") })
+        .fallback(not_found)
         .with_state(state)
         .layer(track)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+/// The header naming a request, in its answer and in the server's log line for it.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request a fresh id (whatever the client sent), logged with the request and
+/// returned in `X-Request-Id`, which huggingface_hub quotes in its error messages, so an admin
+/// can find the log line from what a user pasted.
+async fn request_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = format!("{:032x}", rand::random::<u128>());
+    let value = axum::http::HeaderValue::from_str(&id).expect("hex is a header value");
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(REQUEST_ID, value);
+    res
+}
+
+/// What no route answers: under `/api/`, a Hub API error (JSON with `X-Error-Code`), a repo id
+/// without a namespace being a repo that does not exist (so `repo_exists("name")` is False);
+/// elsewhere, plain text.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return (axum::http::StatusCode::NOT_FOUND, "Not found\n").into_response();
+    };
+    let mut parts = rest.split('/');
+    let kind = parts.next().unwrap_or_default();
+    if hub_types::RepoType::from_plural(kind).is_some() && parts.next().is_some() {
+        return hf::HfError::RepoNotFound.into_response();
+    }
+    hf::HfError::NotFound("Sorry, we can't find the page you are looking for.".into())
+        .into_response()
 }

@@ -392,7 +392,7 @@ for name, call in [
     for name in ["add", "short", "copy"] {
         assert!(
             out.lines()
-                .any(|l| l.starts_with(&format!("{name} 400")) && l.contains(".git folder")),
+                .any(|l| l.starts_with(&format!("{name} 422")) && l.contains(".git folder")),
             "{name}: {out}"
         );
     }

@@ -464,3 +464,56 @@ print(sorted(api.list_repo_files("alice/m")))
         "{out}"
     );
 }
+
+#[test]
+fn paths_no_repo_may_hold_are_refused_with_422_on_every_write() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import get_session, build_hf_headers
+from huggingface_hub import constants
+api = HfApi()
+head = api.model_info("alice/m").sha
+for path in ["..\\ddd", "a\\b.txt", "a//b.txt", "bad\x01name", "a/./b", ".git/config"]:
+    for big in [False, True]:
+        data = b"\0" * 20_000_000 if big else b"small\n"
+        try:
+            api.create_commit("alice/m", operations=[CommitOperationAdd(path, data)], commit_message="x")
+            print(repr(path), big, "accepted")
+        except HfHubHTTPError as e:
+            print(repr(path), big, e.response.status_code, "invalid path" in str(e))
+        except ValueError as e:
+            print(repr(path), big, "client refused")
+# What the client would not send, straight to the endpoints.
+url = f"{constants.ENDPOINT}/api/models/alice/m/preupload/main"
+r = get_session().post(url, json={"files": [{"path": "/abs.txt", "size": 3, "sample": "YWJj"}]}, headers=build_hf_headers())
+print("preupload /abs.txt", r.status_code, r.headers.get("x-error-message", "")[:40])
+print("unchanged", api.model_info("alice/m").sha == head)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    for path in [
+        r"'..\\ddd'",
+        r"'a\\b.txt'",
+        "'a//b.txt'",
+        r"'bad\x01name'",
+        "'a/./b'",
+        "'.git/config'",
+    ] {
+        for big in ["False", "True"] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{path} {big} ")))
+                .unwrap_or_else(|| panic!("{path} {big}: {out}"));
+            assert!(
+                line.ends_with(" 422 True") || line.ends_with(" client refused"),
+                "{line}\n{out}"
+            );
+        }
+    }
+    // The backslash paths get past the client: the server is what refuses them.
+    assert!(out.contains(r"'..\\ddd' False 422 True"), "{out}");
+    assert!(out.contains(r"'..\\ddd' True 422 True"), "{out}");
+    assert!(out.contains("preupload /abs.txt 422 invalid path"), "{out}");
+    assert!(out.contains("unchanged True"), "{out}");
+}

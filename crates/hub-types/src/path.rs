@@ -1,5 +1,5 @@
 //! Paths of files inside a repo, as a write may name them: relative, `/`-separated, no empty,
-//! `.` or `..` component, no control character, and nothing a checkout would treat as the
+//! `.` or `..` component, no control character or backslash, and nothing a checkout would treat as the
 //! repository's own `.git` folder on any file system (git's `verify_path` with both
 //! `core.protectNTFS` and `core.protectHFS`: `.GIT`, `.git.`, `.git ` and `.git::$DATA` on
 //! Windows, the 8.3 short name `git~1`, and `.git` with invisible Unicode characters on macOS).
@@ -19,6 +19,8 @@ pub enum PathError {
     BadComponent(String),
     #[error("{0:?} contains a control character")]
     ControlChar(String),
+    #[error("{0:?} contains a backslash; paths in a repo are separated by /")]
+    Backslash(String),
     #[error("{path:?}: {component:?} names the repository's .git folder on some file systems")]
     DotGit { path: String, component: String },
 }
@@ -37,6 +39,10 @@ pub fn check_repo_path(path: &str) -> Result<(), PathError> {
     }
     if path.chars().any(char::is_control) {
         return Err(PathError::ControlChar(shown()));
+    }
+    // A backslash is a separator on Windows: `..\x` would climb out of a checkout there.
+    if path.contains('\\') {
+        return Err(PathError::Backslash(shown()));
     }
     for c in path.split('/') {
         if c.is_empty() || c == "." || c == ".." {

@@ -78,6 +78,11 @@ pub async fn preupload(
     Json(req): Json<PreuploadRequest>,
 ) -> Result<Response, HfError> {
     let (path, rev) = (access.path(&state), at.rev.to_string());
+    // A path no repo may hold is refused before anything is uploaded for it.
+    for f in &req.files {
+        hub_types::check_repo_path(&f.path)
+            .map_err(|e| HfError::Unprocessable(format!("invalid path: {e}")))?;
+    }
     let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
     let sizes: std::collections::HashMap<String, u64> =
         req.files.iter().map(|f| (f.path.clone(), f.size)).collect();
@@ -342,9 +347,8 @@ fn commit_error(e: CommitError) -> HfError {
         CommitError::Stale => {
             HfError::PreconditionFailed("the branch moved while committing".into())
         }
-        e @ (CommitError::BadPath(_) | CommitError::CopySourceMissing { .. }) => {
-            HfError::BadRequest(e.to_string())
-        }
+        e @ CommitError::BadPath(_) => HfError::Unprocessable(e.to_string()),
+        e @ CommitError::CopySourceMissing { .. } => HfError::BadRequest(e.to_string()),
         CommitError::Repo(e) => HfError::internal(e),
     }
 }

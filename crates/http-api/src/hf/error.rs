@@ -24,6 +24,9 @@ pub enum HfError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Well-formed, but naming something the Hub refuses (a file path no repo may hold): 422.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("Requested range not satisfiable")]
@@ -50,6 +53,7 @@ impl HfError {
             HfError::Unauthorized => (StatusCode::UNAUTHORIZED, None),
             HfError::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
+            HfError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),

@@ -527,3 +527,41 @@ except RepositoryNotFoundError as e:
     assert!(res.header("x-error-message").is_some());
     assert_eq!(res.header("x-request-id").map(|v| v.len()), Some(32));
 }
+
+#[test]
+fn ref_and_move_errors_use_the_hubs_words_and_exceptions() {
+    let (s, token) = Server::with_alice();
+    s.repo("alice/other", false);
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+api = HfApi()
+api.create_branch("alice/m", branch="dev")
+api.create_tag("alice/m", tag="v1")
+for name, call in [
+    ("branch", lambda: api.create_branch("alice/m", branch="dev")),
+    ("tag", lambda: api.create_tag("alice/m", tag="v1")),
+    ("main", lambda: api.delete_branch("alice/m", branch="main")),
+    ("missing", lambda: api.delete_branch("alice/m", branch="nope")),
+    ("missing-tag", lambda: api.delete_tag("alice/m", tag="nope")),
+    ("move", lambda: api.move_repo("alice/m", "alice/other")),
+]:
+    try:
+        call()
+        print(name, "accepted")
+    except HfHubHTTPError as e:
+        print(name, type(e).__name__, e.response.status_code, e.server_message)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    let want = [
+        "branch HfHubHTTPError 409 Reference refs/heads/dev already exists",
+        "tag HfHubHTTPError 409 Reference refs/tags/v1 already exists",
+        "main HfHubHTTPError 403 Cannot delete refs/heads/main",
+        "missing RevisionNotFoundError 404 Invalid rev id: nope",
+        "missing-tag RevisionNotFoundError 404 Invalid rev id: nope",
+        "move HfHubHTTPError 409 A model repository called alice/other already exists",
+    ];
+    for w in want {
+        assert!(out.lines().any(|l| l == w), "{w}\n{out}");
+    }
+}

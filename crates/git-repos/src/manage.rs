@@ -103,6 +103,17 @@ impl GitRepos {
                 return Err(RefUpdateError::BadMessage);
             }
         }
+        // A ref that exists is refused even if it points where the new one would (the
+        // push below would then be "up to date" and succeed).
+        let (exists, _) = run(
+            &self.path(repo),
+            &["show-ref", "--verify", "--quiet", &full],
+            None,
+        )
+        .await?;
+        if exists {
+            return Err(RefUpdateError::Exists(full));
+        }
         let tmp = self.scratch(repo).await?;
         let scratch = tmp.path();
         let refspec = match new {

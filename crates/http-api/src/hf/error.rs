@@ -24,6 +24,13 @@ pub enum HfError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A ref to delete that does not exist (the Hub's wording; the client's
+    /// `RevisionNotFoundError`).
+    #[error("Invalid rev id: {0}")]
+    InvalidRev(String),
+    /// What the request would create exists already: 409.
+    #[error("{0}")]
+    Conflict(String),
     /// Well-formed, but naming something the Hub refuses (a file path no repo may hold): 422.
     #[error("{0}")]
     Unprocessable(String),
@@ -54,6 +61,8 @@ impl HfError {
             HfError::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             HfError::BadRequest(_) => (StatusCode::BAD_REQUEST, None),
             HfError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            HfError::InvalidRev(_) => (StatusCode::NOT_FOUND, Some("RevisionNotFound")),
+            HfError::Conflict(_) => (StatusCode::CONFLICT, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),

@@ -229,7 +229,11 @@ pub async fn move_repo(
     let old = repo.repo_ref();
     let moved = match state.accounts().move_repo(repo.id, &to).await {
         Err(AccountsError::RepoExists(..)) => {
-            return Err(HfError::BadRequest(format!("{to} already exists")))
+            return Err(HfError::Conflict(format!(
+                "A {} repository called {} already exists",
+                to.repo_type.as_str(),
+                to.id
+            )))
         }
         Err(AccountsError::NoSuchNamespace(n)) => {
             return Err(HfError::NotFound(format!(
@@ -262,11 +266,9 @@ async fn ref_answer(state: &AppState, repo: &Repo, result: Result<(), RefUpdateE
 
 pub(super) fn ref_error(e: RefUpdateError) -> Response {
     match e {
-        RefUpdateError::Exists(r) => (
-            StatusCode::CONFLICT,
-            Json(json!({ "error": format!("{r} already exists") })),
-        )
-            .into_response(),
+        RefUpdateError::Exists(r) => {
+            HfError::Conflict(format!("Reference {r} already exists")).into_response()
+        }
         RefUpdateError::Missing(r) => HfError::RevisionNotFound(r).into_response(),
         RefUpdateError::NotABranch(_) => HfError::BadRequest(e.to_string()).into_response(),
         RefUpdateError::Moved(_) => (
@@ -286,12 +288,15 @@ pub(super) fn ref_error(e: RefUpdateError) -> Response {
 /// Deletes a branch or tag (`full`: its whole name) of the repo the caller may write to.
 async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Result<Response, HfError> {
     let _lock = lock_refs(state, repo).await?;
-    Ok(ref_answer(
-        state,
-        repo,
-        state.repos().delete_ref(&repo.repo_ref(), full).await,
-    )
-    .await)
+    let deleted = state.repos().delete_ref(&repo.repo_ref(), full).await;
+    if let Err(RefUpdateError::Missing(_)) = &deleted {
+        let short = full
+            .strip_prefix("refs/heads/")
+            .or_else(|| full.strip_prefix("refs/tags/"))
+            .unwrap_or(full);
+        return Err(HfError::InvalidRev(short.to_owned()));
+    }
+    Ok(ref_answer(state, repo, deleted).await)
 }
 
 /// The repo's ref lock, across every node of the database (see [`accounts::Accounts::lock_repo`]).
@@ -356,9 +361,10 @@ pub async fn delete_branch(
     Path(branch): Path<RefName>,
 ) -> Result<Response, HfError> {
     if branch.name == git_repos::DEFAULT_BRANCH {
-        return Err(HfError::Forbidden(
-            "the default branch cannot be deleted".into(),
-        ));
+        return Err(HfError::Forbidden(format!(
+            "Cannot delete refs/heads/{}",
+            branch.name
+        )));
     }
     let full = format!("refs/heads/{}", branch.name);
     delete_named_ref(&state, &access.repo, &full).await

@@ -565,3 +565,49 @@ for name, call in [
         assert!(out.lines().any(|l| l == w), "{w}\n{out}");
     }
 }
+
+#[test]
+fn auth_check_and_formatted_commits_answer_as_the_hub() {
+    let (s, token) = Server::with_alice();
+    s.repo("alice/p", true);
+    s.user("bob");
+    let bob = s.token("bob", "write");
+    let read = s.token("alice", "read");
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import RepositoryNotFoundError, HfHubHTTPError
+api = HfApi()
+api.upload_file(path_or_fileobj=b"one\n", path_in_repo="notes.txt", repo_id="alice/p",
+                commit_message="Fix <b>bold</b> & co", commit_description="first para\nsecond line\n\nnext para")
+c = api.list_repo_commits("alice/p", formatted=True)[0]
+print("title", c.formatted_title)
+print("message", c.formatted_message)
+print("plain", api.list_repo_commits("alice/p")[0].formatted_title)
+for who, tok, write in [("alice", None, False), ("alice", None, True), ("reader", "{read}", False),
+                        ("reader", "{read}", True), ("bob", "{bob}", False), ("anonymous", False, False)]:
+    try:
+        HfApi(token=tok).auth_check("alice/p", write=write)
+        print(who, write, "ok")
+    except RepositoryNotFoundError:
+        print(who, write, "RepositoryNotFoundError")
+    except HfHubHTTPError as e:
+        print(who, write, e.response.status_code)
+"#
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let want = [
+        "title Fix &lt;b&gt;bold&lt;/b&gt; &amp; co",
+        "message <p>first para<br>second line</p><p>next para</p>",
+        "plain None",
+        "alice False ok",
+        "alice True ok",
+        "reader False ok",
+        "reader True 403",
+        "bob False RepositoryNotFoundError",
+        "anonymous False RepositoryNotFoundError",
+    ];
+    for w in want {
+        assert!(out.lines().any(|l| l == w), "{w}\n{out}");
+    }
+}

@@ -48,6 +48,11 @@ pub fn api_routes() -> Router<AppState> {
             post(manage::create_branch).delete(manage::delete_branch),
         )
         .route("/api/{kind}/{ns}/{repo}/lfs-files", get(lfs_files::list))
+        .route("/api/{kind}/{ns}/{repo}/auth-check", get(refs::auth_check))
+        .route(
+            "/api/{kind}/{ns}/{repo}/auth-check/write",
+            get(refs::auth_check_write),
+        )
         .route(
             "/api/{kind}/{ns}/{repo}/lfs-files/batch",
             post(lfs_files::purge),

@@ -59,16 +59,30 @@ pub async fn commits(
         r.log(&c, page.saturating_mul(COMMITS_PAGE), COMMITS_PAGE)
     })
     .await?;
+    // `expand[]=formatted` (`list_repo_commits(formatted=True)`): title and message as HTML.
+    let formatted = q
+        .iter()
+        .any(|(k, v)| (k == "expand[]" || k == "expand") && v == "formatted");
     let body: Vec<Value> = list
         .iter()
         .map(|c| {
-            json!({
+            let mut entry = json!({
                 "id": c.id,
                 "authors": [{ "user": c.author_name, "email": c.author_email }],
                 "date": iso_time(c.time),
                 "title": c.title,
                 "message": c.message,
-            })
+            });
+            if formatted {
+                entry["formatted"] = json!({
+                    "title": maud::html! { (c.title) }.into_string(),
+                    // The description: what follows the title.
+                    "message": formatted_message(
+                        c.message.strip_prefix(c.title.as_str()).unwrap_or(&c.message)
+                    ),
+                });
+            }
+            entry
         })
         .collect();
     let mut res = Json(Value::Array(body)).into_response();
@@ -86,6 +100,40 @@ pub async fn commits(
         }
     }
     Ok(res)
+}
+
+/// A commit message as HTML: escaped, a paragraph per blank-line-separated block, its lines
+/// broken where they were.
+fn formatted_message(message: &str) -> String {
+    let blocks: Vec<&str> = message
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .collect();
+    maud::html! {
+        @for b in blocks {
+            p {
+                @for (i, line) in b.lines().enumerate() {
+                    @if i > 0 { br; }
+                    (line)
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// `GET /api/{type}s/{id}/auth-check[/write]` (`auth_check`): 200 if the caller may read (or
+/// write) the repo; otherwise the answer a repo they cannot see gets (RepoNotFound), or 403
+/// for a reader asking to write.
+pub async fn auth_check(_access: RepoAccess<Hub>) -> Result<Response, HfError> {
+    Ok(Json(json!({})).into_response())
+}
+
+pub async fn auth_check_write(
+    _access: RepoAccess<Hub, crate::edge::Write>,
+) -> Result<Response, HfError> {
+    Ok(Json(json!({})).into_response())
 }
 
 pub async fn whoami(

@@ -517,3 +517,34 @@ print("unchanged", api.model_info("alice/m").sha == head)
     assert!(out.contains("preupload /abs.txt 422 invalid path"), "{out}");
     assert!(out.contains("unchanged True"), "{out}");
 }
+
+#[test]
+fn commits_start_from_a_branch_never_a_tag_or_a_commit_id() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import RevisionNotFoundError
+api = HfApi()
+api.create_tag("alice/m", tag="v1")
+sha = api.model_info("alice/m").sha
+for name, rev, pr in [("sha", sha, False), ("sha-pr", sha, True), ("tag", "v1", False), ("tag-pr", "v1", True)]:
+    try:
+        api.create_commit("alice/m", operations=[CommitOperationAdd("x.txt", b"x\n")], commit_message=name, revision=rev, create_pr=pr)
+        print(name, "accepted")
+    except RevisionNotFoundError as e:
+        print(name, "RevisionNotFoundError")
+refs = api.list_repo_refs("alice/m", include_pull_requests=True)
+print("branches", sorted(b.name for b in refs.branches), "prs", len(refs.pull_requests or []))
+print("pr from main", api.create_commit("alice/m", operations=[CommitOperationAdd("x.txt", b"x\n")], commit_message="pr", create_pr=True).pr_num)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    for name in ["sha", "sha-pr", "tag", "tag-pr"] {
+        assert!(
+            out.lines()
+                .any(|l| l == format!("{name} RevisionNotFoundError")),
+            "{name}\n{out}"
+        );
+    }
+    assert!(out.contains("branches ['main'] prs 0"), "{out}");
+    assert!(out.contains("pr from main 1"), "{out}");
+}

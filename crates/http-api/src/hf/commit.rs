@@ -203,15 +203,33 @@ pub async fn commit(
 
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();
-    let (base, base_attributes) = with_reader(&state, path.clone(), move |r| {
+    let (base, base_attributes, on_branch) = with_reader(&state, path.clone(), move |r| {
         let commit = r.resolve(&rev2)?;
         let attributes = match r.entry(&commit, ".gitattributes")? {
             Some(e) if e.kind == EntryKind::File => Some(r.blob(&e.oid)?),
             _ => None,
         };
-        Ok((commit.id, attributes))
+        // Commits land on a branch (or an open pull request's ref), never on a tag or a
+        // commit id, which would otherwise become a branch of that name.
+        let full = if rev2.starts_with("refs/pr/") {
+            rev2.clone()
+        } else {
+            format!("refs/heads/{rev2}")
+        };
+        let prefix = if rev2.starts_with("refs/pr/") {
+            "refs/pr/"
+        } else {
+            "refs/heads/"
+        };
+        let on_branch = r.refs(prefix)?.iter().any(|p| p.full == full);
+        Ok((commit.id, attributes, on_branch))
     })
     .await?;
+    if !on_branch {
+        return Err(HfError::RevisionNotFound(format!(
+            "{rev} is not a branch; commits (and pull requests) start from a branch"
+        )));
+    }
 
     let mut builder = state
         .repos()

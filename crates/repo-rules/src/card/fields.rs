@@ -37,13 +37,15 @@ pub(super) fn fields(
             }
         }
     }
+    // A single string is a list of one, as the Hub and huggingface_hub's card data take it
+    // (`datasets: glue`).
     for key in ["tags", "datasets", "metrics"] {
         if let Some(v) = meta.get(key) {
-            let ok = v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+            let ok = v.is_string() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
             if !ok {
                 push(
                     "card-field-type",
-                    format!("\"{key}\" must be a list of strings"),
+                    format!("\"{key}\" must be a string or a list of strings"),
                     "write it as a YAML list, one string per line starting with -",
                 );
             }
@@ -104,8 +106,8 @@ pub(super) fn fields(
             }
         }
     }
-    if let Some(ds) = meta.get("datasets").and_then(Value::as_array) {
-        for (i, item) in ds.iter().enumerate() {
+    if let Some(ds) = meta.get("datasets") {
+        for (i, item) in as_list(ds).into_iter().enumerate() {
             if let Some(s) = item.as_str().filter(|s| !is_repo_id(s)) {
                 push("card-repo-id", format!("\"datasets[{i}]\" with value {s:?} is not valid. Use a dataset id like org/name"), "use a dataset id from the hub");
             }

@@ -71,6 +71,31 @@ mod tests {
     use hub_types::RepoType;
 
     #[test]
+    fn a_single_string_is_a_list_of_one_as_the_hub_takes_it() {
+        let run = |card: &str| {
+            let f = ChangedFile {
+                path: "README.md".into(),
+                size: card.len() as u64,
+                content: card.as_bytes().to_vec(),
+            };
+            let mut out = Vec::new();
+            super::check(&[f], &CardOnly(RepoType::Model), &mut out);
+            out.iter().map(|f| f.rule).collect::<Vec<_>>()
+        };
+        let ok = "---\nlicense: mit\ndatasets: glue\nmetrics: accuracy\ntags: text\n---\n";
+        assert!(run(ok).is_empty(), "{:?}", run(ok));
+        assert!(run("---\nlicense: mit\ndatasets: [glue, org/set]\n---\n").is_empty());
+        assert_eq!(
+            run("---\nlicense: mit\ndatasets: 5\n---\n"),
+            ["card-field-type"]
+        );
+        assert_eq!(
+            run("---\nlicense: mit\ndatasets: \"not a/valid/id\"\n---\n"),
+            ["card-repo-id"]
+        );
+    }
+
+    #[test]
     fn dataset_cards_get_dataset_rules() {
         let run = |card: &str| {
             let f = ChangedFile {

@@ -548,3 +548,23 @@ print("pr from main", api.create_commit("alice/m", operations=[CommitOperationAd
     assert!(out.contains("branches ['main'] prs 0"), "{out}");
     assert!(out.contains("pr from main 1"), "{out}");
 }
+
+#[test]
+fn the_validators_advice_for_an_api_commit_speaks_of_the_api() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+# A .gitattributes that no longer tracks *.bin: preupload sends the small file as a blob.
+api.upload_file(path_or_fileobj=b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n", path_in_repo=".gitattributes", repo_id="alice/m")
+try:
+    api.upload_file(path_or_fileobj=b"not really weights\n", path_in_repo="w.bin", repo_id="alice/m")
+    print("accepted")
+except HfHubHTTPError as e:
+    said = str(e)
+    print("refused", "weights-not-in-lfs" in said, "upload it with huggingface_hub" in said, "git lfs track" in said)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert_eq!(out.trim(), "refused True True False", "{out}");
+}

@@ -32,6 +32,8 @@ const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 pub fn run(cmd: HookCmd) -> Result<()> {
     let HookCmd::PreReceive = cmd;
     let started = std::time::Instant::now();
+    // Set by the server for commits made through its Hub API (never by a client's push).
+    let via_api = std::env::var("MODELHUB_VIA_API").is_ok_and(|v| v == "1");
     let updates = read_updates()?;
     let repo = std::env::var("MODELHUB_REPO").unwrap_or_else(|_| "this repo".into());
     let errors = check_refs(&updates);
@@ -105,9 +107,14 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             lfs,
             inflation: &inflation,
         };
-        let outcome = repo_rules::check_all(&files, &ctx, &severities);
+        let mut outcome = repo_rules::check_all(&files, &ctx, &severities);
         if let Some(s) = &server {
             s.record_weights(&outcome.weights)?;
+        }
+        if via_api {
+            for f in &mut outcome.findings {
+                api_hint(f);
+            }
         }
         per_ref.push((u.name.clone(), outcome.findings));
     }
@@ -171,6 +178,17 @@ pub fn run(cmd: HookCmd) -> Result<()> {
 
 /// Leaves the push's outcome for the server's metrics: one small JSON file in the folder
 /// `MODELHUB_HOOK_REPORTS` names (the server reads and removes them when it is scraped).
+/// Advice that fits a commit made through the Hub API, where git and git-lfs commands mean
+/// nothing to the person reading it.
+fn api_hint(f: &mut repo_rules::Finding) {
+    if matches!(f.rule, "large-file" | "weights-not-in-lfs" | "binary-file") {
+        f.hint = "upload it with huggingface_hub's upload_file/upload_folder/create_commit, \
+                  which send it through LFS when the repo's .gitattributes tracks its pattern \
+                  (add the pattern to .gitattributes in the same commit if it does not)"
+            .into();
+    }
+}
+
 /// Best effort: a report that cannot be written changes nothing about the push.
 fn report_outcome(refused: bool, findings: &[(&str, &str)]) {
     /// Reports left unread before more are dropped (a server nobody scrapes).

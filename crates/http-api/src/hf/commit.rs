@@ -330,6 +330,8 @@ pub async fn commit(
         ));
     }
     let mut env = crate::git_http::push_env(&state, repo, &who);
+    // The validator's advice then speaks of the API, not of git commands.
+    env.vars.push(("MODELHUB_VIA_API".into(), "1".into()));
     if target_ref.starts_with("refs/pr/") {
         env.vars.push(("MODELHUB_API_PR".into(), "1".into()));
     }

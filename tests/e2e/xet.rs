@@ -486,3 +486,68 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
     assert_eq!(get(&s, &recon, &gone, &[]).status, 401);
     assert_eq!(s.tmp_leftovers(), 0);
 }
+
+#[test]
+fn tree_entries_carry_xet_hashes_and_lfs_files_copy_across_repos_without_moving_bytes() {
+    let (s, alice) = Server::with_alice();
+    s.repo("alice/src", false);
+    s.repo("alice/priv", true);
+    s.user("bob");
+    s.repo("bob/dst", false);
+    let bob = s.token("bob", "write");
+    let src = tempfile::tempdir().unwrap();
+    let mut w = noise(2 << 20, 61);
+    w[0] = 0; // not a pickle's first byte (the validator sniffs content)
+    std::fs::write(src.path().join("w.dat"), &w).unwrap();
+    let wp = src.path().join("w.dat").display().to_string();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+api = HfApi()
+for repo in ["alice/src", "alice/priv"]:
+    api.upload_file(path_or_fileobj="{wp}", path_in_repo="w.dat", repo_id=repo)
+f = [e for e in api.list_repo_tree("alice/src") if e.path == "w.dat"][0]
+print("xet", f.xet_hash is not None and len(f.xet_hash) == 64)
+p = api.get_paths_info("alice/src", ["w.dat"])[0]
+print("paths-info", p.xet_hash == f.xet_hash)
+"#
+    );
+    let (out, _) = hub_script_xet(&s, Some(&alice), &script);
+    assert!(
+        out.contains("xet True") && out.contains("paths-info True"),
+        "{out}"
+    );
+    let stored_before = s.stored("xet/xorbs/");
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, CommitOperationCopy, hf_hub_download
+from huggingface_hub.errors import RepositoryNotFoundError, HfHubHTTPError
+from huggingface_hub.utils import get_session, build_hf_headers
+from huggingface_hub import constants
+api = HfApi()
+api.create_commit("bob/dst", operations=[CommitOperationCopy("w.dat", "copied/w.dat", src_repo_id="alice/src", src_repo_type="model")], commit_message="copy")
+print("copied", open(hf_hub_download("bob/dst", "copied/w.dat"), "rb").read() == open("{wp}", "rb").read())
+try:
+    api.create_commit("bob/dst", operations=[CommitOperationCopy("w.dat", "stolen.bin", src_repo_id="alice/priv", src_repo_type="model")], commit_message="steal")
+    print("private: copied")
+except RepositoryNotFoundError:
+    print("private: RepositoryNotFoundError")
+# Straight to the endpoint: an object alice/src does not hold, and a target bob cannot write.
+url = f"{{constants.ENDPOINT}}/api/models/alice/src/lfs-files/duplicate"
+r = get_session().post(url, json={{"target": {{"type": "model", "name": "bob/dst"}}, "files": [{{"sha256": "ab" * 32, "xetHash": "cd" * 32}}]}}, headers=build_hf_headers())
+print("unheld", r.status_code, r.json()["failed"][0]["error"])
+r = get_session().post(url, json={{"target": {{"type": "model", "name": "alice/src"}}, "files": []}}, headers=build_hf_headers())
+print("not writable", r.status_code)
+"#
+    );
+    let (out, err) = hub_script_xet(&s, Some(&bob), &script);
+    assert!(out.contains("copied True"), "{out}\n{err}");
+    assert!(out.contains("private: RepositoryNotFoundError"), "{out}");
+    assert!(
+        out.contains("unheld 200 alice/src does not hold this object"),
+        "{out}"
+    );
+    assert!(out.contains("not writable 403"), "{out}");
+    // No byte moved: the copy is the same xorbs.
+    assert_eq!(s.stored("xet/xorbs/"), stored_before);
+}

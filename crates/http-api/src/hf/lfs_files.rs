@@ -2,6 +2,11 @@
 //! with a file name its history gives it, for writers deciding what to purge. Paged by object
 //! id, 1,000 a page, with a `Link: rel="next"` the client follows.
 //!
+//! `POST /api/{type}s/{id}/lfs-files/duplicate` (cross-repo `CommitOperationCopy`): the
+//! target repo is given the source repo's LFS objects without their bytes moving, for a
+//! caller who may read the source and write the target, each object checked to be the source
+//! repo's (by SHA-256 and Xet hash) and held to the target namespace's storage limit.
+//!
 //! `POST /api/{type}s/{id}/lfs-files/batch` (`permanently_delete_lfs_files`): the repo lets go
 //! of the objects (it no longer serves them), and with `rewriteHistory` (the client's default)
 //! every commit of every ref is rewritten without the files whose pointers name them. The
@@ -152,4 +157,102 @@ pub async fn purge(
     state.refs_moved(repo).await;
     tracing::info!(repo = %repo.repo_ref(), by = %who.name, objects = oids.len(), "LFS objects purged from the repo");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Objects one duplicate request may name.
+const MAX_DUPLICATE: usize = 1000;
+
+#[derive(serde::Deserialize)]
+pub struct DuplicateRequest {
+    target: DuplicateTarget,
+    files: Vec<DuplicateFile>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DuplicateTarget {
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DuplicateFile {
+    sha256: String,
+    #[serde(rename = "xetHash")]
+    xet_hash: Option<String>,
+}
+
+pub async fn duplicate(
+    State(state): State<AppState>,
+    access: RepoAccess<Hub>,
+    headers: HeaderMap,
+    Json(req): Json<DuplicateRequest>,
+) -> Result<Response, HfError> {
+    let source = &access.repo;
+    if req.files.len() > MAX_DUPLICATE {
+        return Err(HfError::BadRequest(format!(
+            "{} files in one request; at most {MAX_DUPLICATE}",
+            req.files.len()
+        )));
+    }
+    let kind: hub_types::RepoType = req
+        .target
+        .kind
+        .parse()
+        .map_err(|e: hub_types::UnknownRepoType| HfError::BadRequest(e.to_string()))?;
+    let id = hub_types::RepoId::parse(&req.target.name)
+        .map_err(|e| HfError::BadRequest(format!("target {:?}: {e}", req.target.name)))?;
+    let target_ref = hub_types::RepoRef {
+        repo_type: kind,
+        id,
+    };
+    let who = crate::edge::access::principal(&state, &headers).await?;
+    let (target, _) =
+        crate::edge::access::authorize(&state, who.as_ref(), &target_ref, hub_types::Role::Write)
+            .await?;
+    let mut room = crate::quota::room(&state, &target).await?;
+    let mut failed = Vec::new();
+    for f in &req.files {
+        let fail = |error: String| json!({ "sha256": f.sha256, "error": error });
+        let Ok(oid) = hub_types::LfsOid::parse(&f.sha256) else {
+            failed.push(fail("not a SHA-256".into()));
+            continue;
+        };
+        // Claimed first: a garbage collector leaves it alone from here on.
+        state
+            .accounts()
+            .claim(&[content_store::lfs_claim(oid.as_str())])
+            .await?;
+        let Some(size) = state.accounts().linked_object(source.id, &oid).await? else {
+            failed.push(fail(format!(
+                "{} does not hold this object",
+                source.repo_ref()
+            )));
+            continue;
+        };
+        if let Some(want) = &f.xet_hash {
+            let (xet, o) = (state.store().xet().clone(), oid.as_str().to_owned());
+            let rec = tokio::task::spawn_blocking(move || xet.file_by_sha256(&o))
+                .await
+                .map_err(HfError::internal)?
+                .map_err(HfError::internal)?;
+            if rec.is_some_and(|r| !r.file_hash.eq_ignore_ascii_case(want)) {
+                failed.push(fail("the Xet hash does not match the object".into()));
+                continue;
+            }
+        }
+        if state.store().size(&oid).await?.is_none() {
+            failed.push(fail("the object is not stored".into()));
+            continue;
+        }
+        if let Some(room) = &mut room {
+            if let Err(message) = room.take(&state, oid.as_str(), size).await? {
+                failed.push(fail(message));
+                continue;
+            }
+        }
+        state.accounts().link_object(target.id, &oid, size).await?;
+    }
+    tracing::info!(from = %source.repo_ref(), to = %target.repo_ref(), files = req.files.len(), failed = failed.len(), "LFS objects duplicated");
+    Ok(Json(json!({ "failed": failed })).into_response())
 }

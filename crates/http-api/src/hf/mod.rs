@@ -58,6 +58,10 @@ pub fn api_routes() -> Router<AppState> {
             post(lfs_files::purge),
         )
         .route(
+            "/api/{kind}/{ns}/{repo}/lfs-files/duplicate",
+            post(lfs_files::duplicate),
+        )
+        .route(
             "/api/{kind}/{ns}/{repo}/super-squash/{branch}",
             post(manage::super_squash),
         )

@@ -87,6 +87,8 @@ pub async fn tree(
         commit,
     })?;
 
+    let mut entries = entries;
+    add_xet_hashes(&state, repo, &mut entries).await?;
     let mut res = Json(Value::Array(entries)).into_response();
     if more {
         let enc = |s: &str| percent_encode(s);
@@ -138,5 +140,55 @@ pub async fn paths_info(
         Ok(out)
     })
     .await?;
+    let mut entries = entries;
+    add_xet_hashes(&state, &access.repo, &mut entries).await?;
     Ok(Json(Value::Array(entries)).into_response())
+}
+
+/// Gives each LFS entry whose object the repo holds as a Xet file its `xetHash`, as the Hub
+/// does: hf_xet then needs no HEAD to find it, and cross-repo copies (`lfs-files/duplicate`)
+/// name it.
+pub(super) async fn add_xet_hashes(
+    state: &AppState,
+    repo: &accounts::Repo,
+    entries: &mut [Value],
+) -> Result<(), HfError> {
+    let mut wanted = Vec::new();
+    for (i, v) in entries.iter().enumerate() {
+        let Some(oid) = v["lfs"]["oid"].as_str() else {
+            continue;
+        };
+        let Ok(oid) = hub_types::LfsOid::parse(oid) else {
+            continue;
+        };
+        if state
+            .accounts()
+            .linked_object(repo.id, &oid)
+            .await?
+            .is_some()
+        {
+            wanted.push((i, oid.as_str().to_owned()));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let xet = state.store().xet().clone();
+    let found = tokio::task::spawn_blocking(move || {
+        wanted
+            .into_iter()
+            .filter_map(|(i, oid)| match xet.file_by_sha256(&oid) {
+                Ok(Some(rec)) => Some(Ok((i, rec.file_hash.clone()))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(HfError::internal)?
+    .map_err(HfError::internal)?;
+    for (i, hash) in found {
+        entries[i]["xetHash"] = json!(hash);
+    }
+    Ok(())
 }

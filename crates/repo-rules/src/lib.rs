@@ -354,12 +354,47 @@ fn finding(rule: &'static str, path: &str, message: String, hint: impl Into<Stri
         rule,
         severity: default_severity(rule).unwrap_or(Severity::Error),
         path: path.to_owned(),
-        message,
+        message: printable(&message),
         hint: hint.into(),
     }
+}
+
+/// The longest finding message shown, in bytes.
+const MAX_MESSAGE: usize = 600;
+
+/// A message as it may be shown on a terminal (`remote:` lines), in an HTTP header or a page:
+/// what it quotes from a file (a pickle's import names, a card's values) can hold control
+/// characters, which are escaped (an ANSI escape could repaint the pusher's terminal), and it
+/// is cut at [`MAX_MESSAGE`] bytes.
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE + 4));
+    for c in message.chars() {
+        if out.len() >= MAX_MESSAGE {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The final path component.
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn control_characters_are_escaped_and_long_messages_cut() {
+        assert_eq!(super::printable("a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+        let long = "x".repeat(5000);
+        let cut = super::printable(&long);
+        assert!(cut.len() <= super::MAX_MESSAGE + 4 && cut.ends_with('…'));
+        assert_eq!(super::printable("plain, ünïcode"), "plain, ünïcode");
+    }
 }

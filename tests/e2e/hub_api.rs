@@ -611,3 +611,58 @@ for who, tok, write in [("alice", None, False), ("alice", None, True), ("reader"
         assert!(out.lines().any(|l| l == w), "{w}\n{out}");
     }
 }
+
+#[test]
+fn users_and_organisations_have_full_names_in_whoami_overviews_and_pages() {
+    let s = Server::start();
+    s.cli_ok(&["user", "create", "carol", "--fullname", "Carol Smith"]);
+    s.cli_ok(&[
+        "org",
+        "create",
+        "acme",
+        "--owner",
+        "carol",
+        "--fullname",
+        "Acme Corp",
+    ]);
+    s.repo("carol/public", false);
+    s.repo("carol/hidden", true);
+    let out = s.cli(&["user", "create", "dave", "--fullname", "bad\u{1b}[2J"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("a full name has at most 100 characters and no control characters"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !s.cli(&["user", "set-fullname", "dave", "Dave"])
+            .status
+            .success(),
+        "dave was created"
+    );
+    let token = s.token("carol", "read");
+    let script = r#"
+from huggingface_hub import HfApi
+api = HfApi()
+me = api.whoami()
+print("whoami", me["fullname"], [o["fullname"] for o in me["orgs"]])
+u = api.get_user_overview("carol")
+print("user", u.username, u.fullname, u.num_models)
+o = api.get_organization_overview("acme")
+print("org", o.name, o.fullname, o.num_users)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("whoami Carol Smith ['Acme Corp']"), "{out}");
+    assert!(out.contains("user carol Carol Smith 1"), "{out}");
+    assert!(out.contains("org acme Acme Corp 1"), "{out}");
+    s.cli_ok(&["user", "set-fullname", "carol", "Carol S."]);
+    let page = raw(
+        &s.addr,
+        format!(
+            "GET /carol HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    );
+    assert!(page.text().contains("Carol S."), "{}", page.text());
+}

@@ -29,6 +29,7 @@ mod claims;
 mod coherence;
 mod lfs;
 mod listing;
+mod profile;
 mod quota;
 mod store;
 
@@ -37,6 +38,7 @@ pub use claims::{now_ms, Doom, CLAIM_WAIT};
 pub use coherence::{Lease, Member, LEASE};
 pub use lfs::{Lock, LockQuery};
 pub use listing::{ListQuery, ListSort, RepoSummary};
+pub use profile::{Profile, MAX_FULLNAME};
 pub use store::{
     Accounts, Database, DbOptions, RepoLock, CHANNEL, MEMBERS_CHANGED, REPOS_CHANGED,
     TOKENS_CHANGED,
@@ -63,6 +65,8 @@ pub enum AccountsError {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a full name has at most 100 characters and no control characters, not {0:?}")]
+    BadFullname(String),
     /// The garbage collector is deleting this content (unused for longer than its grace
     /// period) and has not finished: upload it again in a moment.
     #[error("{0} is being garbage-collected; try again in a minute")]

@@ -18,7 +18,12 @@ pub enum UserCmd {
         /// Site admin: full access to every repo.
         #[arg(long)]
         admin: bool,
+        /// The name shown beside the user name (whoami, the API, pages).
+        #[arg(long)]
+        fullname: Option<String>,
     },
+    /// Set (or, with "", clear) a user's full name.
+    SetFullname { name: String, fullname: String },
 }
 
 #[derive(Subcommand)]
@@ -28,7 +33,12 @@ pub enum OrgCmd {
         name: String,
         #[arg(long)]
         owner: String,
+        /// The name shown beside the organisation's name.
+        #[arg(long)]
+        fullname: Option<String>,
     },
+    /// Set (or, with "", clear) an organisation's full name.
+    SetFullname { name: String, fullname: String },
     /// Add a member to an organisation, or change a member's role.
     AddMember {
         org: String,
@@ -125,25 +135,72 @@ async fn open(data_dir: &Path, db: &SharedArgs) -> Result<Hub> {
 }
 
 pub async fn user(data_dir: &Path, db: &SharedArgs, cmd: UserCmd) -> Result<()> {
-    let UserCmd::Create { name, admin } = cmd;
-    let name = namespace_name(&name).with_context(|| format!("invalid user name {name:?}"))?;
-    open(data_dir, db)
-        .await?
-        .accounts
-        .create_user(&name, admin)
-        .await?;
-    eprintln!("created user {name}{}", if admin { " (admin)" } else { "" });
+    let hub = open(data_dir, db).await?;
+    match cmd {
+        UserCmd::Create {
+            name,
+            admin,
+            fullname,
+        } => {
+            let name =
+                namespace_name(&name).with_context(|| format!("invalid user name {name:?}"))?;
+            // Checked before the user exists, so a bad full name creates nobody.
+            if let Some(f) = &fullname {
+                check_fullname(f)?;
+            }
+            hub.accounts.create_user(&name, admin).await?;
+            if let Some(f) = &fullname {
+                hub.accounts.set_fullname(&name, f).await?;
+            }
+            eprintln!("created user {name}{}", if admin { " (admin)" } else { "" });
+        }
+        UserCmd::SetFullname { name, fullname } => {
+            let name =
+                namespace_name(&name).with_context(|| format!("invalid user name {name:?}"))?;
+            hub.accounts.user(name.as_str()).await?;
+            hub.accounts.set_fullname(&name, &fullname).await?;
+            eprintln!("{name}'s full name is now {:?}", fullname.trim());
+        }
+    }
+    Ok(())
+}
+
+/// A full name's rules, checked before anything is created.
+fn check_fullname(f: &str) -> Result<()> {
+    let f = f.trim();
+    if f.chars().count() > accounts::MAX_FULLNAME || f.chars().any(char::is_control) {
+        anyhow::bail!(accounts::AccountsError::BadFullname(
+            f.chars().take(200).collect()
+        ));
+    }
     Ok(())
 }
 
 pub async fn org(data_dir: &Path, db: &SharedArgs, cmd: OrgCmd) -> Result<()> {
     let hub = open(data_dir, db).await?;
     match cmd {
-        OrgCmd::Create { name, owner } => {
+        OrgCmd::Create {
+            name,
+            owner,
+            fullname,
+        } => {
             let name = namespace_name(&name)
                 .with_context(|| format!("invalid organisation name {name:?}"))?;
+            if let Some(f) = &fullname {
+                check_fullname(f)?;
+            }
             hub.accounts.create_org(&name, &owner).await?;
+            if let Some(f) = &fullname {
+                hub.accounts.set_fullname(&name, f).await?;
+            }
             eprintln!("created organisation {name} with {owner} as admin");
+        }
+        OrgCmd::SetFullname { name, fullname } => {
+            let name = namespace_name(&name)
+                .with_context(|| format!("invalid organisation name {name:?}"))?;
+            hub.accounts.org(name.as_str()).await?;
+            hub.accounts.set_fullname(&name, &fullname).await?;
+            eprintln!("{name}'s full name is now {:?}", fullname.trim());
         }
         OrgCmd::AddMember { org, user, role } => {
             let role: Role = role.parse()?;

@@ -32,6 +32,11 @@ pub use xet_token::routes as xet_token_routes;
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/whoami-v2", get(refs::whoami))
+        .route("/api/users/{name}/overview", get(refs::user_overview))
+        .route(
+            "/api/organizations/{name}/overview",
+            get(refs::org_overview),
+        )
         .route("/api/validate-yaml", post(list::validate_yaml))
         .route("/api/repos/create", post(manage::create))
         .route("/api/repos/delete", delete(manage::delete))

@@ -143,18 +143,25 @@ pub async fn whoami(
     let who = access::principal(&state, &headers)
         .await?
         .ok_or(HfError::Unauthorized)?;
-    let orgs: Vec<Value> = state
-        .accounts()
-        .orgs_of(who.user_id)
-        .await?
-        .into_iter()
-        .map(|(name, role)| json!({ "type": "org", "name": name, "roleInOrg": role.as_str() }))
-        .collect();
+    // A full name, or the name itself where none was given (the Hub always has one).
+    let fullname = |name: &str, p: Option<accounts::Profile>| {
+        p.map(|p| p.fullname)
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| name.to_owned())
+    };
+    let mut orgs = Vec::new();
+    for (name, role) in state.accounts().orgs_of(who.user_id).await? {
+        let full = fullname(&name, state.accounts().profile(&name).await?);
+        orgs.push(
+            json!({ "type": "org", "name": name, "fullname": full, "roleInOrg": role.as_str() }),
+        );
+    }
+    let own = fullname(&who.name, state.accounts().profile(&who.name).await?);
     Ok(Json(json!({
         "type": "user",
         "id": who.user_id.to_string(),
         "name": who.name,
-        "fullname": who.name,
+        "fullname": own,
         "isPro": false,
         "orgs": orgs,
         "auth": {
@@ -163,4 +170,62 @@ pub async fn whoami(
         }
     }))
     .into_response())
+}
+
+/// `GET /api/users/{name}/overview` (`get_user_overview`) and
+/// `GET /api/organizations/{name}/overview` (`get_organization_overview`): public facts and
+/// counts of public repos; a name of the other kind, or of nobody, is 404.
+pub async fn user_overview(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, HfError> {
+    overview(&state, &name, "user").await
+}
+
+pub async fn org_overview(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, HfError> {
+    overview(&state, &name, "org").await
+}
+
+async fn overview(state: &AppState, name: &str, kind: &str) -> Result<Response, HfError> {
+    let Some(p) = state
+        .accounts()
+        .profile(name)
+        .await?
+        .filter(|p| p.kind == kind)
+    else {
+        return Err(HfError::NotFound(format!(
+            "no {} named {name}",
+            if kind == "user" {
+                "user"
+            } else {
+                "organization"
+            }
+        )));
+    };
+    let fullname = if p.fullname.is_empty() {
+        p.name.clone()
+    } else {
+        p.fullname.clone()
+    };
+    let mut body = json!({
+        "_id": p.id.to_string(),
+        "type": p.kind,
+        "fullname": fullname,
+        "avatarUrl": "",
+        "createdAt": p.created_at,
+        "numModels": p.models,
+        "numDatasets": p.datasets,
+        "numSpaces": p.spaces,
+    });
+    if kind == "user" {
+        body["user"] = json!(p.name);
+        body["isPro"] = json!(false);
+    } else {
+        body["name"] = json!(p.name);
+        body["numUsers"] = json!(p.members);
+    }
+    Ok(Json(body).into_response())
 }

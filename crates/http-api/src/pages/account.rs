@@ -104,6 +104,12 @@ pub async fn namespace(
     } else {
         return Err(PageError::NotFound);
     };
+    let fullname = state
+        .accounts()
+        .profile(&ns)
+        .await?
+        .map(|p| p.fullname)
+        .filter(|f| !f.is_empty());
     // Its repos the viewer may see, each type sorted by id (from the listing summaries).
     let mut repos = Vec::new();
     for t in RepoType::ALL {
@@ -144,6 +150,7 @@ pub async fn namespace(
     };
     let content = html! {
         h1 { (ns) " " span.badge { (kind) } }
+        @if let Some(f) = &fullname { p.fullname { (f) } }
         @if let Some((used, limit)) = storage {
             p.storage {
                 "Storage used: " (super::human_size(used))

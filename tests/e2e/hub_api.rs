@@ -304,7 +304,8 @@ try:
 except HfHubHTTPError:
     pass
 api.move_repo("alice/new", "alice/renamed")
-assert api.repo_exists("alice/renamed") and not api.repo_exists("alice/new")
+# The old name redirects to the new one, as on the Hub.
+assert api.repo_exists("alice/renamed") and api.model_info("alice/new").id == "alice/renamed"
 assert api.model_info("alice/renamed", revision="v1").sha
 api.delete_repo("alice/renamed")
 assert not api.repo_exists("alice/renamed")
@@ -665,4 +666,69 @@ print("org", o.name, o.fullname, o.num_users)
         .as_bytes(),
     );
     assert!(page.text().contains("Carol S."), "{}", page.text());
+}
+
+#[test]
+fn a_moved_repos_old_name_redirects_everywhere_until_a_repo_takes_it() {
+    let (s, token) = Server::with_alice();
+    s.repo("alice/p", true);
+    s.user("bob");
+    let bob = s.token("bob", "read");
+    let script = r#"
+import os
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+api = HfApi()
+api.upload_file(path_or_fileobj=b"hello\n", path_in_repo="hello.txt", repo_id="alice/m")
+api.upload_file(path_or_fileobj=b"secret\n", path_in_repo="s.txt", repo_id="alice/p")
+api.move_repo("alice/m", "alice/renamed")
+api.move_repo("alice/p", "alice/p2")
+print("info", api.model_info("alice/m").id)
+print("file", open(hf_hub_download("alice/m", "hello.txt"), "rb").read())
+print("snapshot", sorted(os.listdir(snapshot_download("alice/m"))))
+print("private", api.model_info("alice/p").id)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("info alice/renamed"), "{out}");
+    assert!(out.contains("file b'hello\\n'"), "{out}");
+    assert!(out.contains("'hello.txt'"), "{out}");
+    assert!(out.contains("private alice/p2"), "{out}");
+    // git follows the redirect of its first request.
+    let w = crate::lfs::lfs_work(&s, &token);
+    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "c"]);
+    assert_eq!(std::fs::read(w.path("c/hello.txt")).unwrap(), b"hello\n");
+    // The page sends the browser on.
+    let page = raw(
+        &s.addr,
+        format!(
+            "GET /alice/m/tree/main HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(page.status, 307);
+    assert_eq!(
+        page.header("location").as_deref(),
+        Some("/alice/renamed/tree/main")
+    );
+    // Someone who may not see the private repo learns nothing of its new name.
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import RepositoryNotFoundError
+try:
+    HfApi().model_info("alice/p")
+    print("bob sees it")
+except RepositoryNotFoundError:
+    print("bob RepositoryNotFoundError")
+"#;
+    let out = hub_script(&s, Some(&bob), script);
+    assert_eq!(out.trim(), "bob RepositoryNotFoundError");
+    // A new repo under the old name takes it back.
+    let script = r#"
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo("alice/m")
+print("info", api.model_info("alice/m").id, sorted(api.list_repo_files("alice/m")))
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("info alice/m ['.gitattributes']"), "{out}");
 }

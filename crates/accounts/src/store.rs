@@ -637,6 +637,12 @@ impl Accounts {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = inserted {
+                // A repo made under a name another repo had: that name stops redirecting.
+                sqlx::query("DELETE FROM repo_redirects WHERE repo_type = $1 AND old_id = $2")
+                    .bind(repo.repo_type.as_str())
+                    .bind(repo.id.to_string().to_lowercase())
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO repo_summaries (repo_id, repo_type, namespace_id, private, \
                      downloads, created_at, full_id) SELECT id, repo_type, namespace_id, \
@@ -753,6 +759,31 @@ impl Accounts {
         let ns = self.namespace_id(&to.id.namespace).await?;
         let updated: Result<Option<i64>> = on_pool!(&self.pool, p => async {
             let mut tx = p.begin().await?;
+            // The old name redirects here until a repo takes it; the new name stops
+            // redirecting anywhere.
+            let old: Option<(String, String, String)> = sqlx::query_as(
+                "SELECT r.repo_type, a.name, r.name FROM repos r \
+                 JOIN accounts a ON a.id = r.namespace_id WHERE r.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((kind, old_ns, old_name)) = old {
+                sqlx::query(
+                    "INSERT INTO repo_redirects (repo_type, old_id, repo_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (repo_type, old_id) DO UPDATE SET repo_id = excluded.repo_id",
+                )
+                .bind(&kind)
+                .bind(format!("{old_ns}/{old_name}").to_lowercase())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM repo_redirects WHERE repo_type = $1 AND old_id = $2")
+                .bind(to.repo_type.as_str())
+                .bind(to.id.to_string().to_lowercase())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("UPDATE repos SET namespace_id = $1, name = $2 WHERE id = $3")
                 .bind(ns)
                 .bind(to.id.name.as_str())
@@ -782,6 +813,21 @@ impl Accounts {
         self.repo(to)
             .await?
             .ok_or_else(|| AccountsError::NoSuchNamespace(to.id.namespace.to_string()))
+    }
+
+    /// The repo that had the name `target` before it moved, if no repo has it now.
+    pub async fn redirect(&self, target: &RepoRef) -> Result<Option<Repo>> {
+        let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT repo_id FROM repo_redirects WHERE repo_type = $1 AND old_id = $2",
+        )
+        .bind(target.repo_type.as_str())
+        .bind(target.id.to_string().to_lowercase())
+        .fetch_optional(p)
+        .await)?;
+        match row {
+            Some((id,)) => self.repo_by_id(id).await,
+            None => Ok(None),
+        }
     }
 
     pub async fn add_downloads(&self, id: i64, n: i64) -> Result<()> {

@@ -26,6 +26,21 @@ pub enum Denied {
     /// The database gave no answer in time (down, or every connection busy): try again.
     Unavailable(String),
     Internal(String),
+    /// The repo was moved to this name, and the caller may see it (turned into a
+    /// [`Denied::Redirect`] by the extractor, which knows the request's URL).
+    MovedTo(RepoRef),
+    /// Answer with a redirect to this URL (path and query).
+    Redirect(String),
+}
+
+/// A 307 to `location` (a repo's new name after a move), as every surface answers it.
+pub(crate) fn redirect(location: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = axum::http::StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(location) {
+        res.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    res
 }
 
 impl From<accounts::AccountsError> for Denied {
@@ -138,7 +153,15 @@ pub async fn authorize(
         }
     };
     let repo = match find_repo(state, target).await {
-        Err(Denied::NotFound) => return Err(hidden()),
+        Err(Denied::NotFound) => {
+            // A repo that had this name before it moved, to a caller who may see it: sent on.
+            if let Some(moved) = state.accounts().redirect(target).await? {
+                if role_in(state, who, &moved).await?.is_some() {
+                    return Err(Denied::MovedTo(moved.repo_ref()));
+                }
+            }
+            return Err(hidden());
+        }
         other => other?,
     };
     let role = role_in(state, who, &repo).await?.ok_or_else(hidden)?;

@@ -144,9 +144,14 @@ impl<S: Surface, N: Need> FromRequestParts<AppState> for RepoAccess<S, N> {
                 .map_err(refuse)?;
             (repo, Role::Admin)
         } else {
-            access::authorize(state, who.as_ref(), &target, need)
-                .await
-                .map_err(refuse)?
+            match access::authorize(state, who.as_ref(), &target, need).await {
+                Err(Denied::MovedTo(to)) => {
+                    let moved =
+                        moved_url(parts, &target, &to).map_or(Denied::NotFound, Denied::Redirect);
+                    return Err(refuse(moved));
+                }
+                other => other.map_err(refuse)?,
+            }
         };
         Ok(RepoAccess {
             repo,
@@ -263,6 +268,32 @@ async fn target(parts: &mut Parts, state: &AppState) -> Result<RepoRef, Denied> 
         return Err(Denied::Internal("a repo route without {ns}/{repo}".into()));
     };
     access::repo_ref(t, ns, name)
+}
+
+/// The request's URL with the repo's old name (`target`) replaced by its new one (`to`): the
+/// first `/{ns}/{name}` segment pair of the path (a `.git` after it stays).
+fn moved_url(parts: &Parts, target: &RepoRef, to: &RepoRef) -> Option<String> {
+    let path = parts.uri.path();
+    let old = format!("/{}/{}", target.id.namespace, target.id.name);
+    let lower = path.to_ascii_lowercase();
+    let at = lower
+        .match_indices(&old.to_ascii_lowercase())
+        .find_map(|(i, _)| {
+            let rest = &path[i + old.len()..];
+            (rest.is_empty() || rest.starts_with('/') || rest.starts_with(".git")).then_some(i)
+        })?;
+    let mut url = format!(
+        "{}/{}/{}{}",
+        &path[..at],
+        to.id.namespace,
+        to.id.name,
+        &path[at + old.len()..]
+    );
+    if let Some(q) = parts.uri.query() {
+        url.push('?');
+        url.push_str(q);
+    }
+    Some(url)
 }
 
 /// The type `/api/{kind}/...` names: `models`, `datasets` or `spaces`.

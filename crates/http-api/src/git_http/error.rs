@@ -29,6 +29,9 @@ pub enum GitError {
     /// The detail is logged, never sent.
     #[error("Internal server error")]
     Internal(String),
+    /// The repo moved: a redirect to its new URL.
+    #[error("moved to {0}")]
+    Redirect(String),
 }
 
 impl GitError {
@@ -47,6 +50,7 @@ impl GitError {
             GitError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             GitError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GitError::Redirect(_) => StatusCode::TEMPORARY_REDIRECT,
         }
     }
 }
@@ -73,6 +77,8 @@ impl From<crate::edge::access::Denied> for GitError {
             Denied::BadRevision(r) => GitError::BadRequest(format!("invalid revision {r:?}")),
             Denied::Unavailable(m) => GitError::Unavailable(m),
             Denied::Internal(m) => GitError::Internal(m),
+            Denied::MovedTo(_) => GitError::NotFound,
+            Denied::Redirect(l) => GitError::Redirect(l),
         }
     }
 }
@@ -93,6 +99,9 @@ impl From<PktError> for GitError {
 
 impl IntoResponse for GitError {
     fn into_response(self) -> Response {
+        if let GitError::Redirect(location) = &self {
+            return crate::edge::access::redirect(location);
+        }
         match &self {
             GitError::Internal(detail) => tracing::error!(error = %detail, "git request failed"),
             GitError::Unavailable(detail) => {

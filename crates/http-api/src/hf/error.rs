@@ -28,6 +28,9 @@ pub enum HfError {
     /// `RevisionNotFoundError`).
     #[error("Invalid rev id: {0}")]
     InvalidRev(String),
+    /// The repo moved: a redirect to its new URL.
+    #[error("moved to {0}")]
+    Redirect(String),
     /// What the request would create exists already: 409.
     #[error("{0}")]
     Conflict(String),
@@ -63,6 +66,7 @@ impl HfError {
             HfError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
             HfError::InvalidRev(_) => (StatusCode::NOT_FOUND, Some("RevisionNotFound")),
             HfError::Conflict(_) => (StatusCode::CONFLICT, None),
+            HfError::Redirect(_) => (StatusCode::TEMPORARY_REDIRECT, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
@@ -82,6 +86,8 @@ impl From<Denied> for HfError {
             Denied::BadRevision(r) => HfError::RevisionNotFound(r),
             Denied::Unavailable(m) => HfError::Unavailable(m),
             Denied::Internal(m) => HfError::Internal(m),
+            Denied::MovedTo(_) => HfError::RepoNotFound,
+            Denied::Redirect(l) => HfError::Redirect(l),
         }
     }
 }
@@ -143,6 +149,9 @@ impl From<lfs_store::StoreError> for HfError {
 
 impl IntoResponse for HfError {
     fn into_response(self) -> Response {
+        if let HfError::Redirect(location) = &self {
+            return crate::edge::access::redirect(location);
+        }
         match &self {
             HfError::Internal(detail) => tracing::error!(error = %detail, "Hub API request failed"),
             HfError::Unavailable(detail) => {

@@ -13,6 +13,9 @@ use crate::edge::access::Denied;
 pub enum LfsError {
     #[error("Authentication required: use a modelhub token as the password")]
     AuthRequired,
+    /// The repo moved: a redirect to its new URL.
+    #[error("moved to {0}")]
+    Redirect(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -38,6 +41,7 @@ pub enum LfsError {
 impl LfsError {
     fn status(&self) -> StatusCode {
         match self {
+            LfsError::Redirect(_) => StatusCode::TEMPORARY_REDIRECT,
             LfsError::AuthRequired => StatusCode::UNAUTHORIZED,
             LfsError::NotFound(_) => StatusCode::NOT_FOUND,
             LfsError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -63,6 +67,8 @@ impl From<Denied> for LfsError {
             Denied::BadRevision(r) => LfsError::NotFound(format!("no revision {r:?}")),
             Denied::Unavailable(m) => LfsError::Unavailable(m),
             Denied::Internal(m) => LfsError::Internal(m),
+            Denied::MovedTo(_) => LfsError::NotFound("Repository not found".into()),
+            Denied::Redirect(l) => LfsError::Redirect(l),
         }
     }
 }
@@ -120,6 +126,9 @@ impl From<accounts::AccountsError> for LfsError {
 
 impl IntoResponse for LfsError {
     fn into_response(self) -> Response {
+        if let LfsError::Redirect(location) = &self {
+            return crate::edge::access::redirect(location);
+        }
         match &self {
             LfsError::Internal(detail) => tracing::error!(error = %detail, "LFS request failed"),
             LfsError::Unavailable(detail) => {

@@ -89,6 +89,8 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
 /// A page, or an HTML error page with the right status.
 pub enum PageError {
     NotFound,
+    /// The repo moved: a redirect to its new URL.
+    Redirect(String),
     /// The database or the object store does not answer (503).
     Unavailable(String),
     Internal(String),
@@ -132,6 +134,7 @@ impl From<crate::edge::Denied> for PageError {
         match d {
             crate::edge::Denied::Internal(m) => PageError::Internal(m),
             crate::edge::Denied::Unavailable(m) => PageError::Unavailable(m),
+            crate::edge::Denied::Redirect(l) => PageError::Redirect(l),
             _ => PageError::NotFound,
         }
     }
@@ -149,7 +152,15 @@ impl From<accounts::AccountsError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        if let PageError::Redirect(location) = &self {
+            return crate::edge::access::redirect(location);
+        }
         let (status, title, text) = match &self {
+            PageError::Redirect(_) => (
+                StatusCode::TEMPORARY_REDIRECT,
+                "Moved",
+                "This repo has a new name.",
+            ),
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Not found",

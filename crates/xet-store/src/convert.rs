@@ -21,7 +21,7 @@ use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
 use xet_core_structures::xorb_object::{Chunk, RawXorbData, SerializedXorbObject};
 use xet_data::deduplication::Chunker;
 
-use crate::{parse_hash, FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB};
+use crate::{FileRecord, Segment, XetError, XetStore, MAX_CHUNKS_PER_XORB};
 
 /// Xorbs whose chunk tables one conversion learns at most (about 64 GiB of stored content).
 pub const MAX_LEARNT_XORBS: usize = 1024;
@@ -80,7 +80,7 @@ impl XetStore {
             chunks.push((c.hash, c.data.len() as u32));
         };
         loop {
-            let n = read_some(&mut r, &mut buf)?;
+            let n = crate::ingest::read_full(&mut r, &mut buf)?;
             if n == 0 {
                 if let Some(c) = chunker.finish() {
                     note(c);
@@ -244,51 +244,19 @@ impl XetStore {
         &self,
         keys: &[MerkleHash],
     ) -> Result<HashMap<MerkleHash, (MerkleHash, u32)>, XetError> {
-        let mut known = HashMap::new();
         let mut xorbs: Vec<MerkleHash> = Vec::new();
         for key in keys {
-            let Some(files) = self.read_index(&key.hex())? else {
+            self.indexed_xorbs(key, usize::MAX, MAX_LEARNT_XORBS, &mut xorbs)?;
+        }
+        let mut known = HashMap::new();
+        for x in xorbs {
+            let Some(footer) = self.footer(&x)? else {
                 continue;
             };
-            for file in files.lines().rev() {
-                let Some(rec) = parse_hash(file)
-                    .map(|h| self.file_by_xet_hash(&h))
-                    .transpose()?
-                    .flatten()
-                else {
-                    continue;
-                };
-                for seg in &rec.segments {
-                    let Some(x) = parse_hash(&seg.xorb) else {
-                        continue;
-                    };
-                    if xorbs.contains(&x) || xorbs.len() >= MAX_LEARNT_XORBS {
-                        continue;
-                    }
-                    xorbs.push(x);
-                    let Some(footer) = self.footer(&x)? else {
-                        continue;
-                    };
-                    for (i, h) in footer.hashes.iter().enumerate() {
-                        known.entry(*h).or_insert((x, i as u32));
-                    }
-                }
+            for (i, h) in footer.hashes.iter().enumerate() {
+                known.entry(*h).or_insert((x, i as u32));
             }
         }
         Ok(known)
     }
-}
-
-/// Reads until `buf` is full or the input ends.
-fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }

@@ -67,14 +67,19 @@ impl XetStore {
         Ok(raw.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// The answer to a global dedup query for `chunk`: a keyed shard, or `None` if no stored
-    /// file has the chunk as a dedup key.
-    pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
-        let Some(files) = self.read_index(&chunk.hex())? else {
-            return Ok(None);
+    /// Adds to `xorbs` (at most `max` in all, each once) the xorbs the newest `files` files
+    /// indexed under dedup key `key` use; whether the key is indexed at all.
+    pub(crate) fn indexed_xorbs(
+        &self,
+        key: &MerkleHash,
+        files: usize,
+        max: usize,
+        xorbs: &mut Vec<MerkleHash>,
+    ) -> Result<bool, XetError> {
+        let Some(listed) = self.read_index(&key.hex())? else {
+            return Ok(false);
         };
-        let mut xorbs: Vec<MerkleHash> = Vec::new();
-        for file in files.lines().rev().take(FILES_PER_ANSWER) {
+        for file in listed.lines().rev().take(files) {
             let Some(rec) = parse_hash(file)
                 .map(|h| self.file_by_xet_hash(&h))
                 .transpose()?
@@ -86,10 +91,20 @@ impl XetStore {
                 let Some(h) = parse_hash(&seg.xorb) else {
                     continue;
                 };
-                if xorbs.len() < XORBS_PER_ANSWER && !xorbs.contains(&h) {
+                if xorbs.len() < max && !xorbs.contains(&h) {
                     xorbs.push(h);
                 }
             }
+        }
+        Ok(true)
+    }
+
+    /// The answer to a global dedup query for `chunk`: a keyed shard, or `None` if no stored
+    /// file has the chunk as a dedup key.
+    pub fn dedup_shard(&self, chunk: &MerkleHash) -> Result<Option<Vec<u8>>, XetError> {
+        let mut xorbs: Vec<MerkleHash> = Vec::new();
+        if !self.indexed_xorbs(chunk, FILES_PER_ANSWER, XORBS_PER_ANSWER, &mut xorbs)? {
+            return Ok(None);
         }
         let mut shard = MDBInMemoryShard::default();
         for x in &xorbs {

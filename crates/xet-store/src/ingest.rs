@@ -432,7 +432,7 @@ fn write_both(w: &mut impl Write, a: &[u8], b: &[u8]) -> std::io::Result<()> {
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes it got.
-fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {

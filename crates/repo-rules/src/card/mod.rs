@@ -70,18 +70,21 @@ mod tests {
     use crate::{CardOnly, ChangedFile};
     use hub_types::RepoType;
 
+    /// The rules a README.md of `card` breaks in a repo of type `t`.
+    fn rules(card: &str, t: RepoType) -> Vec<&'static str> {
+        let f = ChangedFile {
+            path: "README.md".into(),
+            size: card.len() as u64,
+            content: card.as_bytes().to_vec(),
+        };
+        let mut out = Vec::new();
+        super::check(&[f], &CardOnly(t), &mut out);
+        out.iter().map(|f| f.rule).collect()
+    }
+
     #[test]
     fn a_single_string_is_a_list_of_one_as_the_hub_takes_it() {
-        let run = |card: &str| {
-            let f = ChangedFile {
-                path: "README.md".into(),
-                size: card.len() as u64,
-                content: card.as_bytes().to_vec(),
-            };
-            let mut out = Vec::new();
-            super::check(&[f], &CardOnly(RepoType::Model), &mut out);
-            out.iter().map(|f| f.rule).collect::<Vec<_>>()
-        };
+        let run = |card: &str| rules(card, RepoType::Model);
         let ok = "---\nlicense: mit\ndatasets: glue\nmetrics: accuracy\ntags: text\n---\n";
         assert!(run(ok).is_empty(), "{:?}", run(ok));
         assert!(run("---\nlicense: mit\ndatasets: [glue, org/set]\n---\n").is_empty());
@@ -97,16 +100,7 @@ mod tests {
 
     #[test]
     fn dataset_cards_get_dataset_rules() {
-        let run = |card: &str| {
-            let f = ChangedFile {
-                path: "README.md".into(),
-                size: card.len() as u64,
-                content: card.as_bytes().to_vec(),
-            };
-            let mut out = Vec::new();
-            super::check(&[f], &CardOnly(RepoType::Dataset), &mut out);
-            out.iter().map(|f| f.rule).collect::<Vec<_>>()
-        };
+        let run = |card: &str| rules(card, RepoType::Dataset);
         let good = "---\nlicense: cc-by-4.0\ntask_categories:\n- text-classification\nsize_categories:\n- 1K<n<10K\npretty_name: Reviews\nconfigs:\n- config_name: default\n  data_files: data/*.parquet\n---\n";
         assert!(run(good).is_empty(), "{:?}", run(good));
         // Model-only fields are not judged on a dataset.

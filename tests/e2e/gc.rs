@@ -74,6 +74,22 @@ fn stored_oids(s: &Server) -> Vec<String> {
     all
 }
 
+/// Clones `repo` into `dir` of `w`, commits `files` and pushes them with git-lfs.
+fn push_files(s: &Server, w: &Work, repo: &str, dir: &str, files: &[(&str, &[u8])]) {
+    w.git_ok(".", &["clone", "-q", &s.git_url(repo, None), dir]);
+    w.commit(dir, files, "files");
+    w.git_ok(dir, &["push", "-q", "origin", "main"]);
+}
+
+/// Deletes `repo` through huggingface_hub.
+fn delete_repo(s: &Server, token: &str, repo: &str) {
+    hub_script(
+        s,
+        Some(token),
+        &format!("from huggingface_hub import HfApi\nHfApi().delete_repo('{repo}')\n"),
+    );
+}
+
 /// Waits until the clock's second has moved past that of `since`, so reflog entries made
 /// before are older than a run with no grace period that starts now.
 fn next_second() {
@@ -357,20 +373,15 @@ fn gc_killed_while_deleting_loses_nothing_and_a_second_run_finishes() {
     s.repo("alice/gone", false);
     let w = lfs_work(&s, &token);
     let (kept, doomed) = (noise(400_000, 21), noise(410_000, 22));
-    w.git_ok(".", &["clone", "-q", &s.git_url("alice/m", None), "m"]);
-    w.commit("m", &[("weights/kept.bin", &kept)], "kept");
-    w.git_ok("m", &["push", "-q", "origin", "main"]);
-    w.git_ok(
-        ".",
-        &["clone", "-q", &s.git_url("alice/gone", None), "gone"],
-    );
-    w.commit("gone", &[("weights/doomed.bin", &doomed)], "doomed");
-    w.git_ok("gone", &["push", "-q", "origin", "main"]);
-    hub_script(
+    push_files(&s, &w, "alice/m", "m", &[("weights/kept.bin", &kept)]);
+    push_files(
         &s,
-        Some(&token),
-        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
+        &w,
+        "alice/gone",
+        "gone",
+        &[("weights/doomed.bin", &doomed)],
     );
+    delete_repo(&s, &token, "alice/gone");
     next_second();
 
     // Killed (SIGKILL) once it has doomed the object, before deleting it.
@@ -421,17 +432,8 @@ fn the_server_collects_once_an_interval_when_asked() {
     s.repo("alice/gone", false);
     let w = lfs_work(&s, &token);
     let gone = noise(300_000, 31);
-    w.git_ok(
-        ".",
-        &["clone", "-q", &s.git_url("alice/gone", None), "gone"],
-    );
-    w.commit("gone", &[("weights/gone.bin", &gone)], "gone");
-    w.git_ok("gone", &["push", "-q", "origin", "main"]);
-    hub_script(
-        &s,
-        Some(&token),
-        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/gone')\n",
-    );
+    push_files(&s, &w, "alice/gone", "gone", &[("weights/gone.bin", &gone)]);
+    delete_repo(&s, &token, "alice/gone");
     next_second();
     // No upload runs from here on: with no grace period, one in flight could be collected.
     s.stop();
@@ -531,11 +533,7 @@ except EntryNotFoundError:
     let leak_oid = sha256_hex(&leak);
     gc(&s, &["--grace", "0"]);
     assert!(stored_oids(&s).contains(&leak_oid));
-    hub_script(
-        &s,
-        Some(&token),
-        "from huggingface_hub import HfApi\nHfApi().delete_repo('alice/other')\n",
-    );
+    delete_repo(&s, &token, "alice/other");
     next_second();
     gc(&s, &["--grace", "0"]);
     let stored = stored_oids(&s);

@@ -248,3 +248,56 @@ except HfHubHTTPError as e:
     );
     assert!(out.contains("reader 403"), "{out}");
 }
+
+#[test]
+fn a_xet_upload_that_skips_preupload_is_refused_at_shard_registration() {
+    let (s, token) = Server::with_alice();
+    s.cli_ok(&["quota", "set", "alice", "1MiB"]);
+    let src = tempfile::tempdir().unwrap();
+    let mut big = noise(3 << 20, 71);
+    big[0] = 0;
+    std::fs::write(src.path().join("big.dat"), &big).unwrap();
+    // A client that never asks preupload (here huggingface_hub with that step replaced): the
+    // write token is granted (the namespace is not full yet), the xorbs go up, and the shard
+    // that would make a 3 MiB file is refused with the server's message.
+    let script = format!(
+        r#"
+import huggingface_hub._commit_api as ca
+def no_preupload(additions, *args, **kwargs):
+    for a in additions:
+        a._upload_mode, a._should_ignore, a._remote_oid = "lfs", False, None
+ca._fetch_upload_modes = no_preupload
+from huggingface_hub import HfApi
+try:
+    HfApi().upload_file(path_or_fileobj="{d}/big.dat", path_in_repo="big.dat", repo_id="alice/m")
+    print("accepted")
+except Exception as e:
+    print("refused", type(e).__name__)
+print("files", HfApi().list_repo_files("alice/m"))
+"#,
+        d = src.path().display()
+    );
+    let (out, err) = crate::hub_api::hub_script_xet(&s, Some(&token), &script);
+    assert!(out.contains("refused "), "{out}\n{err}");
+    assert!(out.contains("files ['.gitattributes']"), "{out}");
+    // The refusal is the shard's (the file is registered, not linked: the namespace holds
+    // nothing more).
+    assert!(
+        s.log()
+            .lines()
+            .any(|l| l.contains("/xet-cas/v1/shards") && l.contains("status=403")),
+        "{}",
+        s.log()
+    );
+    let shown = s.cli_ok(&["quota", "show"]);
+    let used: u64 = shown
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(used < 1 << 20, "{shown}");
+}

@@ -732,3 +732,25 @@ print("info", api.model_info("alice/m").id, sorted(api.list_repo_files("alice/m"
     let out = hub_script(&s, Some(&token), script);
     assert!(out.contains("info alice/m ['.gitattributes']"), "{out}");
 }
+
+#[test]
+fn an_organisation_can_make_its_new_repos_private_by_default() {
+    let (s, token) = Server::with_alice();
+    s.cli_ok(&["org", "create", "acme", "--owner", "alice"]);
+    s.cli_ok(&["org", "private-by-default", "acme", "on"]);
+    let script = r#"
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo("acme/quiet")
+api.create_repo("acme/open", private=False)
+api.create_repo("alice/mine")
+for r in ["acme/quiet", "acme/open", "alice/mine"]:
+    print(r, api.model_info(r).private)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert_eq!(
+        out.trim(),
+        "acme/quiet True\nacme/open False\nalice/mine False",
+        "{out}"
+    );
+}

@@ -48,6 +48,30 @@ impl Accounts {
         Ok(())
     }
 
+    /// Makes repos that organisation `org` creates without saying private or public private
+    /// (`on`), or public as usual.
+    pub async fn set_private_by_default(&self, org: &str, on: bool) -> Result<()> {
+        let org = self.org(org).await?;
+        on_pool!(&self.pool, p => sqlx::query("UPDATE accounts SET private_by_default = $1 WHERE id = $2")
+            .bind(on)
+            .bind(org.id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Whether repos created in namespace `ns` without saying are private.
+    pub async fn private_by_default(&self, ns: &str) -> Result<bool> {
+        let row: Option<(bool,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT private_by_default FROM accounts WHERE lower(name) = lower($1)",
+        )
+        .bind(ns)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.is_some_and(|r| r.0))
+    }
+
     /// The profile of the user or organisation named `name` (any case), if there is one.
     pub async fn profile(&self, name: &str) -> Result<Option<Profile>> {
         let row: Option<(i64, String, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(
@@ -120,6 +144,14 @@ mod tests {
             assert!(db.set_fullname(&alice, "a\u{1b}[2J").await.is_err());
             assert!(db.set_fullname(&alice, &"x".repeat(101)).await.is_err());
             assert!(db.profile("nobody").await.unwrap().is_none());
+            db.create_org(&Name::parse("acme").unwrap(), "alice")
+                .await
+                .unwrap();
+            assert!(!db.private_by_default("acme").await.unwrap());
+            db.set_private_by_default("acme", true).await.unwrap();
+            assert!(db.private_by_default("ACME").await.unwrap());
+            assert!(!db.private_by_default("alice").await.unwrap());
+            assert!(db.set_private_by_default("alice", true).await.is_err());
         }
     }
 }

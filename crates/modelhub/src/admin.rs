@@ -39,6 +39,13 @@ pub enum OrgCmd {
     },
     /// Set (or, with "", clear) an organisation's full name.
     SetFullname { name: String, fullname: String },
+    /// Make repos the organisation creates without saying private or public private (on),
+    /// or public (off, the default).
+    PrivateByDefault {
+        org: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// Add a member to an organisation, or change a member's role.
     AddMember {
         org: String,
@@ -194,6 +201,15 @@ pub async fn org(data_dir: &Path, db: &SharedArgs, cmd: OrgCmd) -> Result<()> {
                 hub.accounts.set_fullname(&name, f).await?;
             }
             eprintln!("created organisation {name} with {owner} as admin");
+        }
+        OrgCmd::PrivateByDefault { org, state } => {
+            hub.accounts
+                .set_private_by_default(&org, state == "on")
+                .await?;
+            eprintln!(
+                "repos {org} creates without saying are now {}",
+                if state == "on" { "private" } else { "public" }
+            );
         }
         OrgCmd::SetFullname { name, fullname } => {
             let name = namespace_name(&name)

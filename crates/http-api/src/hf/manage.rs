@@ -97,7 +97,12 @@ pub async fn create(
             "you cannot create repos in {ns}"
         )));
     }
-    let private = req.private.unwrap_or(false) || req.visibility.as_deref() == Some("private");
+    // Said by the request, else the organisation's default (public unless it says private).
+    let private = match (req.private, req.visibility.as_deref()) {
+        (Some(p), _) => p,
+        (None, Some(v)) => v == "private",
+        (None, None) => state.accounts().private_by_default(ns).await?,
+    };
     match state
         .inner
         .hub

@@ -26,7 +26,7 @@
 //! hour old, so a creation in flight is safe), the dedup index entries whose files are all
 //! gone, and runs `git gc --auto` in every repo.
 //!
-//! **Dedup.** Last, the kept LFS objects that arrived whole (git-lfs, the HF API's LFS path)
+//! **Dedup.** Last, the reachable LFS objects that arrived whole (git-lfs, the HF API's LFS path)
 //! are re-stored as Xet files (`XetStore::convert`: xet-core's chunker, chunks found in stored
 //! xorbs are not stored again), and the whole copy is deleted once the Xet file is written;
 //! readers (git-lfs, `resolve` with `Range`, the validator) fall back to it unchanged. An
@@ -311,7 +311,6 @@ pub async fn collect(
         "sweeping LFS objects",
     );
     let mut gone_records: HashSet<String> = HashSet::new();
-    let mut gone_whole: HashSet<String> = HashSet::new();
     let mut i = 0;
     while i < candidates.len() {
         // An object stored both whole and through Xet is one name: doomed once.
@@ -351,7 +350,6 @@ pub async fn collect(
         }
         if size.is_some() {
             report.objects.add(bytes);
-            gone_whole.insert(oid.clone());
         }
         if is_xet {
             report.xet_files.add(logical);
@@ -420,9 +418,11 @@ pub async fn collect(
 
     // What is kept and stored whole is re-stored through Xet, so it dedups.
     if opts.dedup && !opts.dry_run {
+        // Only what a repo reaches: what is kept for its grace period alone may yet go (and
+        // re-storing it would claim it afresh).
         let todo: Vec<&Listed> = whole
             .iter()
-            .filter(|o| o.size > 0 && !gone_whole.contains(name_of(&o.key)))
+            .filter(|o| o.size > 0 && live.contains(name_of(&o.key)))
             .collect();
         let bar = progress(opts.progress, todo.len() as u64, "re-storing through Xet");
         for o in todo {

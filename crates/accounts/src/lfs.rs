@@ -87,6 +87,31 @@ impl Accounts {
         Ok(())
     }
 
+    /// Which of `oids` are linked to `repo_id` (one query per 500).
+    pub async fn linked_among(
+        &self,
+        repo_id: i64,
+        oids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for part in oids.chunks(500) {
+            let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT oid FROM lfs_repo_objects WHERE repo_id = $1 AND oid IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(String,)> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(&sql).bind(repo_id);
+                for o in part {
+                    q = q.bind(o);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows.into_iter().map(|r| r.0));
+        }
+        Ok(out)
+    }
+
     /// The size of `oid` if it is linked to `repo_id`.
     pub async fn linked_object(&self, repo_id: i64, oid: &LfsOid) -> Result<Option<u64>> {
         let row: Option<(i64,)> = on_pool!(&self.pool, p => sqlx::query_as(
@@ -383,6 +408,11 @@ mod tests {
             1
         );
         // Usage: each repo counts its objects; the namespace counts a shared one once.
+        let among = db
+            .linked_among(one.id, &[a.to_string(), c.to_string(), "zz".into()])
+            .await
+            .unwrap();
+        assert_eq!(among, std::collections::HashSet::from([a.to_string()]));
         assert_eq!(db.linked_bytes(one.id).await.unwrap(), 3);
         assert_eq!(db.linked_bytes(two.id).await.unwrap(), 1);
         assert_eq!(db.namespace_lfs_bytes("alice").await.unwrap(), 3);

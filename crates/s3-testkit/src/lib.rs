@@ -175,13 +175,26 @@ impl Weed {
         }
     }
 
-    /// Creates a bucket (a folder under the filer's `/buckets`).
+    /// Creates a bucket (a folder under the filer's `/buckets`), and waits until it takes a
+    /// write: a bucket is a collection of its own, whose volumes are allocated at its first
+    /// write, and a write that comes before that is refused with InternalError.
     pub fn create_bucket(&self, name: &str) {
         let status = http(self.filer, "POST", &format!("/buckets/{name}/"), b"");
         assert!(
             status.is_some_and(|s| (200..300).contains(&s)),
             "creating bucket {name}: {status:?}"
         );
+        let probe = format!("/buckets/{name}/.ready-probe");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !http(self.filer, "PUT", &probe, b"ready").is_some_and(|s| (200..300).contains(&s)) {
+            assert!(
+                Instant::now() < deadline,
+                "bucket {name} took no write in 60 s: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = http(self.filer, "DELETE", &probe, b"");
     }
 
     /// The environment an S3 client of this server needs, as every AWS tool reads it.

@@ -153,26 +153,20 @@ pub(super) async fn add_xet_hashes(
     repo: &accounts::Repo,
     entries: &mut [Value],
 ) -> Result<(), HfError> {
-    let mut wanted = Vec::new();
-    for (i, v) in entries.iter().enumerate() {
-        let Some(oid) = v["lfs"]["oid"].as_str() else {
-            continue;
-        };
-        let Ok(oid) = hub_types::LfsOid::parse(oid) else {
-            continue;
-        };
-        if state
-            .accounts()
-            .linked_object(repo.id, &oid)
-            .await?
-            .is_some()
-        {
-            wanted.push((i, oid.as_str().to_owned()));
-        }
-    }
-    if wanted.is_empty() {
+    let lfs: Vec<(usize, String)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let oid = hub_types::LfsOid::parse(v["lfs"]["oid"].as_str()?).ok()?;
+            Some((i, oid.as_str().to_owned()))
+        })
+        .collect();
+    if lfs.is_empty() {
         return Ok(());
     }
+    let oids: Vec<String> = lfs.iter().map(|(_, o)| o.clone()).collect();
+    let held = state.accounts().linked_among(repo.id, &oids).await?;
+    let wanted: Vec<(usize, String)> = lfs.into_iter().filter(|(_, o)| held.contains(o)).collect();
     let xet = state.store().xet().clone();
     let found = tokio::task::spawn_blocking(move || {
         wanted

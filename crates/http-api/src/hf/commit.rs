@@ -49,13 +49,21 @@ pub struct PreuploadRequest {
 }
 
 /// The largest `.gitignore` preupload reads (a request's or the revision's).
-const MAX_GITIGNORE: usize = 1 << 20;
+const MAX_GITIGNORE: usize = 64 << 10;
+/// Patterns of a `.gitignore` preupload compiles at most: each becomes a glob of one matcher,
+/// so this bounds what a request can make the server build.
+const MAX_GITIGNORE_PATTERNS: usize = 2000;
 
 /// A matcher of `.gitignore` rules at the repo's root, as git applies them; a line that is
-/// not a valid pattern is skipped (git ignores it too).
+/// not a valid pattern is skipped (git ignores it too), and so is every pattern past
+/// [`MAX_GITIGNORE_PATTERNS`].
 fn gitignore(content: &str) -> ignore::gitignore::Gitignore {
     let mut b = ignore::gitignore::GitignoreBuilder::new("/");
-    for line in content.lines() {
+    let patterns = content
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .take(MAX_GITIGNORE_PATTERNS);
+    for line in patterns {
         let _ = b.add_line(None, line);
     }
     b.build()

@@ -151,3 +151,63 @@ for path, local in [{}]:
         );
     }
 }
+
+/// `expand=True` listings carry the Hub's `securityFileStatus`: what the validator found in
+/// each file when it was pushed, a pickle's imports with their safety included.
+#[test]
+fn expanded_listings_report_each_files_security_scan() {
+    let (s, token) = Server::with_alice();
+    let dir = tempfile::tempdir().unwrap();
+    // Two imports: one on the known-safe list, one off it (a warning, so the file lands).
+    let pickle: &[u8] = b"\x80\x02ccollections\nOrderedDict\n)R0cmylib.models\nConfig\n)R.";
+    std::fs::write(dir.path().join("opt.pt"), pickle).unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        weights("good.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"plain notes\n").unwrap();
+    std::fs::write(
+        dir.path().join("README.md"),
+        b"---\nlicense: mit\n---\n# scans\n",
+    )
+    .unwrap();
+    let script = format!(
+        r#"
+import json
+from huggingface_hub import HfApi
+api = HfApi()
+api.upload_folder(repo_id="alice/m", folder_path={dir:?}, commit_message="files")
+def show(entries):
+    for e in sorted(entries, key=lambda e: e.path):
+        if not hasattr(e, "security"):
+            continue
+        sec = e.security
+        imports = None
+        if sec is not None and sec.pickle_import_scan is not None:
+            p = sec.pickle_import_scan
+            imports = p["highestSafetyLevel"] + " " + ",".join(f"{{i['module']}}.{{i['name']}}={{i['safety']}}" for i in p["imports"])
+        print(e.path, None if sec is None else sec.status, None if sec is None else sec.safe, imports, e.last_commit.title if e.last_commit else None)
+print("tree")
+show(api.list_repo_tree("alice/m", expand=True))
+print("paths")
+show(api.get_paths_info("alice/m", ["opt.pt", "notes.txt"], expand=True))
+print("plain", [e.security for e in api.list_repo_tree("alice/m") if e.path == "opt.pt"])
+"#,
+        dir = dir.path().display().to_string()
+    );
+    let out = crate::hub_api::hub_script(&s, Some(&token), &script);
+    let pickle_line = "opt.pt suspicious False suspicious mylib.models.Config=suspicious,collections.OrderedDict=innocuous files";
+    for want in [
+        "tree\n",
+        pickle_line,
+        "model.safetensors safe True None files",
+        "notes.txt safe True None files",
+        "README.md safe True None files",
+        "paths\nnotes.txt safe True None files\nopt.pt suspicious",
+        "plain [None]",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert_eq!(out.matches(pickle_line).count(), 2, "{out}");
+}

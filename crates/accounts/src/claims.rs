@@ -155,6 +155,7 @@ impl Accounts {
                 for sql in [
                     "DELETE FROM lfs_repo_objects WHERE oid = $1",
                     "DELETE FROM lfs_weights WHERE oid = $1",
+                    "DELETE FROM file_scans WHERE object = $1",
                     "DELETE FROM lfs_objects WHERE oid = $1",
                 ] {
                     sqlx::query(sql).bind(oid).execute(&mut *tx).await?;

@@ -206,6 +206,47 @@ impl Accounts {
         Ok(())
     }
 
+    /// Stores what validation found about code in a file (JSON), by object: an LFS id or a git
+    /// blob id. Replaces an older scan: the lists of known imports change.
+    pub async fn record_scan(&self, object: &str, scan_json: &str) -> Result<()> {
+        on_pool!(&self.pool, p => sqlx::query(
+            "INSERT INTO file_scans (object, scan) VALUES ($1, $2) \
+             ON CONFLICT (object) DO UPDATE SET scan = excluded.scan, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(object)
+        .bind(scan_json)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The recorded scans (JSON) of those of `objects` that have one. The caller says which
+    /// objects the repo may learn about (for LFS objects: those linked to it).
+    pub async fn scans_among(
+        &self,
+        objects: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for part in objects.chunks(500) {
+            let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 1)).collect();
+            let sql = format!(
+                "SELECT object, scan FROM file_scans WHERE object IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(String, String)> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(&sql);
+                for o in part {
+                    q = q.bind(o);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The recorded weights facts of an object (JSON), if validation has read it and the
     /// object is linked to `repo_id`: a repo learns nothing about objects it does not hold,
     /// whatever pointer its commits carry.

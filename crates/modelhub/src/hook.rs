@@ -110,6 +110,7 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         let mut outcome = repo_rules::check_all(&files, &ctx, &severities);
         if let Some(s) = &server {
             s.record_weights(&outcome.weights)?;
+            s.record_scans(&outcome.scans, &files, &entries)?;
         }
         if via_api {
             for f in &mut outcome.findings {

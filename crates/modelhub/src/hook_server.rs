@@ -166,6 +166,43 @@ impl Server {
         })
     }
 
+    /// Records what the push's files hold in the way of code, by object: the LFS object of a
+    /// pointer, else the git blob (`entries` name each path's blob).
+    pub fn record_scans(
+        &self,
+        scans: &[repo_rules::FileScan],
+        files: &[repo_rules::ChangedFile],
+        entries: &[Entry],
+    ) -> Result<()> {
+        use std::collections::HashMap;
+        let files: HashMap<&str, &repo_rules::ChangedFile> =
+            files.iter().map(|f| (f.path.as_str(), f)).collect();
+        let blobs: HashMap<&str, &str> = entries
+            .iter()
+            .filter(|e| !e.deleted)
+            .map(|e| (e.path.as_str(), e.oid.as_str()))
+            .collect();
+        self.runtime.block_on(async {
+            for scan in scans {
+                let pointer = files
+                    .get(scan.path.as_str())
+                    .and_then(|f| repo_rules::parse_lfs_pointer(&f.content))
+                    .and_then(Result::ok);
+                let object = match pointer {
+                    Some(p) => p.oid,
+                    None => match blobs.get(scan.path.as_str()) {
+                        Some(oid) => (*oid).to_owned(),
+                        None => continue,
+                    },
+                };
+                self.db
+                    .record_scan(&object, &serde_json::to_string(scan)?)
+                    .await?;
+            }
+            anyhow::Ok(())
+        })
+    }
+
     /// One error per file the push changes that someone else holds a lock on. git-lfs checks
     /// this on the client only when `lfs.locksverify` is on; the server checks it always.
     pub fn lock_conflicts(&self, ref_name: &str, entries: &[Entry]) -> Result<Vec<String>> {

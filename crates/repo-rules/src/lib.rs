@@ -26,7 +26,7 @@ pub use card::metadata as card_metadata;
 pub use files::{parse_lfs_pointer, LfsPointer};
 pub use gitattributes::LfsPatterns;
 pub use policy::{Policy, PolicyError};
-pub use weights::WeightsInfo;
+pub use weights::{FileScan, PickleImportScan, ScannedImport, WeightsInfo, PICKLE_EXTS};
 
 /// Non-LFS files above this size are refused, as on the Hub.
 pub const MAX_REGULAR_FILE: u64 = 10 << 20;
@@ -295,6 +295,8 @@ impl Context for CardOnly {
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub weights: Vec<WeightsInfo>,
+    /// What the weights rules learnt about code in each file they read.
+    pub scans: Vec<FileScan>,
 }
 
 /// Runs every rule on a change and returns the findings, errors first, with severities from
@@ -307,13 +309,14 @@ pub fn check(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) ->
 pub fn check_all(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities) -> Outcome {
     let mut out = Vec::new();
     let mut weights = Vec::new();
+    let mut scans = Vec::new();
     for f in changed {
         files::check(f, ctx, &mut out);
         json_files::check(f, ctx, &mut out);
     }
     card::check(changed, ctx, &mut out);
     license_file::check(changed, ctx, &mut out);
-    weights::check(changed, ctx, &mut out, &mut weights);
+    weights::check(changed, ctx, &mut out, &mut weights, &mut scans);
     for f in &mut out {
         f.severity = policy.severity(f.rule);
     }
@@ -327,6 +330,7 @@ pub fn check_all(changed: &[ChangedFile], ctx: &dyn Context, policy: &Severities
     Outcome {
         findings: out,
         weights,
+        scans,
     }
 }
 

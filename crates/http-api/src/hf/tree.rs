@@ -88,7 +88,7 @@ pub async fn tree(
     })?;
 
     let mut entries = entries;
-    add_xet_hashes(&state, repo, &mut entries).await?;
+    add_blob_facts(&state, repo, &mut entries, expand).await?;
     let mut res = Json(Value::Array(entries)).into_response();
     if more {
         let enc = |s: &str| percent_encode(s);
@@ -121,6 +121,9 @@ pub async fn paths_info(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, HfError> {
     let (path, rev) = (access.path(&state), at.rev.to_string());
+    let expand = form
+        .iter()
+        .any(|(k, v)| k == "expand" && matches!(v.as_str(), "true" | "True" | "1"));
     let paths: Vec<String> = form
         .into_iter()
         .filter(|(k, _)| k == "paths" || k == "paths[]")
@@ -129,29 +132,44 @@ pub async fn paths_info(
         .collect();
     let entries = with_reader(&state, path, move |r| {
         let commit = r.resolve(&rev)?;
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         for p in &paths {
             if let Some(e) = r.entry(&commit, p)? {
                 if !e.path.is_empty() {
-                    out.push(entry_json(r, &e)?);
+                    found.push(e);
                 }
             }
+        }
+        let last = if expand {
+            let paths: Vec<String> = found.iter().map(|e| e.path.clone()).collect();
+            r.last_commits(&commit, &paths, MAX_HISTORY)?
+        } else {
+            Default::default()
+        };
+        let mut out = Vec::new();
+        for e in &found {
+            let mut v = entry_json(r, e)?;
+            if let Some(c) = last.get(&e.path) {
+                v["lastCommit"] = json!({ "id": c.id, "title": c.title, "date": iso_time(c.time) });
+            }
+            out.push(v);
         }
         Ok(out)
     })
     .await?;
     let mut entries = entries;
-    add_xet_hashes(&state, &access.repo, &mut entries).await?;
+    add_blob_facts(&state, &access.repo, &mut entries, expand).await?;
     Ok(Json(Value::Array(entries)).into_response())
 }
 
 /// Gives each LFS entry whose object the repo holds as a Xet file its `xetHash`, as the Hub
 /// does: hf_xet then needs no HEAD to find it, and cross-repo copies (`lfs-files/duplicate`)
-/// name it.
-pub(super) async fn add_xet_hashes(
+/// name it. With `expand`, every file entry also gets its `securityFileStatus`.
+pub(super) async fn add_blob_facts(
     state: &AppState,
     repo: &accounts::Repo,
     entries: &mut [Value],
+    expand: bool,
 ) -> Result<(), HfError> {
     let lfs: Vec<(usize, String)> = entries
         .iter()
@@ -161,12 +179,19 @@ pub(super) async fn add_xet_hashes(
             Some((i, oid.as_str().to_owned()))
         })
         .collect();
-    if lfs.is_empty() {
+    let held = if lfs.is_empty() {
+        Default::default()
+    } else {
+        let oids: Vec<String> = lfs.iter().map(|(_, o)| o.clone()).collect();
+        state.accounts().linked_among(repo.id, &oids).await?
+    };
+    if expand {
+        add_security(state, entries, &held).await?;
+    }
+    let wanted: Vec<(usize, String)> = lfs.into_iter().filter(|(_, o)| held.contains(o)).collect();
+    if wanted.is_empty() {
         return Ok(());
     }
-    let oids: Vec<String> = lfs.iter().map(|(_, o)| o.clone()).collect();
-    let held = state.accounts().linked_among(repo.id, &oids).await?;
-    let wanted: Vec<(usize, String)> = lfs.into_iter().filter(|(_, o)| held.contains(o)).collect();
     let xet = state.store().xet().clone();
     let found = tokio::task::spawn_blocking(move || {
         wanted
@@ -183,6 +208,57 @@ pub(super) async fn add_xet_hashes(
     .map_err(HfError::internal)?;
     for (i, hash) in found {
         entries[i]["xetHash"] = json!(hash);
+    }
+    Ok(())
+}
+
+/// The Hub's `securityFileStatus` of each file entry, from what the validator recorded when
+/// the file was pushed: an LFS file by its object (only one the repo holds), a file kept in
+/// git by its blob. modelhub runs no antivirus, so `avScan` is null. A file the validator
+/// never read is `unscanned`; one kept in git without a record is `safe` unless its name says
+/// it is a pickle, since the validator reads every such blob for pickles.
+async fn add_security(
+    state: &AppState,
+    entries: &mut [Value],
+    held: &std::collections::HashSet<String>,
+) -> Result<(), HfError> {
+    let object = |v: &Value| -> Option<String> {
+        if v["type"] != "file" {
+            return None;
+        }
+        match v["lfs"]["oid"].as_str() {
+            Some(oid) => held.contains(oid).then(|| oid.to_owned()),
+            None => v["oid"].as_str().map(str::to_owned),
+        }
+    };
+    let objects: Vec<String> = entries.iter().filter_map(object).collect();
+    let scans = state.accounts().scans_among(&objects).await?;
+    for v in entries.iter_mut().filter(|v| v["type"] == "file") {
+        let recorded = object(v)
+            .and_then(|o| scans.get(&o))
+            .and_then(|s| serde_json::from_str::<Value>(s).ok());
+        let (status, pickle) = match recorded {
+            Some(s) => (s["status"].clone(), s["pickleImportScan"].clone()),
+            None => {
+                let path = v["path"].as_str().unwrap_or_default();
+                let ext = path
+                    .rsplit_once('.')
+                    .map(|(_, e)| e.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let pickle_named = repo_rules::PICKLE_EXTS.contains(&ext.as_str()) || ext == "bin";
+                let status = if v["lfs"].is_object() || pickle_named {
+                    "unscanned"
+                } else {
+                    "safe"
+                };
+                (json!(status), Value::Null)
+            }
+        };
+        v["securityFileStatus"] = json!({
+            "status": status,
+            "avScan": null,
+            "pickleImportScan": pickle,
+        });
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod formats;
 pub mod pickle;
 mod unpickle;
+pub use unpickle::PICKLE_EXTS;
 pub mod zip;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,47 @@ pub struct WeightsInfo {
     pub architecture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantization: Option<String>,
+}
+
+/// What validation found about code in one file: recorded by object id and shown as the
+/// Hub's `securityFileStatus` (`tree` and `paths-info` with `expand`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileScan {
+    #[serde(skip)]
+    pub path: String,
+    /// `safe`, `suspicious` (imports off the known-safe list), `unsafe` (blocked imports) or
+    /// `error` (a pickle-bearing file that could not be read to its end).
+    pub status: &'static str,
+    /// Every import the file's pickles make, for pickle-bearing files only.
+    #[serde(rename = "pickleImportScan")]
+    pub pickle: Option<PickleImportScan>,
+}
+
+/// The Hub's `pickleImportScan`: each distinct import with its safety level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PickleImportScan {
+    #[serde(rename = "highestSafetyLevel")]
+    pub highest: &'static str,
+    pub imports: Vec<ScannedImport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScannedImport {
+    pub module: String,
+    pub name: String,
+    /// `innocuous`, `suspicious` or `dangerous`.
+    pub safety: &'static str,
+}
+
+impl FileScan {
+    /// A file read without finding anything that unpickles.
+    pub fn clean(path: &str) -> FileScan {
+        FileScan {
+            path: path.to_owned(),
+            status: "safe",
+            pickle: None,
+        }
+    }
 }
 
 /// The parameters of a whole commit, as the Hub shows them: the sum over its weight files.
@@ -78,6 +120,7 @@ pub fn check(
     ctx: &dyn Context,
     out: &mut Vec<Finding>,
     info: &mut Vec<WeightsInfo>,
+    scans: &mut Vec<FileScan>,
 ) {
     let mut summaries: HashMap<String, Summary> = HashMap::new();
     for f in changed {
@@ -87,7 +130,14 @@ pub fn check(
             if unpickle::worth_a_look(&f.content, &ext) {
                 let read = unpickle::slice_reader(&f.content);
                 let len = f.content.len() as u64;
-                unpickle::check(f, &read, len, &ext, ctx.inflation_left(), out);
+                scans.extend(unpickle::check(
+                    f,
+                    &read,
+                    len,
+                    &ext,
+                    ctx.inflation_left(),
+                    out,
+                ));
             }
             continue;
         };
@@ -96,7 +146,14 @@ pub fn check(
             // Without a store (a plain git server) there is nothing to read.
             if ctx.lfs_read(&p.oid, 0, 0).is_some() {
                 let read = |off: u64, len: u64| ctx.lfs_read(&p.oid, off, len);
-                unpickle::check(f, &read, p.size, &ext, ctx.inflation_left(), out);
+                scans.extend(unpickle::check(
+                    f,
+                    &read,
+                    p.size,
+                    &ext,
+                    ctx.inflation_left(),
+                    out,
+                ));
             }
             continue;
         }
@@ -116,6 +173,7 @@ pub fn check(
                 ));
             }
             Some(Ok(s)) => {
+                scans.push(FileScan::clean(&f.path));
                 info.push(WeightsInfo {
                     oid: p.oid.clone(),
                     path: f.path.clone(),

@@ -8,8 +8,9 @@
 use std::cell::Cell;
 use std::io::Read;
 
-use super::pickle::{self, Report, Verdict};
+use super::pickle::{self, Import, Report, Verdict};
 use super::zip::{self, ReadAt};
+use super::{FileScan, PickleImportScan, ScannedImport};
 use crate::{finding, ChangedFile, Finding};
 
 /// Extensions whose files are pickles (or archives of them) by their libraries' conventions:
@@ -43,8 +44,11 @@ pub fn worth_a_look(content: &[u8], ext: &str) -> bool {
         || content.starts_with(b"\x93NUMPY")
 }
 
+/// At most this many distinct imports are recorded for one file's scan (all are judged).
+const MAX_RECORDED_IMPORTS: usize = 500;
+
 /// What to do with one file: `ext` is its lowercase extension; `push_left` what the push may
-/// still inflate, if it has a budget.
+/// still inflate, if it has a budget. Returns what was found, unless the file could not be read.
 pub fn check(
     f: &ChangedFile,
     read: ReadAt<'_>,
@@ -52,10 +56,8 @@ pub fn check(
     ext: &str,
     push_left: Option<&Cell<u64>>,
     out: &mut Vec<Finding>,
-) {
-    let Some(head) = read(0, size.min(16)) else {
-        return;
-    };
+) -> Option<FileScan> {
+    let head = read(0, size.min(16))?;
     let by_name = PICKLE_EXTS.contains(&ext);
     let mut found = Vec::new();
     let start = push_left.map_or(MAX_INFLATED, |p| p.get().min(MAX_INFLATED));
@@ -73,7 +75,7 @@ pub fn check(
     if let Some(p) = push_left {
         p.set(p.get() - (start - budget));
     }
-    if let Err(why) = res {
+    if let Err(why) = &res {
         out.push(finding(
             "pickle-unreadable",
             &f.path,
@@ -81,8 +83,65 @@ pub fn check(
             "publish the weights as safetensors, which hold no code",
         ));
     }
+    let scan = file_scan(&f.path, &found, res.is_err());
     for Found { at, report } in found {
         report_findings(&f.path, &at, &report, out);
+    }
+    Some(scan)
+}
+
+/// The Hub's view of a file's pickles: every distinct import with its safety, and the file's
+/// status from the worst of them.
+fn file_scan(path: &str, found: &[Found], unreadable: bool) -> FileScan {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut unreadable = unreadable;
+    for Found { report, .. } in found {
+        unreadable |= report.error.is_some();
+        for i in &report.imports {
+            seen.entry(i.clone()).or_insert_with(|| pickle::verdict(i));
+        }
+    }
+    let worst = seen.values().copied().max_by_key(|v| level_rank(*v));
+    let status = match worst {
+        Some(Verdict::Dangerous) => "unsafe",
+        _ if unreadable => "error",
+        Some(Verdict::Unknown) => "suspicious",
+        _ => "safe",
+    };
+    if found.is_empty() && !unreadable {
+        return FileScan::clean(path);
+    }
+    let level = |v: Verdict| match v {
+        Verdict::Safe => "innocuous",
+        Verdict::Unknown => "suspicious",
+        Verdict::Dangerous => "dangerous",
+    };
+    // The worst first, so a capped list still shows what matters.
+    let mut imports: Vec<(&Import, &Verdict)> = seen.iter().collect();
+    imports.sort_by_key(|(_, v)| std::cmp::Reverse(level_rank(**v)));
+    FileScan {
+        path: path.to_owned(),
+        status,
+        pickle: Some(PickleImportScan {
+            highest: worst.map_or("innocuous", level),
+            imports: imports
+                .into_iter()
+                .take(MAX_RECORDED_IMPORTS)
+                .map(|(i, v)| ScannedImport {
+                    module: i.module.clone(),
+                    name: i.name.clone(),
+                    safety: level(*v),
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn level_rank(v: Verdict) -> u8 {
+    match v {
+        Verdict::Safe => 0,
+        Verdict::Unknown => 1,
+        Verdict::Dangerous => 2,
     }
 }
 

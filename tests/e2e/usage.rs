@@ -87,6 +87,53 @@ print("plain", api.model_info("alice/m").used_storage)
         .unwrap_or_else(|| panic!("{listed}"));
     let (lfs, git) = (4u64 << 20, git_m + git_n);
     assert_eq!(*alice, format!("alice\t{}\t{lfs}\t{git}\t2", lfs + git));
+
+    // Each repo's storage, as `list_user_repos` and `hf repos ls` show it: the caller's own
+    // namespace, or an organisation's to its members only.
+    s.cli_ok(&["org", "create", "acme", "--owner", "alice"]);
+    let bob_write = s.token("bob", "write");
+    let script = format!(
+        r#"
+import json, os, subprocess, sys
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+api.create_repo("acme/data", repo_type="dataset", private=True)
+for r in api.list_user_repos():
+    print("mine", r.id, r.type, r.visibility, r.storage, round(r.storage_percent, 1), r.updated_at.year > 2000)
+for r in api.list_user_repos(namespace="acme"):
+    print("org", r.id, r.type, r.visibility, r.storage > 0)
+hf = os.path.join(os.path.dirname(sys.executable), "hf")
+cli = subprocess.run([hf, "repos", "ls", "--json"], capture_output=True, text=True, check=True)
+print("cli", sorted((r["id"], r["%_of_total"]) for r in json.loads(cli.stdout)))
+try:
+    list(HfApi(token="{bob_write}").list_user_repos(namespace="acme"))
+    print("bob listed acme")
+except HfHubHTTPError as e:
+    print("bob", e.response.status_code)
+try:
+    list(HfApi(token=False).list_user_repos())
+except HfHubHTTPError as e:
+    print("anonymous", e.response.status_code)
+"#
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    let (m, n): (u64, u64) = (value("m").parse().unwrap(), value("n").parse().unwrap());
+    let pct = |x: u64| format!("{:.1}", x as f64 * 100.0 / (m + n) as f64);
+    for want in [
+        format!("mine alice/m model public {m} {} True", pct(m)),
+        format!("mine alice/n model public {n} {} True", pct(n)),
+        "org acme/data dataset private True".to_owned(),
+        format!(
+            "cli [('alice/m', '{}%'), ('alice/n', '{}%')]",
+            pct(m),
+            pct(n)
+        ),
+        "bob 403".to_owned(),
+        "anonymous 401".to_owned(),
+    ] {
+        assert!(out.contains(&want), "missing {want:?} in:\n{out}");
+    }
 }
 
 #[test]

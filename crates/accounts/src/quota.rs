@@ -101,6 +101,23 @@ impl Accounts {
         Ok(row.is_some())
     }
 
+    /// When each repo of namespace `ns` last changed, as its main branch was last described
+    /// (repos not yet described are absent).
+    pub async fn namespace_last_modified(
+        &self,
+        ns: &str,
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        let rows: Vec<(i64, String)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT s.repo_id, s.last_modified FROM repo_summaries s \
+             JOIN accounts a ON a.id = s.namespace_id \
+             WHERE a.name = $1 AND s.last_modified IS NOT NULL",
+        )
+        .bind(ns)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The repos of namespace `ns`, of every type.
     pub async fn namespace_repos(&self, ns: &str) -> Result<Vec<Repo>> {
         let rows: Vec<RepoRow> = on_pool!(&self.pool, p => sqlx::query_as(

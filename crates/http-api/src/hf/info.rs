@@ -1,6 +1,7 @@
 //! `GET /api/{type}s/{id}` and `/api/{type}s/{id}/revision/{rev}`: a repo described as the Hub
 //! describes it (`model_info`, `dataset_info`, `space_info`, `repo_exists`, `revision_exists`,
-//! and the first call of `snapshot_download`).
+//! and the first call of `snapshot_download`), and what each repo of a namespace stores
+//! (`GET /api/settings/repositories`, `hf repos ls`).
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,65 @@ pub async fn used_storage(state: &AppState, repo: &accounts::Repo) -> Result<u64
         .map_err(HfError::internal)?;
     state.inner.caches.used.put(key, lfs + git);
     Ok(lfs + git)
+}
+
+/// `GET /api/settings/repositories` (the caller's own repos) and
+/// `GET /api/organizations/{name}/settings/repositories` (an organisation's, for its members):
+/// each repo with what it stores, as `list_user_repos` and `hf repos ls` read it.
+pub async fn storage_of_mine(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, HfError> {
+    let who = crate::edge::access::principal(&state, &headers)
+        .await?
+        .ok_or(HfError::Unauthorized)?;
+    storage_listing(&state, &who.name.clone()).await
+}
+
+pub async fn storage_of_org(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(org): axum::extract::Path<String>,
+) -> Result<Response, HfError> {
+    let who = crate::edge::access::principal(&state, &headers)
+        .await?
+        .ok_or(HfError::Unauthorized)?;
+    let member = state
+        .accounts()
+        .org_role(who.user_id, &org)
+        .await?
+        .is_some();
+    if !member && !who.is_admin {
+        return Err(HfError::Forbidden(format!(
+            "only members of {org} can list its repositories' storage"
+        )));
+    }
+    storage_listing(&state, &org).await
+}
+
+async fn storage_listing(state: &AppState, ns: &str) -> Result<Response, HfError> {
+    let repos = state.accounts().namespace_repos(ns).await?;
+    let modified = state.accounts().namespace_last_modified(ns).await?;
+    let mut sizes = Vec::with_capacity(repos.len());
+    for r in &repos {
+        sizes.push(used_storage(state, r).await?);
+    }
+    let total: u64 = sizes.iter().sum();
+    let items: Vec<Value> = repos
+        .iter()
+        .zip(&sizes)
+        .map(|(r, &size)| {
+            json!({
+                "id": r.repo_ref().id.to_string(),
+                "type": r.repo_type.as_str(),
+                "updatedAt": modified.get(&r.id).unwrap_or(&r.created_at),
+                "visibility": if r.private { "private" } else { "public" },
+                "storage": size,
+                "storagePercent": if total == 0 { 0.0 } else { size as f64 * 100.0 / total as f64 },
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(items)).into_response())
 }
 
 /// The Hub's description of `repo` at `rev`, as `model_info` and the listings show it.

@@ -38,6 +38,11 @@ pub fn api_routes() -> Router<AppState> {
             get(refs::org_overview),
         )
         .route("/api/validate-yaml", post(list::validate_yaml))
+        .route("/api/settings/repositories", get(info::storage_of_mine))
+        .route(
+            "/api/organizations/{name}/settings/repositories",
+            get(info::storage_of_org),
+        )
         .route("/api/repos/create", post(manage::create))
         .route("/api/repos/delete", delete(manage::delete))
         .route("/api/repos/move", post(manage::move_repo))

@@ -166,7 +166,16 @@ try:
     api.upload_file(path_or_fileobj=b"2\n", path_in_repo="two.txt", repo_id="alice/m", parent_commit=main)
     raise SystemExit("a stale parent was accepted")
 except HfHubHTTPError as e:
-    print("stale", e.response.status_code)
+    print("stale", e.response.status_code, "A commit has happened since. Please refresh and try again." in str(e))
+# The card alone, as RepoCard.validate() checks it (a plain-text answer).
+from huggingface_hub import ModelCard
+try:
+    ModelCard("---\nlicense: apache2\n---\n# card\n").validate()
+    raise SystemExit("RepoCard.validate passed a bad card")
+except ValueError as e:
+    print("validate", str(e).replace(chr(10), " | "))
+ModelCard("---\nlicense: apache-2.0\n---\n# card\n").validate()
+print("validate good")
 "#,
         malicious = malicious.display()
     );
@@ -186,7 +195,12 @@ except HfHubHTTPError as e:
             && out.contains("hidden_size 100 is not divisible by num_attention_heads 3"),
         "{out}"
     );
-    assert!(out.contains("stale 412"), "{out}");
+    assert!(out.contains("stale 412 True"), "{out}");
+    assert!(
+        out.contains("validate - \"license\" \"apache2\" is not a Hub license id; the closest is \"apache-2.0\""),
+        "{out}"
+    );
+    assert!(out.contains("validate good"), "{out}");
     assert!(out.contains("card Invalid metadata in README.md. | - \"license\" \"apache2\" is not a Hub license id; the closest is \"apache-2.0\""), "{out}");
     // Only the one good commit landed; no refused object is in the repo.
     let log = git_in(&bare, &bare, &["log", "--format=%s", "main"]);

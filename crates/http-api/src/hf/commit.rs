@@ -290,7 +290,7 @@ pub async fn commit(
     if let Some(parent) = &header.parent_commit {
         if parent.len() < 5 || !base.starts_with(parent.as_str()) {
             return Err(HfError::PreconditionFailed(format!(
-                "{rev} is at {base}, not at the parent commit {parent}"
+                "{STALE} ({rev} is at {base}, not at the parent commit {parent})"
             )));
         }
     }
@@ -355,9 +355,9 @@ pub async fn commit(
         .finish_commit(&repo.repo_ref(), builder, &request)
         .await
         .map_err(|e| match e {
-            CommitError::Stale => HfError::PreconditionFailed(format!(
-                "{rev} moved while committing; retry on top of its new head"
-            )),
+            CommitError::Stale => {
+                HfError::PreconditionFailed(format!("{STALE} ({rev} moved while committing)"))
+            }
             other => commit_error(other),
         })?;
     state.refs_moved(repo).await;
@@ -369,11 +369,14 @@ pub async fn commit(
     Ok((StatusCode::OK, Json(out)).into_response())
 }
 
+/// The Hub's words for a commit whose base moved: scripts that retry match on them.
+const STALE: &str = "A commit has happened since. Please refresh and try again.";
+
 fn commit_error(e: CommitError) -> HfError {
     match e {
         CommitError::Rejected(text) => HfError::BadRequest(text),
         CommitError::Stale => {
-            HfError::PreconditionFailed("the branch moved while committing".into())
+            HfError::PreconditionFailed(format!("{STALE} (the branch moved while committing)"))
         }
         e @ CommitError::BadPath(_) => HfError::Unprocessable(e.to_string()),
         e @ CommitError::CopySourceMissing { .. } => HfError::BadRequest(e.to_string()),

@@ -133,7 +133,6 @@ pub async fn validate_yaml(
     };
     let policy =
         repo_rules::Policy::load(&state.config().data_dir.join("policy.toml")).unwrap_or_default();
-    let _ = headers;
     let findings = repo_rules::check(&[card], &repo_rules::CardOnly(t), &policy.for_repo(None));
     let msg = |f: &repo_rules::Finding| json!({ "message": f.message });
     let errors: Vec<Value> = findings
@@ -146,14 +145,26 @@ pub async fn validate_yaml(
         .filter(|f| f.severity == Severity::Warning)
         .map(msg)
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+    if errors.is_empty() {
+        return Ok(Json(json!({ "errors": errors, "warnings": warnings })).into_response());
+    }
+    // One line per error, as the client prints them: the body of a plain-text answer
+    // (`RepoCard.validate` asks for one and raises it as is), and the JSON's `error`.
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| format!("- {}", e["message"].as_str().unwrap_or_default()))
+        .collect();
+    let text = lines.join("\n");
+    let plain = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("text/plain"));
+    if plain {
+        return Ok((StatusCode::BAD_REQUEST, text).into_response());
+    }
     Ok((
-        status,
-        Json(json!({ "errors": errors, "warnings": warnings })),
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": text, "errors": errors, "warnings": warnings })),
     )
         .into_response())
 }

@@ -582,3 +582,41 @@ except HfHubHTTPError as e:
     let out = hub_script(&s, Some(&token), script);
     assert_eq!(out.trim(), "refused True True False", "{out}");
 }
+
+/// Card forms the Hub takes are taken (a string where a list is usual, a number for a name,
+/// a dataset named by something other than its id, `license: other` without its name): they land, with a warning where
+/// the Hub would show one; what breaks the model tree or loading is still refused.
+#[test]
+fn cards_in_the_forms_the_hub_accepts_land() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+import warnings
+from huggingface_hub import HfApi, ModelCard, DatasetCard
+api = HfApi()
+api.create_repo("alice/set", repo_type="dataset")
+model = "---\nlicense: other\ndatasets: wikipedia (en)\nmetrics: accuracy\ntags: text\nlanguage: en\n---\n# m\n"
+data = "---\nlicense: cc-by-4.0\nsize_categories: 1K<n<10K\ntask_categories: text-classification\npretty_name: 2024\n---\n# d\n"
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    ModelCard(model).push_to_hub("alice/m")
+    DatasetCard(data).push_to_hub("alice/set", repo_type="dataset")
+said = " | ".join(str(w.message).replace(chr(10), " ") for w in seen)
+print("model", ModelCard.load("alice/m").data.datasets, ModelCard.load("alice/m").data.metrics)
+print("dataset", DatasetCard.load("alice/set", repo_type="dataset").data.size_categories)
+print("warned", "license: other needs both license_name and license_link" in said, "If possible, use a dataset id" in said)
+try:
+    ModelCard("---\nlicense: mit\nbase_model: /Users/me/final\n---\n# m\n").push_to_hub("alice/m")
+    print("bad base_model accepted")
+except ValueError as e:
+    print("refused", "is not a valid model id" in str(e))
+"#;
+    let out = crate::hub_api::hub_script(&s, Some(&token), script);
+    for want in [
+        "model wikipedia (en) accuracy",
+        "dataset 1K<n<10K",
+        "warned True True",
+        "refused True",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}

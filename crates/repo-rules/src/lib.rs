@@ -115,12 +115,12 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     ),
     (
         "card-license-other",
-        Severity::Error,
+        Severity::Warning,
         "license: other without license_name and license_link",
     ),
     (
         "card-license-link",
-        Severity::Error,
+        Severity::Warning,
         "license_link naming a repo file that does not exist",
     ),
     (
@@ -146,7 +146,17 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     (
         "card-repo-id",
         Severity::Error,
-        "base_model, new_version or datasets entries that are not repo ids",
+        "base_model or new_version entries that are not model ids",
+    ),
+    (
+        "card-dataset-id",
+        Severity::Warning,
+        "datasets entries that are not dataset ids (the Hub links only ids)",
+    ),
+    (
+        "card-size-category",
+        Severity::Warning,
+        "a dataset's size_categories value outside the Hub's buckets",
     ),
     (
         "card-base-model-relation",

@@ -109,7 +109,7 @@ pub(super) fn fields(
     if let Some(ds) = meta.get("datasets") {
         for (i, item) in as_list(ds).into_iter().enumerate() {
             if let Some(s) = item.as_str().filter(|s| !is_repo_id(s)) {
-                push("card-repo-id", format!("\"datasets[{i}]\" with value {s:?} is not valid. Use a dataset id like org/name"), "use a dataset id from the hub");
+                push("card-dataset-id", format!("\"datasets[{i}]\" with value {s:?} is not valid. If possible, use a dataset id like org/name"), "use a dataset id from the hub, so the card links to it");
             }
         }
     }
@@ -151,21 +151,17 @@ fn dataset_fields(
     meta: &serde_json::Map<String, Value>,
     push: &mut impl FnMut(&'static str, String, &str),
 ) {
-    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    // A single string is a list of one here too (`size_categories: 1K<n<10K`).
+    let strings = |v: &Value| as_list(v).iter().all(|v| v.is_string());
     if let Some(tasks) = meta.get("task_categories") {
         if !strings(tasks) {
             push(
                 "card-field-type",
-                "\"task_categories\" must be a list of strings".into(),
+                "\"task_categories\" must be a string or a list of strings".into(),
                 "list task ids, one per line starting with -",
             );
         }
-        for t in tasks
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for t in as_list(tasks).into_iter().filter_map(Value::as_str) {
             if !PIPELINE_TAGS.contains(&t) {
                 push(
                     "card-pipeline-tag",
@@ -179,22 +175,31 @@ fn dataset_fields(
         }
     }
     if let Some(sizes) = meta.get("size_categories") {
-        let ok = sizes.as_array().is_some_and(|a| {
-            a.iter()
-                .all(|v| v.as_str().is_some_and(|s| SIZE_CATEGORIES.contains(&s)))
-        });
-        if !ok {
+        if !strings(sizes) {
             push(
                 "card-field-type",
-                format!(
-                    "\"size_categories\" must be a list of {}",
-                    SIZE_CATEGORIES.join(", ")
-                ),
+                "\"size_categories\" must be a string or a list of strings".into(),
                 "pick the bucket your row count falls in",
             );
         }
+        for size in as_list(sizes).into_iter().filter_map(Value::as_str) {
+            if !SIZE_CATEGORIES.contains(&size) {
+                push(
+                    "card-size-category",
+                    format!(
+                        "size category {size:?} is not one of {}",
+                        SIZE_CATEGORIES.join(", ")
+                    ),
+                    "pick the bucket your row count falls in",
+                );
+            }
+        }
     }
-    if meta.get("pretty_name").is_some_and(|v| !v.is_string()) {
+    // A name YAML reads as a number or a date still shows; only a list or mapping does not.
+    if meta
+        .get("pretty_name")
+        .is_some_and(|v| v.is_array() || v.is_object())
+    {
         push(
             "card-field-type",
             "\"pretty_name\" must be a string".into(),

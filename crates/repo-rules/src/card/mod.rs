@@ -94,7 +94,7 @@ mod tests {
         );
         assert_eq!(
             run("---\nlicense: mit\ndatasets: \"not a/valid/id\"\n---\n"),
-            ["card-repo-id"]
+            ["card-dataset-id"]
         );
     }
 
@@ -107,8 +107,15 @@ mod tests {
         assert!(run("---\nlicense: mit\nlibrary_name: nope\nbase_model: /x\n---\n").is_empty());
         assert_eq!(
             run("---\nlicense: mit\nsize_categories: lots\n---\n"),
+            ["card-size-category"]
+        );
+        assert_eq!(
+            run("---\nlicense: mit\nsize_categories: {a: 1}\n---\n"),
             ["card-field-type"]
         );
+        // Forms the Hub takes: one string for a list, a number for a name.
+        let hub_forms = "---\nlicense: mit\nsize_categories: 1K<n<10K\ntask_categories: text-classification\npretty_name: 2024\n---\n";
+        assert!(run(hub_forms).is_empty(), "{:?}", run(hub_forms));
         assert_eq!(
             run("---\nlicense: mit\ntask_categories: [text-clasification]\n---\n"),
             ["card-pipeline-tag"]

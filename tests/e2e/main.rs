@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod cluster;
+mod collections;
 mod fsck;
 mod gc;
 mod git_http;

@@ -22,9 +22,19 @@ pub struct Principal {
 /// - A site admin, the user who owns the namespace, or a member of the owning organisation get
 ///   their role (owner and admin: `Admin`), capped by the token's role.
 pub fn access(who: Option<&Principal>, org_role: Option<Role>, repo: &Repo) -> Option<Role> {
-    let public = (!repo.private).then_some(Role::Read);
+    access_to(who, org_role, repo.namespace.as_str(), repo.private)
+}
+
+/// [`access`] for anything a namespace owns that is public or private (a repo, a collection).
+pub fn access_to(
+    who: Option<&Principal>,
+    org_role: Option<Role>,
+    namespace: &str,
+    private: bool,
+) -> Option<Role> {
+    let public = (!private).then_some(Role::Read);
     let Some(p) = who else { return public };
-    let own = if p.is_admin || p.name.eq_ignore_ascii_case(repo.namespace.as_str()) {
+    let own = if p.is_admin || p.name.eq_ignore_ascii_case(namespace) {
         Some(Role::Admin)
     } else {
         org_role

@@ -27,13 +27,14 @@ macro_rules! on_pool {
 mod access;
 mod claims;
 mod coherence;
+pub mod collections;
 mod lfs;
 mod listing;
 mod profile;
 mod quota;
 mod store;
 
-pub use access::{access, needs_org_role, owns, Principal};
+pub use access::{access, access_to, needs_org_role, owns, Principal};
 pub use claims::{now_ms, Doom, CLAIM_WAIT};
 pub use coherence::{Lease, Member, LEASE};
 pub use lfs::{Lock, LockQuery};

@@ -43,6 +43,7 @@ pub enum NameError {
 pub const RESERVED_NAMESPACES: &[&str] = &[
     "api",
     "assets",
+    "collections",
     "datasets",
     "docs",
     "login",

@@ -107,7 +107,7 @@ pub async fn find_repo(state: &AppState, target: &RepoRef) -> Result<Repo, Denie
 
 /// What `who` may do with `repo` ([`accounts::access`]), their role in the organisation that
 /// owns it read through the cache.
-async fn role_in(
+pub(crate) async fn role_in(
     state: &AppState,
     who: Option<&Principal>,
     repo: &Repo,
@@ -122,7 +122,11 @@ async fn role_in(
 }
 
 /// User `user_id`'s role in organisation `org`, if a member (through the cache).
-async fn org_role(state: &AppState, user_id: i64, org: &str) -> Result<Option<Role>, Denied> {
+pub(crate) async fn org_role(
+    state: &AppState,
+    user_id: i64,
+    org: &str,
+) -> Result<Option<Role>, Denied> {
     let roles = &state.inner.caches.org_roles;
     let key = (user_id, org.to_ascii_lowercase());
     if let Some(hit) = roles.get(&key) {

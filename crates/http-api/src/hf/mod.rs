@@ -1,10 +1,12 @@
 //! The Hugging Face Hub HTTP API: what `huggingface_hub` calls to find, describe and download
 //! repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`, `/api/whoami-v2`), to
 //! upload (`preupload`, `commit`), to manage repos, branches and tags (and squash a branch's
-//! history, and list the LFS files a repo stores), and to get Xet tokens.
+//! history, and list the LFS files a repo stores), to get Xet tokens, and to curate
+//! collections.
 //! Answers follow the shapes the client parses; errors carry the `X-Error-Code` header the
 //! client maps to its exceptions. Repo routes take an `edge::RepoAccess<Hub, _>`.
 
+pub(crate) mod collections;
 mod commit;
 mod error;
 pub(crate) mod info;
@@ -19,7 +21,7 @@ mod xet_token;
 
 use std::path::PathBuf;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use git_repos::{ReadError, Reader};
 
@@ -42,6 +44,24 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/organizations/{name}/settings/repositories",
             get(info::storage_of_org),
+        )
+        .route(
+            "/api/collections",
+            get(collections::list).post(collections::create),
+        )
+        .route(
+            "/api/collections/{ns}/{slug}",
+            get(collections::get_one)
+                .patch(collections::update)
+                .delete(collections::delete),
+        )
+        .route(
+            "/api/collections/{ns}/{slug}/items",
+            post(collections::add_item),
+        )
+        .route(
+            "/api/collections/{ns}/{slug}/items/{item}",
+            patch(collections::update_item).delete(collections::delete_item),
         )
         .route("/api/repos/create", post(manage::create))
         .route("/api/repos/delete", delete(manage::delete))

@@ -148,6 +148,7 @@ pub async fn namespace(
         }
         false => None,
     };
+    let collections = super::collections::of_namespace(&state, &headers, who.as_ref(), &ns).await?;
     let content = html! {
         h1 { (ns) " " span.badge { (kind) } }
         @if let Some(f) = &fullname { p.fullname { (f) } }
@@ -166,6 +167,10 @@ pub async fn namespace(
                     div.meta { span { (t) } span { (downloads) " downloads" } }
                 }
             }
+        }
+        @if !collections.is_empty() {
+            h2 { a href={ "/collections/" (ns) } { "Collections" } }
+            ul.repos.collections { @for c in &collections { (super::collections::summary(c)) } }
         }
     };
     Ok(layout(&ns, who.as_ref(), content))

@@ -4,6 +4,7 @@
 //! API and git never accept it, so it cannot be used for cross-site writes).
 
 mod account;
+mod collections;
 mod highlight;
 mod list;
 mod markdown;
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/code.css", get(code_style))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
+        .route("/collections/{ns}", get(collections::namespace))
+        .route("/collections/{ns}/{slug}", get(collections::page))
         .route("/{ns}", get(account::namespace))
 }
 

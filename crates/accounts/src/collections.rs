@@ -354,45 +354,72 @@ impl Accounts {
         Ok(rows.into_iter().map(from_row).collect())
     }
 
-    /// The items of a collection in order, at most `limit`.
-    pub async fn collection_items(&self, collection_id: i64, limit: i64) -> Result<Vec<Item>> {
+    /// The items of a collection in order, `limit` of them after the first `offset`.
+    pub async fn collection_items(
+        &self,
+        collection_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Item>> {
         type ItemRow = (
             String,
             i64,
             String,
             Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<bool>,
+            Option<String>,
+            Option<i64>,
             Option<i64>,
             Option<String>,
         );
+        // Repos come with their items (one query); collections, rarer, one at a time.
         let rows: Vec<ItemRow> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT public_id, position, note, repo_id, target_id, paper_id \
-             FROM collection_items WHERE collection_id = $1 ORDER BY position, id LIMIT $2",
+            "SELECT i.public_id, i.position, i.note, r.id, r.repo_type, a.name, r.name, \
+             r.private, r.created_at, r.downloads, i.target_id, i.paper_id \
+             FROM collection_items i LEFT JOIN repos r ON r.id = i.repo_id \
+             LEFT JOIN accounts a ON a.id = r.namespace_id \
+             WHERE i.collection_id = $1 ORDER BY i.position, i.id LIMIT $2 OFFSET $3",
         )
         .bind(collection_id)
         .bind(limit)
+        .bind(offset)
         .fetch_all(p)
         .await)?;
         let mut out = Vec::with_capacity(rows.len());
-        for (public_id, position, note, repo, target, paper) in rows {
-            let target = if let Some(id) = repo {
-                match self.repo_by_id(id).await? {
-                    Some(r) => Target::Repo(r),
-                    None => continue,
+        for r in rows {
+            let target = match r {
+                (
+                    _,
+                    _,
+                    _,
+                    Some(id),
+                    Some(t),
+                    Some(ns),
+                    Some(name),
+                    Some(private),
+                    Some(at),
+                    Some(dl),
+                    _,
+                    _,
+                ) => Target::Repo(crate::store::repo_from_row((
+                    id, t, ns, name, private, at, dl,
+                ))?),
+                (_, _, _, _, _, _, _, _, _, _, Some(id), _) => {
+                    match self.collection_by_id(id).await? {
+                        Some(c) => Target::Collection(Box::new(c)),
+                        None => continue,
+                    }
                 }
-            } else if let Some(id) = target {
-                match self.collection_by_id(id).await? {
-                    Some(c) => Target::Collection(Box::new(c)),
-                    None => continue,
-                }
-            } else if let Some(p) = paper {
-                Target::Paper(p)
-            } else {
-                continue;
+                (_, _, _, _, _, _, _, _, _, _, _, Some(ref p)) => Target::Paper(p.clone()),
+                _ => continue,
             };
             out.push(Item {
-                public_id,
-                position,
-                note,
+                public_id: r.0,
+                position: r.1,
+                note: r.2,
                 target,
             });
         }

@@ -25,6 +25,8 @@ use crate::AppState;
 /// Collections per page of a listing, and items each shows (the Hub shows four).
 const PAGE: i64 = 100;
 const LISTED_ITEMS: usize = 4;
+/// Items read from the database at a time.
+const ITEMS_PAGE: i64 = 100;
 
 fn not_found() -> HfError {
     HfError::NotFound("Collection not found".into())
@@ -119,14 +121,25 @@ pub(crate) async fn collection_json(
 ) -> Result<Value, HfError> {
     let base = public_base(state, headers);
     let mut items = Vec::new();
-    for item in state
-        .accounts()
-        .collection_items(c.id, collections::MAX_ITEMS)
-        .await?
-    {
+    // Pages of items until enough are visible to this caller (a listing shows four).
+    let mut offset = 0;
+    let mut page = Vec::new();
+    loop {
         if items.len() >= max_items {
             break;
         }
+        if page.is_empty() {
+            page = state
+                .accounts()
+                .collection_items(c.id, offset, ITEMS_PAGE)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            offset += ITEMS_PAGE;
+            page.reverse();
+        }
+        let Some(item) = page.pop() else { break };
         let mut v = match &item.target {
             Target::Repo(r) => {
                 if access::role_in(state, who, r).await?.is_none() {

@@ -3,7 +3,7 @@
 //!
 //! Git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`), the Git LFS API
 //! (batch, basic transfer, verify, locks), the Xet token endpoints and CAS, the Hugging Face
-//! Hub API (read, commit, manage, Xet tokens) and the web pages, for models, datasets and
+//! Hub API (read, commit, manage, Xet tokens, collections) and the web pages, for models, datasets and
 //! spaces. A request enters through `edge`: one typed extractor finds and authorizes the repo
 //! a route names, and the HTTP pieces every surface needs (base URL, `Range`, encodings,
 //! dates) live there, so no surface imports another for them. Each protocol surface has its

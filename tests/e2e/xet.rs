@@ -517,6 +517,37 @@ print("paths-info", p.xet_hash == f.xet_hash)
         out.contains("xet True") && out.contains("paths-info True"),
         "{out}"
     );
+    // With the tree's xetHash, snapshot_download fetches the Xet file without a HEAD on
+    // resolve; files kept in git still get one.
+    let script = r#"
+from huggingface_hub import snapshot_download
+import os
+d = snapshot_download("alice/src")
+print("snapshot", sorted(os.listdir(d)))
+"#;
+    let (out, _) = hub_script_xet(&s, Some(&alice), script);
+    assert!(
+        out.contains("snapshot ['.gitattributes', 'w.dat']"),
+        "{out}"
+    );
+    let head = |file: &str| {
+        s.log()
+            .lines()
+            .filter(|l| {
+                l.contains("method=HEAD") && l.contains(&format!("/resolve/")) && l.contains(file)
+            })
+            .count()
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while head(".gitattributes") == 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "no HEAD for .gitattributes:\n{}",
+            s.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(head("w.dat"), 0, "{}", s.log());
     let stored_before = s.stored("xet/xorbs/");
     let script = format!(
         r#"

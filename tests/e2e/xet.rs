@@ -533,9 +533,7 @@ print("snapshot", sorted(os.listdir(d)))
     let head = |file: &str| {
         s.log()
             .lines()
-            .filter(|l| {
-                l.contains("method=HEAD") && l.contains(&format!("/resolve/")) && l.contains(file)
-            })
+            .filter(|l| l.contains("method=HEAD") && l.contains("/resolve/") && l.contains(file))
             .count()
     };
     let end = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod collections;
+mod discussions;
 mod fsck;
 mod gc;
 mod git_http;

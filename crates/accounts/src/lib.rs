@@ -29,6 +29,7 @@ mod access;
 mod claims;
 mod coherence;
 pub mod collections;
+pub mod discussions;
 mod lfs;
 mod listing;
 mod profile;

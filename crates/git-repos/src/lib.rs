@@ -12,6 +12,7 @@ mod commit;
 mod create;
 mod history;
 mod manage;
+mod pulls;
 mod purge;
 mod read;
 
@@ -25,6 +26,7 @@ use tokio::process::{Child, Command};
 pub use commit::{CommitBuilder, CommitError, CommitRequest, NewRef, Op};
 pub use create::DEFAULT_GITATTRIBUTES;
 pub use manage::{valid_message, valid_ref_name, RefUpdateError};
+pub use pulls::{Diff, MergeError};
 pub use read::{
     check_revision, CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry,
 };

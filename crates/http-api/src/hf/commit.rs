@@ -313,14 +313,8 @@ pub async fn commit(
         .lock_repo(repo.id, state.config().pack_queue_wait)
         .await?;
     let (target_ref, expected, pr) = if create_pr {
-        let prs: Vec<u64> = with_reader(&state, path, |r| {
-            Ok(r.refs("refs/pr/")?
-                .iter()
-                .filter_map(|p| p.name.trim_start_matches("refs/pr/").parse().ok())
-                .collect())
-        })
-        .await?;
-        let n = prs.iter().max().map_or(1, |m| m + 1);
+        // Above every discussion's number and every pull request's ref.
+        let n = super::discussions::next_num(&state, repo).await?;
         (format!("refs/pr/{n}"), None, Some(n))
     } else if rev.starts_with("refs/pr/") {
         (rev.clone(), Some(base.clone()), None)
@@ -328,6 +322,7 @@ pub async fn commit(
         (format!("refs/heads/{rev}"), Some(base.clone()), None)
     };
     let summary = header.summary.unwrap_or_else(|| "Upload files".into());
+    let description = header.description.clone().unwrap_or_default();
     let message = match header.description.filter(|d| !d.is_empty()) {
         Some(d) => format!("{summary}\n\n{d}\n"),
         None => format!("{summary}\n"),
@@ -361,6 +356,22 @@ pub async fn commit(
             other => commit_error(other),
         })?;
     state.refs_moved(repo).await;
+    if let Some(n) = pr {
+        // The pull request the commit opened, with the commit's words as its title and first
+        // comment. Its ref exists already, so its number is never given again even if this
+        // record fails.
+        let base_ref = format!("refs/heads/{rev}");
+        super::discussions::record_pull_request(
+            &state,
+            repo,
+            &who,
+            n,
+            &summary,
+            &description,
+            (&base_ref, &base),
+        )
+        .await?;
+    }
     let url = format!("{}/{}", public_base(&state, &headers), repo.repo_ref());
     let mut out = json!({ "commitUrl": format!("{url}/commit/{oid}"), "commitOid": oid, "commitMessage": summary, "success": true });
     if let Some(n) = pr {

@@ -169,6 +169,8 @@ pub struct SettingsRequest {
     private: Option<bool>,
     visibility: Option<String>,
     gated: Option<Value>,
+    #[serde(rename = "discussionsDisabled")]
+    discussions_disabled: Option<bool>,
 }
 
 pub async fn settings(
@@ -194,6 +196,12 @@ pub async fn settings(
     if let Some(p) = private {
         state.accounts().set_private(repo.id, p).await?;
         state.forget_repo(&repo);
+    }
+    if let Some(d) = req.discussions_disabled {
+        state
+            .accounts()
+            .set_discussions_disabled(repo.id, d)
+            .await?;
     }
     Ok(Json(json!({})).into_response())
 }

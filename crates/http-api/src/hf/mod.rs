@@ -1,13 +1,14 @@
 //! The Hugging Face Hub HTTP API: what `huggingface_hub` calls to find, describe and download
 //! repos (`/api/{models,datasets,spaces}/...`, `/{repo}/resolve/...`, `/api/whoami-v2`), to
 //! upload (`preupload`, `commit`), to manage repos, branches and tags (and squash a branch's
-//! history, and list the LFS files a repo stores), to get Xet tokens, and to curate
-//! collections.
+//! history, and list the LFS files a repo stores), to get Xet tokens, to curate
+//! collections, and for discussions and pull requests.
 //! Answers follow the shapes the client parses; errors carry the `X-Error-Code` header the
 //! client maps to its exceptions. Repo routes take an `edge::RepoAccess<Hub, _>`.
 
 pub(crate) mod collections;
 mod commit;
+pub(crate) mod discussions;
 mod error;
 pub(crate) mod info;
 mod lfs_files;
@@ -109,6 +110,38 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/{kind}/{ns}/{repo}/paths-info/{rev}",
             post(tree::paths_info),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions",
+            get(discussions::list).post(discussions::create),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}",
+            get(discussions::details),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/comment",
+            post(discussions::comment),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/title",
+            post(discussions::title),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/status",
+            post(discussions::status),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/merge",
+            post(discussions::merge),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/comment/{id}/edit",
+            post(discussions::edit_comment),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/comment/{id}/hide",
+            post(discussions::hide_comment),
         )
         .route("/api/{kind}/{ns}/{repo}/refs", get(refs::refs))
         .route("/api/{kind}/{ns}/{repo}/commits/{rev}", get(refs::commits))

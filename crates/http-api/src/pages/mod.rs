@@ -7,7 +7,7 @@ mod account;
 mod collections;
 mod highlight;
 mod list;
-mod markdown;
+pub(crate) mod markdown;
 mod repo;
 
 use accounts::Principal;

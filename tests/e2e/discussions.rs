@@ -4,7 +4,7 @@
 //! do what.
 
 use crate::harness::*;
-use crate::hub_api::{hub_script, hub_script_xet};
+use crate::hub_api::{hub_script, hub_script_xet, python};
 
 #[test]
 fn discussions_and_pull_requests_round_trip_through_the_client() {
@@ -174,4 +174,120 @@ print("main has it", "w.dat" in api.list_repo_files("alice/m"))
         assert!(out.contains("bytes True"), "{out}");
         assert!(out.contains("main has it False"), "{out}");
     }
+}
+
+/// A pull request's ref over git: fetched by anyone who reads the repo, moved forward by a
+/// writer's push (validated like any push, and listed as the pull request's commits), never
+/// created by a push, nor moved once the pull request is closed. The `hf discussions`
+/// commands work, and a repo can turn discussions off.
+#[test]
+fn pull_request_refs_over_git_the_cli_and_disabled_discussions() {
+    let (s, token) = Server::with_alice();
+    let script = r#"
+from huggingface_hub import HfApi
+api = HfApi()
+pr = api.create_pull_request("alice/m", "Over git")
+print("num", pr.num)
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("num 1"), "{out}");
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/m", Some(&token)), "a"],
+    );
+    w.git_ok("a", &["fetch", "-q", "origin", "refs/pr/1:pr1"]);
+    w.git_ok("a", &["checkout", "-q", "pr1"]);
+    w.write("a/notes.txt", b"pushed to the pull request\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Notes over git"]);
+    w.git_ok("a", &["push", "-q", "origin", "HEAD:refs/pr/1"]);
+    // A bad file on the pull request is refused as on a branch.
+    w.write("a/config.json", b"{ not json");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "bad config"]);
+    let refused = w.git("a", &["push", "origin", "HEAD:refs/pr/1"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("config.json"),
+        "{}",
+        stderr(&refused)
+    );
+    w.git_ok("a", &["reset", "-q", "--hard", "HEAD~1"]);
+    // No push may open a pull request's ref.
+    let made = w.git("a", &["push", "origin", "HEAD:refs/pr/7"]);
+    assert!(!made.status.success());
+    assert!(
+        stderr(&made).contains("pull request #7 is not open"),
+        "{}",
+        stderr(&made)
+    );
+
+    let hf = python().parent().unwrap().join("hf");
+    let hf_run = |args: &[&str]| {
+        let out = std::process::Command::new(&hf)
+            .args(args)
+            .env("HF_ENDPOINT", &s.url)
+            .env("HF_TOKEN", &token)
+            .env("HF_HOME", w.path("hf-home"))
+            .env_remove("HF_HUB_DISABLE_XET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "hf {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = hf_run(&["discussions", "info", "alice/m", "1", "--json"]);
+    assert!(info.contains("Notes over git"), "{info}");
+    let diff = hf_run(&["discussions", "diff", "alice/m", "1"]);
+    assert!(diff.contains("+pushed to the pull request"), "{diff}");
+    hf_run(&[
+        "discussions",
+        "comment",
+        "alice/m",
+        "1",
+        "--body",
+        "Looks good",
+    ]);
+    hf_run(&["discussions", "close", "alice/m", "1", "--yes"]);
+    let listed = hf_run(&[
+        "discussions",
+        "list",
+        "alice/m",
+        "--status",
+        "closed",
+        "--json",
+    ]);
+    assert!(listed.contains("Over git"), "{listed}");
+    // Closed: its ref no longer moves.
+    w.write("a/more.txt", b"more\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "more"]);
+    let closed = w.git("a", &["push", "origin", "HEAD:refs/pr/1"]);
+    assert!(!closed.status.success());
+    assert!(
+        stderr(&closed).contains("pull request #1 is not open"),
+        "{}",
+        stderr(&closed)
+    );
+
+    // Discussions turned off: opening one is refused with the Hub's words.
+    let (status, _, _) = json_request(
+        &s.addr,
+        "PUT",
+        "/api/models/alice/m/settings",
+        Some(&token),
+        &serde_json::json!({ "discussionsDisabled": true }),
+    );
+    assert_eq!(status, 200);
+    let script = r#"
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+try:
+    HfApi().create_discussion("alice/m", "Anyone?")
+    print("opened")
+except HfHubHTTPError as e:
+    print("refused", e.response.status_code, "Discussions are disabled for this repo" in str(e))
+"#;
+    let out = hub_script(&s, Some(&token), script);
+    assert!(out.contains("refused 403 True"), "{out}");
 }

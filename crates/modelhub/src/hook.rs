@@ -36,7 +36,24 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     let via_api = std::env::var("MODELHUB_VIA_API").is_ok_and(|v| v == "1");
     let updates = read_updates()?;
     let repo = std::env::var("MODELHUB_REPO").unwrap_or_else(|_| "this repo".into());
-    let errors = check_refs(&updates);
+    let server = Server::from_env()?;
+    // A push may move the ref of an open pull request (adding commits to it): the server
+    // knows which are open; a plain git server has none.
+    let mut open = std::collections::HashMap::new();
+    for u in &updates {
+        if let Some(n) = u
+            .name
+            .strip_prefix("refs/pr/")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            let is_open = match &server {
+                Some(s) => s.pull_request_open(n)?,
+                None => false,
+            };
+            open.insert(n, is_open);
+        }
+    }
+    let errors = check_refs(&updates, &|n| open.get(&n).copied().unwrap_or(false));
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");
@@ -44,7 +61,6 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         reject(&repo, errors.len());
     }
 
-    let server = Server::from_env()?;
     if let Some(s) = &server {
         if let Some(refusal) = s.quota_refusal()? {
             eprintln!("error: {refusal}");
@@ -287,7 +303,9 @@ impl repo_rules::Context for HookContext<'_> {
     }
 }
 
-fn check_refs(updates: &[Update]) -> Vec<String> {
+/// The ref rules; `open_pr(N)`: whether pull request N is open (its ref may then be moved
+/// forward by a push, never created or deleted).
+fn check_refs(updates: &[Update], open_pr: &dyn Fn(u64) -> bool) -> Vec<String> {
     // Pull-request refs are written by the server's commit API, which says so; a client can
     // never set this variable for its own push.
     let api_pr = std::env::var("MODELHUB_API_PR").is_ok_and(|v| v == "1");
@@ -296,6 +314,18 @@ fn check_refs(updates: &[Update]) -> Vec<String> {
         let deleting = u.is_delete();
         if api_pr && u.name.starts_with("refs/pr/") {
             continue;
+        }
+        if let Some(n) = u.name.strip_prefix("refs/pr/").and_then(|n| n.parse().ok()) {
+            if u.old != ZERO_OID && !deleting && open_pr(n) {
+                continue;
+            }
+            if !open_pr(n) && !deleting {
+                errors.push(format!(
+                    "{}: pull request #{n} is not open; open one with the Hub API (create_pull_request) and push to its ref",
+                    u.name
+                ));
+                continue;
+            }
         }
         if let Err(e) = pushable_ref(&u.name) {
             // Deleting a stray ref is how one cleans up; creating or moving one is refused.
@@ -330,10 +360,22 @@ mod tests {
     #[test]
     fn ref_rules() {
         let sha = "a".repeat(40);
-        assert!(check_refs(&[up(&sha, "refs/heads/dev"), up(&sha, "refs/tags/v1")]).is_empty());
-        assert_eq!(check_refs(&[up(&sha, "refs/notes/x")]).len(), 1);
-        assert_eq!(check_refs(&[up(ZERO_OID, "refs/heads/main")]).len(), 1);
-        assert!(check_refs(&[up(ZERO_OID, "refs/heads/dev")]).is_empty());
-        assert!(check_refs(&[up(ZERO_OID, "refs/notes/x")]).is_empty());
+        let none = |_| false;
+        assert!(check_refs(
+            &[up(&sha, "refs/heads/dev"), up(&sha, "refs/tags/v1")],
+            &none
+        )
+        .is_empty());
+        assert_eq!(check_refs(&[up(&sha, "refs/notes/x")], &none).len(), 1);
+        assert_eq!(
+            check_refs(&[up(ZERO_OID, "refs/heads/main")], &none).len(),
+            1
+        );
+        assert!(check_refs(&[up(ZERO_OID, "refs/heads/dev")], &none).is_empty());
+        assert!(check_refs(&[up(ZERO_OID, "refs/notes/x")], &none).is_empty());
+        // An open pull request's ref moves forward by a push; a closed one's does not.
+        let two = |n| n == 2;
+        assert!(check_refs(&[up(&sha, "refs/pr/2")], &two).is_empty());
+        assert_eq!(check_refs(&[up(&sha, "refs/pr/3")], &two).len(), 1);
     }
 }

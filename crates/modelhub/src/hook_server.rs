@@ -153,6 +153,15 @@ impl Server {
         })
     }
 
+    /// Whether pull request `num` of this repo is open (or a draft).
+    pub fn pull_request_open(&self, num: u64) -> Result<bool> {
+        let d = self.runtime.block_on(
+            self.db
+                .discussion(self.repo_id, i64::try_from(num).unwrap_or(i64::MAX)),
+        )?;
+        Ok(d.is_some_and(|d| d.is_pr && (d.status == "open" || d.status == "draft")))
+    }
+
     /// Records what the push's weights are (parameter counts, formats) by object id.
     pub fn record_weights(&self, weights: &[repo_rules::WeightsInfo]) -> Result<()> {
         self.runtime.block_on(async {

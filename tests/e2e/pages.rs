@@ -197,3 +197,90 @@ print("OK")
         );
     }
 }
+
+/// The Community tab in Chromium: a reader opens a discussion and comments (hostile Markdown
+/// stays inert), sees a pull request's diff without a Merge button, and a form without this
+/// session's token is refused; a writer merges the pull request from its page.
+#[test]
+fn community_tab_in_a_real_browser() {
+    let (s, alice) = Server::with_alice();
+    s.user("bob");
+    let bob = s.token("bob", "read");
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+r = HfApi().create_commit("alice/m", operations=[CommitOperationAdd("notes.txt", b"from the pull request\n")], commit_message="Add notes", create_pr=True)
+print("pr", r.pr_num)
+"#;
+    let out = crate::hub_api::hub_script(&s, Some(&alice), script);
+    assert!(out.contains("pr 1"), "{out}");
+    let python = crate::hub_api::python();
+    let script = format!(
+        r#"
+from playwright.sync_api import sync_playwright
+base = "{base}"
+def sign_in(b, token):
+    page = b.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=token]", token)
+    page.click("form[action='/login'] button")
+    page.wait_for_load_state()
+    return page
+with sync_playwright() as p:
+    b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    dialogs = []
+    page = sign_in(b, "{bob}")
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(base + "/alice/m")
+    page.click("nav.tabs >> text=Community")
+    page.wait_for_load_state()
+    assert "Add notes" in page.inner_text("ul.discussions"), page.inner_text("main")
+    page.fill("form.discussion input[name=title]", "Hello from bob")
+    page.fill("form.discussion textarea[name=description]", "**Bold** <script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">")
+    page.click("form.discussion button")
+    page.wait_for_load_state()
+    assert page.url.endswith("/alice/m/discussions/2"), page.url
+    assert page.locator("article.comment strong", has_text="Bold").count() == 1
+    page.fill("form.comment textarea", "A second word")
+    page.click("form.comment button")
+    page.wait_for_load_state()
+    assert "A second word" in page.inner_text("section.events")
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__pwned") is None and dialogs == [], dialogs
+    # The pull request: its diff, and no Merge button for a reader.
+    page.goto(base + "/alice/m/discussions/1")
+    assert "+from the pull request" in page.inner_text("pre.diff")
+    assert page.locator("text=Merge").count() == 0
+    # A form posted without this session's token (as another site would) is refused.
+    r = page.request.post(base + "/alice/m/discussions/2/comment", form={{"comment": "forged", "form_token": "0" * 64}})
+    assert r.status == 403, r.status
+    r = page.request.post(base + "/alice/m/discussions/1/merge", form={{"form_token": page.locator("form.comment input[name=form_token]").get_attribute("value")}})
+    assert r.status == 403, r.status
+    # The writer merges it.
+    page = sign_in(b, "{alice}")
+    page.goto(base + "/alice/m/discussions/1")
+    page.click("button:has-text('Merge')")
+    page.wait_for_load_state()
+    assert "merged" in page.inner_text("h2"), page.inner_text("h2")
+    page.goto(base + "/alice/m/discussions?status=closed")
+    assert "Add notes" in page.inner_text("ul.discussions")
+    b.close()
+print("OK")
+"#,
+        base = s.url,
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    let bare = s.bare_repo("models/alice/m.git");
+    let files = git_in(&bare, &bare, &["show", "main:notes.txt"]).stdout;
+    assert_eq!(files, b"from the pull request\n");
+}

@@ -41,7 +41,7 @@ fn author_json(name: Option<&str>) -> Value {
     }
 }
 
-fn summary_json(repo: &accounts::Repo, d: &Discussion) -> Value {
+pub(crate) fn summary_json(repo: &accounts::Repo, d: &Discussion) -> Value {
     json!({
         "num": d.num,
         "title": d.title,
@@ -283,28 +283,51 @@ pub async fn create(
 ) -> Result<Response, HfError> {
     let who = access.user()?.clone();
     let repo = &access.repo;
-    disabled(&state, repo).await?;
-    let title = req.title.trim();
-    check_title(title)?;
     let description = req.description.unwrap_or_default();
-    check_comment(&description)?;
+    let num = open(
+        &state,
+        repo,
+        &who,
+        &req.title,
+        &description,
+        req.pull_request,
+    )
+    .await?;
+    let url = format!("{}/discussions/{num}", repo_url(&state, &headers, repo));
+    Ok(Json(json!({ "num": num, "url": url, "pullRequest": req.pull_request })).into_response())
+}
+
+/// Opens a discussion, or a pull request whose ref starts at the default branch's head, by
+/// `who` (anyone signed in who may read the repo); returns its number.
+pub(crate) async fn open(
+    state: &AppState,
+    repo: &accounts::Repo,
+    who: &Principal,
+    title: &str,
+    description: &str,
+    pull_request: bool,
+) -> Result<i64, HfError> {
+    disabled(state, repo).await?;
+    let title = title.trim();
+    check_title(title)?;
+    check_comment(description)?;
     let _lock = state
         .accounts()
         .lock_repo(repo.id, state.config().pack_queue_wait)
         .await?;
-    let num = next_num(&state, repo).await?;
+    let num = next_num(state, repo).await?;
     let mut events = Vec::new();
     if !description.trim().is_empty() {
         events.push(NewEvent {
             kind: "comment",
             author_id: who.user_id,
-            data: comment_data(&description, &who.name),
+            data: comment_data(description, &who.name),
         });
     }
-    let base = if req.pull_request {
+    let base = if pull_request {
         let path = state.repos().path(&repo.repo_ref());
-        let tip = with_reader(&state, path, |r| Ok(r.resolve(DEFAULT_BRANCH)?.id)).await?;
-        let mut env = crate::git_http::push_env(&state, repo, &who);
+        let tip = with_reader(state, path, |r| Ok(r.resolve(DEFAULT_BRANCH)?.id)).await?;
+        let mut env = crate::git_http::push_env(state, repo, who);
         env.vars.push(("MODELHUB_VIA_API".into(), "1".into()));
         env.vars.push(("MODELHUB_API_PR".into(), "1".into()));
         state
@@ -323,15 +346,14 @@ pub async fn create(
         .open_discussion(
             repo.id,
             num,
-            req.pull_request,
+            pull_request,
             title,
             who.user_id,
             base.as_deref().map(|b| (base_ref.as_str(), b)),
             &events,
         )
         .await?;
-    let url = format!("{}/discussions/{num}", repo_url(&state, &headers, repo));
-    Ok(Json(json!({ "num": num, "url": url, "pullRequest": req.pull_request })).into_response())
+    Ok(num)
 }
 
 /// The commits of a pull request since it started, oldest first, as events.
@@ -378,22 +400,37 @@ pub async fn details(
     Path((_, _, _, num)): Path<(String, String, String, i64)>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, HfError> {
-    let repo = &access.repo;
-    let d = find(&state, repo, num).await?;
-    let url = repo_url(&state, &headers, repo);
+    let want_diff = q
+        .iter()
+        .any(|(k, v)| k == "diff" && (v == "1" || v == "true"));
+    let url = repo_url(&state, &headers, &access.repo);
+    Ok(Json(view(&state, &access.repo, num, want_diff, &url).await?).into_response())
+}
+
+/// A discussion as `get_discussion_details` reads it: its events in time order (a pull
+/// request's commits among them), and for a pull request its base, merge commit,
+/// conflicting files and, if asked, its diff.
+pub(crate) async fn view(
+    state: &AppState,
+    repo: &accounts::Repo,
+    num: i64,
+    want_diff: bool,
+    url: &str,
+) -> Result<Value, HfError> {
+    let d = find(state, repo, num).await?;
     let mut events: Vec<(String, Value)> = state
         .accounts()
         .discussion_events(d.id)
         .await?
         .iter()
-        .map(|e| (e.created_at.clone(), event_json(e, &url)))
+        .map(|e| (e.created_at.clone(), event_json(e, url)))
         .collect();
     let mut out = summary_json(repo, &d);
     if d.is_pr {
         // In time order; commits carry whole seconds, so within one second what was written
         // here (the pull request's opening words) comes first.
         let stored = events.len();
-        events.extend(commit_events(&state, repo, &d).await?);
+        events.extend(commit_events(state, repo, &d).await?);
         let mut keyed: Vec<(String, usize, Value)> = events
             .into_iter()
             .enumerate()
@@ -415,7 +452,7 @@ pub async fn details(
         let path = state.repos().path(&repo_ref);
         let (b, h) = (base_ref.clone(), head.clone());
         // Commit ids: the merge is tried in a scratch repo, which has the objects, not the refs.
-        let tips = with_reader(&state, path, move |r| {
+        let tips = with_reader(state, path, move |r| {
             Ok(match (r.resolve(&b), r.resolve(&h)) {
                 (Ok(b), Ok(h)) => Some((b.id, h.id)),
                 _ => None,
@@ -437,9 +474,6 @@ pub async fn details(
             ),
         };
         out["filesWithConflicts"] = json!(conflicts);
-        let want_diff = q
-            .iter()
-            .any(|(k, v)| k == "diff" && (v == "1" || v == "true"));
         if want_diff {
             match state.repos().diff(&repo_ref, &diff, &head, MAX_DIFF).await {
                 Ok(diff) => out["diff"] = json!(diff.text),
@@ -450,7 +484,7 @@ pub async fn details(
     out["events"] = Value::Array(events.into_iter().map(|(_, v)| v).collect());
     out["isReport"] = json!(false);
     out["locked"] = json!(false);
-    Ok(Json(out).into_response())
+    Ok(out)
 }
 
 fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, HfError> {
@@ -475,15 +509,27 @@ pub async fn comment(
     raw: Bytes,
 ) -> Result<Response, HfError> {
     let who = access.user()?.clone();
-    let repo = &access.repo;
-    disabled(&state, repo).await?;
     let req: CommentRequest = body(&raw)?;
     let text = req.comment.unwrap_or_default();
+    let e = post_comment(&state, &access.repo, &who, num, &text).await?;
+    let url = repo_url(&state, &headers, &access.repo);
+    Ok(Json(json!({ "newMessage": event_json(&e, &url) })).into_response())
+}
+
+/// Adds `who`'s comment to discussion `num`.
+pub(crate) async fn post_comment(
+    state: &AppState,
+    repo: &accounts::Repo,
+    who: &Principal,
+    num: i64,
+    text: &str,
+) -> Result<Event, HfError> {
+    disabled(state, repo).await?;
     if text.trim().is_empty() {
         return Err(HfError::BadRequest("the comment is empty".into()));
     }
-    check_comment(&text)?;
-    let d = find(&state, repo, num).await?;
+    check_comment(text)?;
+    let d = find(state, repo, num).await?;
     let events = state
         .accounts()
         .change_discussion(
@@ -494,15 +540,14 @@ pub async fn comment(
             &[NewEvent {
                 kind: "comment",
                 author_id: who.user_id,
-                data: comment_data(&text, &who.name),
+                data: comment_data(text, &who.name),
             }],
         )
         .await?;
-    let url = repo_url(&state, &headers, repo);
-    let e = events
-        .first()
-        .ok_or_else(|| HfError::internal("comment not stored"))?;
-    Ok(Json(json!({ "newMessage": event_json(e, &url) })).into_response())
+    events
+        .into_iter()
+        .next()
+        .ok_or_else(|| HfError::internal("comment not stored"))
 }
 
 #[derive(Deserialize, Default)]
@@ -557,8 +602,7 @@ pub struct StatusRequest {
     comment: Option<String>,
 }
 
-/// `POST .../discussions/{num}/status {status: open|closed, comment?}` → `{newStatus}`: its
-/// author or a writer; a merged pull request stays merged.
+/// `POST .../discussions/{num}/status {status: open|closed, comment?}` → `{newStatus}`.
 pub async fn status(
     State(state): State<AppState>,
     access: RepoAccess<Hub>,
@@ -567,20 +611,41 @@ pub async fn status(
     raw: Bytes,
 ) -> Result<Response, HfError> {
     let who = access.user()?.clone();
-    let repo = &access.repo;
     let req: StatusRequest = body(&raw)?;
-    let new = match req.status.as_deref() {
-        Some(s @ ("open" | "closed")) => s,
-        other => {
-            return Err(HfError::BadRequest(format!(
-                "status must be open or closed, not {other:?}"
-            )))
-        }
-    };
     let comment = req.comment.unwrap_or_default();
-    check_comment(&comment)?;
-    let d = find(&state, repo, num).await?;
-    if !author_or_writer(&who, access.role, &d) {
+    let e = set_status(
+        &state,
+        &access.repo,
+        access.role,
+        &who,
+        num,
+        req.status.as_deref().unwrap_or_default(),
+        &comment,
+    )
+    .await?;
+    let url = repo_url(&state, &headers, &access.repo);
+    Ok(Json(json!({ "newStatus": event_json(&e, &url) })).into_response())
+}
+
+/// Closes or reopens discussion `num`: its author or a writer; a merged pull request stays
+/// merged. An optional comment lands with the change.
+pub(crate) async fn set_status(
+    state: &AppState,
+    repo: &accounts::Repo,
+    role: Role,
+    who: &Principal,
+    num: i64,
+    new: &str,
+    comment: &str,
+) -> Result<Event, HfError> {
+    if new != "open" && new != "closed" {
+        return Err(HfError::BadRequest(format!(
+            "status must be open or closed, not {new:?}"
+        )));
+    }
+    check_comment(comment)?;
+    let d = find(state, repo, num).await?;
+    if !author_or_writer(who, role, &d) {
         return Err(HfError::Forbidden(
             "only its author or a writer of the repo can close or reopen a discussion".into(),
         ));
@@ -599,23 +664,20 @@ pub async fn status(
         new_events.push(NewEvent {
             kind: "comment",
             author_id: who.user_id,
-            data: comment_data(&comment, &who.name),
+            data: comment_data(comment, &who.name),
         });
     }
     let events = state
         .accounts()
         .change_discussion(d.id, None, Some(new), None, &new_events)
         .await?;
-    let url = repo_url(&state, &headers, repo);
-    let e = events
-        .first()
-        .ok_or_else(|| HfError::internal("status not stored"))?;
-    Ok(Json(json!({ "newStatus": event_json(e, &url) })).into_response())
+    events
+        .into_iter()
+        .next()
+        .ok_or_else(|| HfError::internal("status not stored"))
 }
 
-/// `POST .../discussions/{num}/merge {comment?}`: writers only, open pull requests only. The
-/// merge lands as a push to the base branch (validated; a moved branch is never
-/// overwritten); conflicts refuse it with the files named.
+/// `POST .../discussions/{num}/merge {comment?}`.
 pub async fn merge(
     State(state): State<AppState>,
     access: RepoAccess<Hub>,
@@ -624,17 +686,32 @@ pub async fn merge(
     raw: Bytes,
 ) -> Result<Response, HfError> {
     let who = access.user()?.clone();
-    let repo = &access.repo;
     let req: CommentRequest = body(&raw)?;
     let comment = req.comment.unwrap_or_default();
-    check_comment(&comment)?;
-    if access.role < Role::Write {
+    let (tip, e) = merge_pull(&state, &access.repo, access.role, &who, num, &comment).await?;
+    let url = repo_url(&state, &headers, &access.repo);
+    Ok(Json(json!({ "newStatus": event_json(&e, &url), "mergeCommitId": tip })).into_response())
+}
+
+/// Merges pull request `num`: writers only, open pull requests only. The merge lands as a
+/// push to the base branch (validated; a moved branch is never overwritten); conflicts
+/// refuse it with the files named. Returns the base's new tip and the status event.
+pub(crate) async fn merge_pull(
+    state: &AppState,
+    repo: &accounts::Repo,
+    role: Role,
+    who: &Principal,
+    num: i64,
+    comment: &str,
+) -> Result<(String, Event), HfError> {
+    check_comment(comment)?;
+    if role < Role::Write {
         return Err(HfError::Forbidden(format!(
             "only writers of {} can merge a pull request",
             repo.repo_ref().id
         )));
     }
-    let d = find(&state, repo, num).await?;
+    let d = find(state, repo, num).await?;
     if !d.is_pr {
         return Err(HfError::BadRequest(format!(
             "#{num} is a discussion, not a pull request"
@@ -656,12 +733,12 @@ pub async fn merge(
         .await?;
     let path = state.repos().path(&repo.repo_ref());
     let (b, h) = (base_ref.clone(), format!("refs/pr/{num}"));
-    let (base_tip, head) = with_reader(&state, path, move |r| {
+    let (base_tip, head) = with_reader(state, path, move |r| {
         Ok((r.resolve(&b)?.id, r.resolve(&h)?.id))
     })
     .await?;
     let message = format!("Merge pull request #{num}: {}\n", d.title);
-    let mut env = crate::git_http::push_env(&state, repo, &who);
+    let mut env = crate::git_http::push_env(state, repo, who);
     env.vars.push(("MODELHUB_VIA_API".into(), "1".into()));
     let merged = state
         .repos()
@@ -703,16 +780,18 @@ pub async fn merge(
         new_events.push(NewEvent {
             kind: "comment",
             author_id: who.user_id,
-            data: comment_data(&comment, &who.name),
+            data: comment_data(comment, &who.name),
         });
     }
     let events = state
         .accounts()
         .change_discussion(d.id, None, Some("merged"), Some(&new_tip), &new_events)
         .await?;
-    let url = repo_url(&state, &headers, repo);
-    let e = events.first().map(|e| event_json(e, &url));
-    Ok(Json(json!({ "newStatus": e, "mergeCommitId": new_tip })).into_response())
+    let e = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| HfError::internal("status not stored"))?;
+    Ok((new_tip, e))
 }
 
 #[derive(Deserialize, Default)]

@@ -5,6 +5,7 @@
 
 mod account;
 mod collections;
+mod discussions;
 mod highlight;
 mod list;
 pub(crate) mod markdown;
@@ -48,6 +49,23 @@ pub fn repo_routes() -> Router<AppState> {
         .route("/{ns}/{repo}/blob/{rev}/{*path}", get(repo::blob))
         .route("/{ns}/{repo}/commits/{rev}", get(repo::commits))
         .route("/{ns}/{repo}/commit/{sha}", get(repo::commit))
+        .route(
+            "/{ns}/{repo}/discussions",
+            get(discussions::list).post(discussions::create),
+        )
+        .route("/{ns}/{repo}/discussions/{num}", get(discussions::page))
+        .route(
+            "/{ns}/{repo}/discussions/{num}/comment",
+            post(discussions::comment),
+        )
+        .route(
+            "/{ns}/{repo}/discussions/{num}/status",
+            post(discussions::status),
+        )
+        .route(
+            "/{ns}/{repo}/discussions/{num}/merge",
+            post(discussions::merge),
+        )
 }
 
 async fn style() -> Response {
@@ -81,6 +99,29 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The token a page's forms carry against cross-site requests: derived from the sign-in
+/// cookie (which scripts cannot read), so only pages this server rendered for that session
+/// know it. Domain-separated, so it is never the token's stored hash.
+pub(crate) fn form_token(headers: &HeaderMap) -> Option<String> {
+    use sha2::Digest;
+    let secret = cookie_token(headers)?;
+    let mut h = sha2::Sha256::new();
+    h.update(b"modelhub form token\0");
+    h.update(secret.as_bytes());
+    Some(hex::encode(h.finalize()))
+}
+
+/// Whether a form carries this session's [`form_token`].
+pub(crate) fn form_token_ok(headers: &HeaderMap, sent: &str) -> bool {
+    form_token(headers).is_some_and(|t| {
+        t.len() == sent.len()
+            && t.bytes()
+                .zip(sent.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
+}
+
 /// The signed-in user, from the page cookie (for pages that name no repo).
 async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     crate::edge::repo::caller::<Page>(state, cookie_token(headers))
@@ -92,6 +133,8 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
 /// A page, or an HTML error page with the right status.
 pub enum PageError {
     NotFound,
+    /// A form's request refused, with the reason to show (a 4xx status).
+    Refused(StatusCode, String),
     /// The repo moved: a redirect to its new URL.
     Redirect(String),
     /// The database or the object store does not answer (503).
@@ -158,7 +201,16 @@ impl IntoResponse for PageError {
         if let PageError::Redirect(location) = &self {
             return crate::edge::access::redirect(location);
         }
+        if let PageError::Refused(status, message) = &self {
+            let body = layout(
+                "Refused",
+                None,
+                html! { section.error { h1 { (status.as_u16()) " Refused" } p.findings { (message) } p { "Go back to change what you sent." } } },
+            );
+            return (*status, body).into_response();
+        }
         let (status, title, text) = match &self {
+            PageError::Refused(..) => unreachable!("answered above"),
             PageError::Redirect(_) => (
                 StatusCode::TEMPORARY_REDIRECT,
                 "Moved",

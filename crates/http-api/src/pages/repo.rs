@@ -30,18 +30,19 @@ async fn read<T: Send + 'static>(
     Ok(hf::with_reader(state, path, f).await?)
 }
 
-fn tabs(repo: &Repo, rev: &str, on: &str) -> Markup {
+pub(crate) fn tabs(repo: &Repo, rev: &str, on: &str) -> Markup {
     let base = super::repo_url(&repo.repo_ref());
     html! {
         nav.tabs {
             a.on[on == "card"] href=(base) { "Card" }
             a.on[on == "files"] href={ (base) "/tree/" (rev) } { "Files and versions" }
             a.on[on == "commits"] href={ (base) "/commits/" (rev) } { "Commits" }
+            a.on[on == "community"] href={ (base) "/discussions" } { "Community" }
         }
     }
 }
 
-fn heading(repo: &Repo) -> Markup {
+pub(crate) fn heading(repo: &Repo) -> Markup {
     let r = repo.repo_ref();
     html! {
         h1 {

@@ -291,3 +291,71 @@ except HfHubHTTPError as e:
     let out = hub_script(&s, Some(&token), script);
     assert!(out.contains("refused 403 True"), "{out}");
 }
+
+/// Pull requests are how those who may only read a repo propose changes: with a write token
+/// of their own they open one with files (through Xet and through LFS) and add commits to
+/// it, but may not commit to a branch or to someone else's pull request.
+#[test]
+fn readers_with_a_write_token_propose_changes_through_pull_requests() {
+    let (s, alice) = Server::with_alice();
+    s.user("bob");
+    let bob = s.token("bob", "write");
+    let bob_read = s.token("bob", "read");
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = noise(1 << 20, 81);
+    w[0] = 0;
+    std::fs::write(dir.path().join("w.dat"), &w).unwrap();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, CommitOperationAdd, hf_hub_download
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+def status(call):
+    try:
+        call()
+        return "ok"
+    except HfHubHTTPError as e:
+        return e.response.status_code
+r = api.upload_folder(repo_id="alice/m", folder_path={dir:?}, commit_message="Bob's weights", create_pr=True)
+n = int(r.pr_num)
+api.create_commit("alice/m", operations=[CommitOperationAdd("bob.txt", b"more\n")], commit_message="More from bob", revision=f"refs/pr/{{n}}")
+pr = api.get_discussion_details("alice/m", n)
+print("pr", pr.author, [e.summary for e in pr.events if e.type == "commit"])
+print("bytes", open(hf_hub_download("alice/m", "w.dat", revision=f"refs/pr/{{n}}"), "rb").read() == open({w:?}, "rb").read())
+print("main", status(lambda: api.create_commit("alice/m", operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x")))
+mine = HfApi(token="{alice}").create_pull_request("alice/m", "Alice's own")
+print("other's pr", status(lambda: api.create_commit("alice/m", operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x", revision=f"refs/pr/{{mine.num}}")))
+print("read token", status(lambda: HfApi(token="{bob_read}").create_commit("alice/m", operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x", create_pr=True)))
+HfApi(token="{alice}").merge_pull_request("alice/m", n)
+print("merged", "w.dat" in HfApi(token="{alice}").list_repo_files("alice/m"))
+"#,
+        dir = dir.path().display().to_string(),
+        w = dir.path().join("w.dat").display().to_string(),
+    );
+    for xet in [true, false] {
+        if !xet {
+            // Again through LFS, on a fresh repo.
+            s.repo("alice/m2", false);
+        }
+        let script = if xet {
+            script.clone()
+        } else {
+            script.replace("alice/m\"", "alice/m2\"")
+        };
+        let out = if xet {
+            hub_script_xet(&s, Some(&bob), &script).0
+        } else {
+            hub_script(&s, Some(&bob), &script)
+        };
+        for want in [
+            "pr bob [\"Bob's weights\", 'More from bob']",
+            "bytes True",
+            "main 403",
+            "other's pr 403",
+            "read token 403",
+            "merged True",
+        ] {
+            assert!(out.contains(want), "xet {xet}: missing {want:?} in:\n{out}");
+        }
+    }
+}

@@ -341,9 +341,14 @@ fn xet_tokens_are_scoped_to_one_repo_and_uploads_are_verified() {
         .contains("/api/models/alice/a/xet-read-token/"));
     let recon = format!("/xet-cas/v2/reconstructions/{file}");
 
-    // Tokens follow the Hub roles: bob cannot see alice's private repo, nor write hers.
+    // Tokens follow the Hub roles: bob cannot see alice's private repo; on her public one a
+    // write token of his may upload for a pull request (the commit decides where it lands),
+    // a read token may not.
     assert_eq!(xet_token(&s, &bob, "alice/a", "read").0, 404);
-    assert_eq!(xet_token(&s, &bob, "alice/b", "write").0, 403);
+    assert_eq!(xet_token(&s, &bob, "alice/a", "write").0, 404);
+    assert_eq!(xet_token(&s, &bob, "alice/b", "write").0, 200);
+    let bob_read = s.token("bob", "read");
+    assert_eq!(xet_token(&s, &bob_read, "alice/b", "write").0, 403);
     let (_, read_a) = xet_token(&s, &alice, "alice/a", "read");
     let (_, write_b) = xet_token(&s, &alice, "alice/b", "write");
     let (_, read_b) = xet_token(&s, &bob, "alice/b", "read");

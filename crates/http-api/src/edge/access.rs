@@ -217,3 +217,11 @@ pub async fn administer(
     }
     Ok(repo)
 }
+
+/// Whether `who`, with `role` on a repo, may upload content for a pull request: a writer, or
+/// anyone who may read the repo and signed in with a write token (as on the Hub, pull
+/// requests are how others propose changes). What they upload lands only on a pull
+/// request's ref, after validation; anything no ref comes to use is collected by `gc`.
+pub fn may_contribute(who: Option<&Principal>, role: Role) -> bool {
+    role >= Role::Write || (role >= Role::Read && who.is_some_and(|p| p.token_role >= Role::Write))
+}

@@ -21,9 +21,10 @@ use super::ndjson::{self, Header, Line, MAX_LINE, MAX_LINES};
 use super::{with_reader, HfError, Hub};
 use crate::body::BodyReader;
 use crate::edge::http::public_base;
-use crate::edge::{At, RepoAccess, Write};
+use crate::edge::{At, RepoAccess};
 use crate::AppState;
 use futures_util::StreamExt;
+use hub_types::Role;
 use tokio_util::codec::{FramedRead, LinesCodecError};
 use tokio_util::io::StreamReader;
 
@@ -81,10 +82,12 @@ fn ignored(rules: &ignore::gitignore::Gitignore, path: &str) -> bool {
 /// whether the repo's `.gitignore` (or the one the commit brings) ignores it.
 pub async fn preupload(
     State(state): State<AppState>,
-    access: RepoAccess<Hub, Write>,
+    access: RepoAccess<Hub>,
     at: At<Hub>,
+    Query(q): Query<Vec<(String, String)>>,
     Json(req): Json<PreuploadRequest>,
 ) -> Result<Response, HfError> {
+    may_commit(&state, &access, at.rev.as_ref(), create_pr(&q)).await?;
     let (path, rev) = (access.path(&state), at.rev.to_string());
     // A path no repo may hold is refused before anything is uploaded for it.
     for f in &req.files {
@@ -195,19 +198,61 @@ pub async fn preupload(
 
 /// `POST /api/{type}s/{id}/commit/{rev}[?create_pr=1]` with NDJSON operations, read and
 /// applied line by line (file contents go to the object store as they arrive).
+/// Whether the request asks to open a pull request (`?create_pr=1`).
+fn create_pr(q: &[(String, String)]) -> bool {
+    q.iter()
+        .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"))
+}
+
+/// Who may commit to `rev`: writers anywhere; others who may contribute (a write token and
+/// read access) only to open a pull request, or to the open pull request they opened.
+async fn may_commit(
+    state: &AppState,
+    access: &RepoAccess<Hub>,
+    rev: &str,
+    create_pr: bool,
+) -> Result<(), HfError> {
+    if access.role >= Role::Write {
+        return Ok(());
+    }
+    let who = access.user()?;
+    if crate::edge::access::may_contribute(Some(who), access.role) {
+        if create_pr {
+            return Ok(());
+        }
+        if let Some(n) = rev
+            .strip_prefix("refs/pr/")
+            .and_then(|n| n.parse::<i64>().ok())
+        {
+            let own = state
+                .accounts()
+                .discussion(access.repo.id, n)
+                .await?
+                .is_some_and(|d| {
+                    d.is_pr
+                        && d.author_id == Some(who.user_id)
+                        && (d.status == "open" || d.status == "draft")
+                });
+            if own {
+                return Ok(());
+            }
+        }
+    }
+    access.require(Role::Write)
+}
+
 pub async fn commit(
     State(state): State<AppState>,
-    access: RepoAccess<Hub, Write>,
+    access: RepoAccess<Hub>,
     at: At<Hub>,
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HfError> {
-    let who = access.user()?.clone();
     let (repo, rev) = (&access.repo, at.rev.to_string());
-    let create_pr = q
-        .iter()
-        .any(|(k, v)| k == "create_pr" && (v == "1" || v == "true"));
+    let create_pr = create_pr(&q);
+    may_commit(&state, &access, &rev, create_pr).await?;
+    let who = access.user()?.clone();
 
     let path = state.repos().path(&repo.repo_ref());
     let rev2 = rev.clone();

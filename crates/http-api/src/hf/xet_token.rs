@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{HfError, Hub};
 use crate::edge::http::unix_now;
-use crate::edge::{Read, RepoAccess, Write};
+use crate::edge::{Read, RepoAccess};
 use crate::xet::{cas_url, make_token, TOKEN_TTL};
 use crate::AppState;
 
@@ -42,9 +42,13 @@ async fn read_token(
 /// `GET /api/{type}s/{id}/xet-write-token/{rev}`.
 async fn write_token(
     State(state): State<AppState>,
-    access: RepoAccess<Hub, Write>,
+    access: RepoAccess<Hub, Read>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
+    // Writers, and others uploading for a pull request (the commit decides where it lands).
+    if !crate::edge::access::may_contribute(access.who.as_ref(), access.role) {
+        access.require(Role::Write)?;
+    }
     // A namespace at its storage limit gets no token to upload with.
     if let Some(room) = crate::quota::room(&state, &access.repo).await? {
         if let Some(message) = room.full() {

@@ -1,7 +1,8 @@
 //! Bare git repos on disk: where they live, how they are created, which hooks they run, how
 //! `git upload-pack` / `git receive-pack` are spawned to serve them, and the small files of
 //! their whole history (`history`: where LFS pointers are found), their size on disk, and
-//! rewriting every ref's history without given LFS files (`purge`, by fast-export/import).
+//! rewriting every ref's history without given LFS files (`purge`, by fast-export/import);
+//! pull requests' refs, diffs, conflicts and merges without a work tree (`pulls`).
 //!
 //! The git protocol itself is git's: this crate spawns git (as git http-backend, Gitea and
 //! Gitaly do) and hands the child's pipes to the caller to stream. It knows nothing of HTTP or

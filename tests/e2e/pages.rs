@@ -244,12 +244,14 @@ with sync_playwright() as p:
     page.click("form.comment button")
     page.wait_for_load_state()
     assert "A second word" in page.inner_text("section.events")
+    assert page.locator("button:has-text('Close')").count() == 1
     page.wait_for_timeout(200)
     assert page.evaluate("() => window.__pwned") is None and dialogs == [], dialogs
     # The pull request: its diff, and no Merge button for a reader.
     page.goto(base + "/alice/m/discussions/1")
     assert "+from the pull request" in page.inner_text("pre.diff")
     assert page.locator("text=Merge").count() == 0
+    assert page.locator("button:has-text('Close')").count() == 0
     # A form posted without this session's token (as another site would) is refused.
     r = page.request.post(base + "/alice/m/discussions/2/comment", form={{"comment": "forged", "form_token": "0" * 64}})
     assert r.status == 403, r.status

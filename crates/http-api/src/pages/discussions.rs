@@ -206,6 +206,13 @@ pub async fn page(
     let status = v["status"].as_str().unwrap_or_default().to_owned();
     let is_pr = v["isPullRequest"].as_bool() == Some(true);
     let writer = access.role >= hub_types::Role::Write;
+    // Closing and reopening is for its author and the repo's writers.
+    let may_close = writer
+        || access.who.as_ref().is_some_and(|p| {
+            v["author"]["name"]
+                .as_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&p.name))
+        });
     let token = form_token(&headers);
     let conflicts: Vec<String> = v["filesWithConflicts"]
         .as_array()
@@ -253,7 +260,8 @@ pub async fn page(
                         button type="submit" { "Merge" }
                     }
                 }
-                @if status == "open" || status == "draft" {
+                @if !may_close {
+                } @else if status == "open" || status == "draft" {
                     form method="post" action={ (url) "/" (num) "/status" } {
                         input type="hidden" name="form_token" value=(t);
                         input type="hidden" name="status" value="closed";

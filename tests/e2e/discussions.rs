@@ -359,3 +359,56 @@ print("merged", "w.dat" in HfApi(token="{alice}").list_repo_files("alice/m"))
         }
     }
 }
+
+/// Over git too: someone who may only read a repo pushes, with a write token, to the open
+/// pull request they opened, and nowhere else.
+#[test]
+fn a_reader_pushes_to_the_pull_request_they_opened() {
+    let (s, alice) = Server::with_alice();
+    s.user("bob");
+    let bob = s.token("bob", "write");
+    let bob_read = s.token("bob", "read");
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi
+print("bob's", HfApi(token="{bob}").create_pull_request("alice/m", "From bob").num)
+print("alice's", HfApi(token="{alice}").create_pull_request("alice/m", "From alice").num)
+"#
+    );
+    let out = hub_script(&s, None, &script);
+    assert!(
+        out.contains("bob's 1") && out.contains("alice's 2"),
+        "{out}"
+    );
+    let bare = s.bare_repo("models/alice/m.git");
+    let main_before = git_in(&bare, &bare, &["rev-parse", "main"]).stdout;
+    let w = Work::new();
+    w.git_ok(
+        ".",
+        &["clone", "-q", &s.git_url("alice/m", Some(&bob)), "a"],
+    );
+    w.git_ok("a", &["fetch", "-q", "origin", "refs/pr/1:pr1"]);
+    w.git_ok("a", &["checkout", "-q", "pr1"]);
+    w.write("a/bob.txt", b"from bob\n");
+    w.git_ok("a", &["add", "-A"]);
+    w.git_ok("a", &["commit", "-q", "-m", "Bob's change"]);
+    w.git_ok("a", &["push", "-q", "origin", "HEAD:refs/pr/1"]);
+    for target in ["main", "refs/pr/2"] {
+        let out = w.git("a", &["push", "origin", &format!("HEAD:{target}")]);
+        assert!(!out.status.success(), "{target}");
+        assert!(
+            stderr(&out).contains("you may push only to open pull requests you opened"),
+            "{target}: {}",
+            stderr(&out)
+        );
+    }
+    let read_url = s.git_url("alice/m", Some(&bob_read));
+    let out = w.git("a", &["push", &read_url, "HEAD:refs/pr/1"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        git_in(&bare, &bare, &["rev-parse", "main"]).stdout,
+        main_before
+    );
+    let pr = git_in(&bare, &bare, &["log", "-1", "--format=%s", "refs/pr/1"]).stdout;
+    assert_eq!(String::from_utf8_lossy(&pr).trim(), "Bob's change");
+}

@@ -46,14 +46,36 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             .strip_prefix("refs/pr/")
             .and_then(|n| n.parse::<u64>().ok())
         {
-            let is_open = match &server {
-                Some(s) => s.pull_request_open(n)?,
-                None => false,
-            };
-            open.insert(n, is_open);
+            if let Some(s) = &server {
+                if let Some(author) = s.open_pull_request(n)? {
+                    open.insert(n, author);
+                }
+            }
         }
     }
-    let errors = check_refs(&updates, &|n| open.get(&n).copied().unwrap_or(false));
+    let mut errors = check_refs(&updates, &|n| open.contains_key(&n));
+    // Someone who may only read the repo (set by the server, never by a client) pushes only to
+    // the open pull requests they opened.
+    if std::env::var("MODELHUB_PUSH_CONTRIBUTOR").is_ok_and(|v| v == "1") {
+        let pusher: Option<i64> = std::env::var("MODELHUB_PUSHER_ID")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for u in &updates {
+            let own = u
+                .name
+                .strip_prefix("refs/pr/")
+                .and_then(|n| n.parse::<u64>().ok())
+                .and_then(|n| open.get(&n))
+                .is_some_and(|author| author.is_some() && *author == pusher);
+            if !own {
+                errors.push(format!(
+                    "{}: you may push only to open pull requests you opened (refs/pr/N); \
+                     ask a writer of {repo} for write access to push elsewhere",
+                    u.name
+                ));
+            }
+        }
+    }
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");

@@ -153,13 +153,16 @@ impl Server {
         })
     }
 
-    /// Whether pull request `num` of this repo is open (or a draft).
-    pub fn pull_request_open(&self, num: u64) -> Result<bool> {
+    /// Pull request `num` of this repo, if it is one and open (or a draft): its author's id.
+    pub fn open_pull_request(&self, num: u64) -> Result<Option<Option<i64>>> {
         let d = self.runtime.block_on(
             self.db
                 .discussion(self.repo_id, i64::try_from(num).unwrap_or(i64::MAX)),
         )?;
-        Ok(d.is_some_and(|d| d.is_pr && (d.status == "open" || d.status == "draft")))
+        Ok(
+            d.filter(|d| d.is_pr && (d.status == "open" || d.status == "draft"))
+                .map(|d| d.author_id),
+        )
     }
 
     /// Records what the push's weights are (parameter counts, formats) by object id.

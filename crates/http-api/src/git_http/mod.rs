@@ -21,7 +21,7 @@ use git_repos::{Service, ServiceEnv};
 use hub_types::Role;
 
 use crate::edge::repo::Need;
-use crate::edge::{Read, RepoAccess, Write};
+use crate::edge::{Read, RepoAccess};
 use crate::AppState;
 pub use error::{Git, GitError};
 
@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{ns}/{repo}/git-receive-pack", post(receive_pack))
 }
 
-/// What `info/refs?service=` needs: write to push, read to fetch.
+/// What `info/refs?service=` needs: read to fetch; to push, see [`may_push`].
 pub struct ByService;
 
 impl Need for ByService {
@@ -45,11 +45,11 @@ impl Need for ByService {
             .unwrap_or_default()
             .split('&')
             .any(|kv| kv == "service=git-receive-pack");
-        if push {
-            Role::Write
-        } else {
-            Role::Read
-        }
+        // A push needs read access here; the handler then asks for write access, or for a
+        // contributor's (see `may_contribute`), whose push the hook keeps to their own open
+        // pull requests.
+        let _ = push;
+        Role::Read
     }
 }
 
@@ -165,6 +165,9 @@ async fn info_refs(
                     .into(),
             )
         })?;
+    if service == Service::ReceivePack {
+        may_push(&access)?;
+    }
     let (repo, who) = (&access.repo, access.who.as_ref());
     let env = service_env(&state, repo, who, &headers);
     // http-backend leaves out the `# service=` preamble for v2; the client accepts both.
@@ -208,16 +211,31 @@ async fn upload_pack(
         headers,
         body,
         Service::UploadPack,
+        false,
     )
     .await
 }
 
+/// Whether the caller may push: a writer, or a contributor (a write token and read access),
+/// whose push the hook accepts only onto open pull requests they opened. Returns whether the
+/// push is a contributor's.
+fn may_push<N>(access: &RepoAccess<Git, N>) -> Result<bool, GitError> {
+    if access.role >= Role::Write {
+        return Ok(false);
+    }
+    if crate::edge::access::may_contribute(access.who.as_ref(), access.role) {
+        return Ok(true);
+    }
+    access.require(Role::Write).map(|_| false)
+}
+
 async fn receive_pack(
     state: State<AppState>,
-    access: RepoAccess<Git, Write>,
+    access: RepoAccess<Git, Read>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GitError> {
+    let contributor = may_push(&access)?;
     rpc::handle(
         state,
         access.repo,
@@ -225,6 +243,7 @@ async fn receive_pack(
         headers,
         body,
         Service::ReceivePack,
+        contributor,
     )
     .await
 }

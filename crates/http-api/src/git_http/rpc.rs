@@ -52,6 +52,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
     service: Service,
+    contributor: bool,
 ) -> Result<Response, GitError> {
     let expected = format!("application/x-{}-request", service.name());
     let content_type = headers
@@ -89,7 +90,13 @@ pub async fn handle(
             Input::Streamed(commands, Box::new(reader))
         }
     };
-    let env = service_env(&state, &repo, who.as_ref(), &headers);
+    let mut env = service_env(&state, &repo, who.as_ref(), &headers);
+    if contributor {
+        // Set by the server only: the hook keeps this push to the pusher's own open pull
+        // requests.
+        env.vars
+            .push(("MODELHUB_PUSH_CONTRIBUTOR".into(), "1".into()));
+    }
     let path = state.repos().path(&repo.repo_ref());
     let body = match service {
         Service::UploadPack => run(&state, &repo, service, &path, &env, input, None).await?,

@@ -40,6 +40,16 @@ t = bob.rename_discussion("alice/m", d.num, "Which license is it?")
 print("renamed", t.old_title, "->", t.new_title)
 st = api.change_discussion_status("alice/m", d.num, "closed", comment="Answered.")
 print("closed", st.new_status)
+# Locked: only writers comment.
+from huggingface_hub.utils import get_session, build_hf_headers
+lock = lambda who, locked: get_session().post(f"{{api.endpoint}}/api/models/alice/m/discussions/{{d.num}}/lock", json={{"locked": locked}}, headers=build_hf_headers(token=who))
+print("bob locks", lock("{bob}", True).status_code, "alice locks", lock(None, True).status_code)
+try:
+    bob.comment_discussion("alice/m", d.num, "one more")
+    print("locked but commented")
+except HfHubHTTPError as e:
+    print("locked", e.response.status_code, "is locked: only writers of the repo can comment" in str(e))
+api.comment_discussion("alice/m", d.num, "Writers still may.")
 # A pull request by a commit, then more commits to it.
 r = api.create_commit("alice/m", operations=[CommitOperationAdd("notes.txt", b"v1\n")], commit_message="Add notes", commit_description="First notes", create_pr=True)
 n = int(r.pr_num)
@@ -88,6 +98,8 @@ print("missing", status(lambda: api.get_discussion_details("alice/m", 999)))
         "hidden True This comment has been hidden",
         "renamed Which license? -> Which license is it?",
         "closed closed",
+        "bob locks 403 alice locks 200",
+        "locked 403 True",
         "pr True True open refs/heads/main [] Add notes",
         "pr events ['comment', 'commit', 'commit'] ['Add notes', 'Better notes']",
         "pr diff True",

@@ -33,6 +33,8 @@ pub struct Discussion {
     pub merge_commit: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Only the repo's writers may comment.
+    pub locked: bool,
 }
 
 /// One stored event.
@@ -60,7 +62,7 @@ pub struct DiscussionFilter<'a> {
 }
 
 const COLUMNS: &str = "d.id, d.repo_id, d.num, d.is_pr, d.title, d.status, a.name, d.author_id, \
-                       d.base_ref, d.base_commit, d.merge_commit, d.created_at, d.updated_at";
+                       d.base_ref, d.base_commit, d.merge_commit, d.created_at, d.updated_at, d.locked";
 
 type Row = (
     i64,
@@ -76,6 +78,7 @@ type Row = (
     Option<String>,
     String,
     String,
+    bool,
 );
 
 fn from_row(r: Row) -> Discussion {
@@ -93,6 +96,7 @@ fn from_row(r: Row) -> Discussion {
         merge_commit: r.10,
         created_at: r.11,
         updated_at: r.12,
+        locked: r.13,
     }
 }
 
@@ -346,6 +350,20 @@ impl Accounts {
             }
         }
         Ok(out)
+    }
+
+    /// Locks or unlocks a discussion.
+    pub async fn set_discussion_locked(&self, discussion_id: i64, locked: bool) -> Result<()> {
+        on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE discussions SET locked = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(discussion_id)
+        .bind(locked)
+        .bind(now_iso())
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// Replaces an event's data (a comment edited or hidden).

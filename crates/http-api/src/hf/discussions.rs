@@ -483,7 +483,7 @@ pub(crate) async fn view(
     }
     out["events"] = Value::Array(events.into_iter().map(|(_, v)| v).collect());
     out["isReport"] = json!(false);
-    out["locked"] = json!(false);
+    out["locked"] = json!(d.locked);
     Ok(out)
 }
 
@@ -511,15 +511,16 @@ pub async fn comment(
     let who = access.user()?.clone();
     let req: CommentRequest = body(&raw)?;
     let text = req.comment.unwrap_or_default();
-    let e = post_comment(&state, &access.repo, &who, num, &text).await?;
+    let e = post_comment(&state, &access.repo, access.role, &who, num, &text).await?;
     let url = repo_url(&state, &headers, &access.repo);
     Ok(Json(json!({ "newMessage": event_json(&e, &url) })).into_response())
 }
 
-/// Adds `who`'s comment to discussion `num`.
+/// Adds `who`'s comment to discussion `num`; a locked one takes writers' comments only.
 pub(crate) async fn post_comment(
     state: &AppState,
     repo: &accounts::Repo,
+    role: Role,
     who: &Principal,
     num: i64,
     text: &str,
@@ -530,6 +531,11 @@ pub(crate) async fn post_comment(
     }
     check_comment(text)?;
     let d = find(state, repo, num).await?;
+    if d.locked && role < Role::Write {
+        return Err(HfError::Forbidden(format!(
+            "Discussion #{num} is locked: only writers of the repo can comment"
+        )));
+    }
     let events = state
         .accounts()
         .change_discussion(
@@ -792,6 +798,45 @@ pub(crate) async fn merge_pull(
         .next()
         .ok_or_else(|| HfError::internal("status not stored"))?;
     Ok((new_tip, e))
+}
+
+#[derive(Deserialize, Default)]
+pub struct LockRequest {
+    locked: Option<bool>,
+}
+
+/// `POST .../discussions/{num}/lock {locked}` (default true): writers only. A locked
+/// discussion takes comments from the repo's writers only.
+pub async fn lock(
+    State(state): State<AppState>,
+    access: RepoAccess<Hub>,
+    Path((_, _, _, num)): Path<(String, String, String, i64)>,
+    raw: Bytes,
+) -> Result<Response, HfError> {
+    let who = access.user()?.clone();
+    let req: LockRequest = body(&raw)?;
+    let locked = req.locked.unwrap_or(true);
+    set_locked(&state, &access.repo, access.role, &who, num, locked).await?;
+    Ok(Json(json!({ "locked": locked })).into_response())
+}
+
+/// Locks or unlocks discussion `num`: writers only.
+pub(crate) async fn set_locked(
+    state: &AppState,
+    repo: &accounts::Repo,
+    role: Role,
+    _who: &Principal,
+    num: i64,
+    locked: bool,
+) -> Result<(), HfError> {
+    if role < Role::Write {
+        return Err(HfError::Forbidden(
+            "only writers of the repo can lock or unlock a discussion".into(),
+        ));
+    }
+    let d = find(state, repo, num).await?;
+    state.accounts().set_discussion_locked(d.id, locked).await?;
+    Ok(())
 }
 
 #[derive(Deserialize, Default)]

@@ -136,6 +136,10 @@ pub fn api_routes() -> Router<AppState> {
             post(discussions::merge),
         )
         .route(
+            "/api/{kind}/{ns}/{repo}/discussions/{num}/lock",
+            post(discussions::lock),
+        )
+        .route(
             "/api/{kind}/{ns}/{repo}/discussions/{num}/comment/{id}/edit",
             post(discussions::edit_comment),
         )

@@ -206,6 +206,7 @@ pub async fn page(
     let status = v["status"].as_str().unwrap_or_default().to_owned();
     let is_pr = v["isPullRequest"].as_bool() == Some(true);
     let writer = access.role >= hub_types::Role::Write;
+    let locked = v["locked"].as_bool() == Some(true);
     // Closing and reopening is for its author and the repo's writers.
     let may_close = writer
         || access.who.as_ref().is_some_and(|p| {
@@ -247,13 +248,23 @@ pub async fn page(
                 }
             }
         }
+        @if locked { p.muted { "This discussion is locked: only writers of the repo can comment." } }
         @if let (Some(_), Some(t)) = (&access.who, &token) {
-            form.comment method="post" action={ (url) "/" (num) "/comment" } {
-                input type="hidden" name="form_token" value=(t);
-                textarea name="comment" rows="5" placeholder="Leave a comment (Markdown)" aria-label="Comment" required {}
-                button type="submit" { "Comment" }
+            @if !locked || writer {
+                form.comment method="post" action={ (url) "/" (num) "/comment" } {
+                    input type="hidden" name="form_token" value=(t);
+                    textarea name="comment" rows="5" placeholder="Leave a comment (Markdown)" aria-label="Comment" required {}
+                    button type="submit" { "Comment" }
+                }
             }
             div.actions {
+                @if writer {
+                    form method="post" action={ (url) "/" (num) "/lock" } {
+                        input type="hidden" name="form_token" value=(t);
+                        input type="hidden" name="locked" value=(if locked { "false" } else { "true" });
+                        button type="submit" { @if locked { "Unlock" } @else { "Lock" } }
+                    }
+                }
                 @if is_pr && writer && (status == "open" || status == "draft") {
                     form method="post" action={ (url) "/" (num) "/merge" } {
                         input type="hidden" name="form_token" value=(t);
@@ -301,7 +312,7 @@ pub async fn comment(
     Form(f): Form<CommentForm>,
 ) -> Result<Response, PageError> {
     let who = form_caller(&access, &headers, &f.form_token)?;
-    core::post_comment(&state, &access.repo, who, num, &f.comment)
+    core::post_comment(&state, &access.repo, access.role, who, num, &f.comment)
         .await
         .map_err(refused)?;
     Ok(Redirect::to(&format!("{}/{num}", community_url(&access.repo))).into_response())
@@ -323,6 +334,27 @@ pub async fn status(
 ) -> Result<Response, PageError> {
     let who = form_caller(&access, &headers, &f.form_token)?;
     core::set_status(&state, &access.repo, access.role, who, num, &f.status, "")
+        .await
+        .map_err(refused)?;
+    Ok(Redirect::to(&format!("{}/{num}", community_url(&access.repo))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LockForm {
+    form_token: String,
+    locked: bool,
+}
+
+/// `POST {repo}/discussions/{num}/lock`: writers only.
+pub async fn lock(
+    State(state): State<AppState>,
+    access: RepoAccess<Page>,
+    headers: HeaderMap,
+    Path((_, _, num)): Path<(String, String, i64)>,
+    Form(f): Form<LockForm>,
+) -> Result<Response, PageError> {
+    let who = form_caller(&access, &headers, &f.form_token)?;
+    core::set_locked(&state, &access.repo, access.role, who, num, f.locked)
         .await
         .map_err(refused)?;
     Ok(Redirect::to(&format!("{}/{num}", community_url(&access.repo))).into_response())

@@ -66,6 +66,10 @@ pub fn repo_routes() -> Router<AppState> {
             "/{ns}/{repo}/discussions/{num}/merge",
             post(discussions::merge),
         )
+        .route(
+            "/{ns}/{repo}/discussions/{num}/lock",
+            post(discussions::lock),
+        )
 }
 
 async fn style() -> Response {

@@ -13,6 +13,7 @@ mod harness;
 mod hub_api;
 mod hub_upload;
 mod lfs;
+mod likes;
 mod ops;
 mod pages;
 mod postgres;

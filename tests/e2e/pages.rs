@@ -198,7 +198,8 @@ print("OK")
     }
 }
 
-/// The Community tab in Chromium: a reader opens a discussion and comments (hostile Markdown
+/// The Community tab in Chromium (and the like button): a reader likes the model, opens a
+/// discussion and comments (hostile Markdown
 /// stays inert), sees a pull request's diff without a Merge button, and a form without this
 /// session's token is refused; a writer merges the pull request from its page.
 #[test]
@@ -231,6 +232,14 @@ with sync_playwright() as p:
     page = sign_in(b, "{bob}")
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(base + "/alice/m")
+    # Like, then unlike, from the model page.
+    assert page.inner_text("dd.likes").startswith("0")
+    page.click("form.like button")
+    page.wait_for_load_state()
+    assert page.inner_text("dd.likes").startswith("1") and "Unlike" in page.inner_text("dd.likes"), page.inner_text("dd.likes")
+    page.click("form.like button")
+    page.wait_for_load_state()
+    assert page.inner_text("dd.likes").startswith("0")
     page.click("nav.tabs >> text=Community")
     page.wait_for_load_state()
     assert "Add notes" in page.inner_text("ul.discussions"), page.inner_text("main")

@@ -31,6 +31,7 @@ mod coherence;
 pub mod collections;
 pub mod discussions;
 mod lfs;
+pub mod likes;
 mod listing;
 mod profile;
 mod quota;

@@ -37,6 +37,7 @@ pub enum ListSort {
     LastModified,
     CreatedAt,
     Downloads,
+    Likes,
 }
 
 /// A repo's summary as the server describes its main branch.
@@ -154,6 +155,7 @@ impl Accounts {
             ListSort::LastModified => Some("last_modified"),
             ListSort::CreatedAt => Some("created_at"),
             ListSort::Downloads => Some("downloads"),
+            ListSort::Likes => Some("likes"),
         };
         let (inner_order, outer_order) = match key {
             Some(k) => (
@@ -172,6 +174,7 @@ impl Accounts {
                     ListSort::LastModified => "repo_summaries_by_modified",
                     ListSort::CreatedAt => "repo_summaries_by_created",
                     ListSort::Downloads => "repo_summaries_by_downloads",
+                    ListSort::Likes => "repo_summaries_by_likes",
                 };
                 format!(" INDEXED BY {index}")
             }

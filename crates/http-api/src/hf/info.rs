@@ -210,6 +210,11 @@ pub async fn summary(
     out.insert("_id".into(), json!(repo.id.to_string()));
     out.insert("private".into(), json!(repo.private));
     out.insert("downloads".into(), json!(repo.downloads));
+    let likes = state.accounts().likes_among(&[repo.id]).await?;
+    out.insert(
+        "likes".into(),
+        json!(likes.get(&repo.id).copied().unwrap_or(0)),
+    );
     out.insert("createdAt".into(), json!(repo.created_at));
     Ok(out)
 }

@@ -251,7 +251,7 @@ pub(crate) async fn find_repos(
         "lastModified" => accounts::ListSort::LastModified,
         "createdAt" => accounts::ListSort::CreatedAt,
         "downloads" | "trendingScore" => accounts::ListSort::Downloads,
-        // Likes are all zero until likes exist: by id.
+        "likes" => accounts::ListSort::Likes,
         _ => accounts::ListSort::Id,
     };
     let query = accounts::ListQuery {
@@ -281,6 +281,8 @@ pub(crate) async fn find_repos(
     } else {
         None
     };
+    let ids: Vec<i64> = found.iter().map(|(r, _)| r.id).collect();
+    let likes = state.accounts().likes_among(&ids).await?;
     let mut rows = Vec::with_capacity(found.len());
     for (repo, json) in found {
         let mut m = if q.full {
@@ -305,6 +307,10 @@ pub(crate) async fn find_repos(
         m.insert("author".into(), json!(repo.namespace.as_str()));
         m.insert("private".into(), json!(repo.private));
         m.insert("downloads".into(), json!(repo.downloads));
+        m.insert(
+            "likes".into(),
+            json!(likes.get(&repo.id).copied().unwrap_or(0)),
+        );
         m.insert("createdAt".into(), json!(repo.created_at));
         rows.push(m);
     }

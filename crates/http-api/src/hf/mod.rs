@@ -12,6 +12,7 @@ pub(crate) mod discussions;
 mod error;
 pub(crate) mod info;
 mod lfs_files;
+mod likes;
 pub(crate) mod list;
 mod manage;
 pub(crate) mod ndjson;
@@ -36,6 +37,7 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/whoami-v2", get(refs::whoami))
         .route("/api/users/{name}/overview", get(refs::user_overview))
+        .route("/api/users/{name}/likes", get(likes::liked))
         .route(
             "/api/organizations/{name}/overview",
             get(refs::org_overview),
@@ -147,6 +149,11 @@ pub fn api_routes() -> Router<AppState> {
             "/api/{kind}/{ns}/{repo}/discussions/{num}/comment/{id}/hide",
             post(discussions::hide_comment),
         )
+        .route(
+            "/api/{kind}/{ns}/{repo}/like",
+            post(likes::like).delete(likes::unlike),
+        )
+        .route("/api/{kind}/{ns}/{repo}/likers", get(likes::likers))
         .route("/api/{kind}/{ns}/{repo}/refs", get(refs::refs))
         .route("/api/{kind}/{ns}/{repo}/commits/{rev}", get(refs::commits))
 }

@@ -49,6 +49,7 @@ pub fn repo_routes() -> Router<AppState> {
         .route("/{ns}/{repo}/blob/{rev}/{*path}", get(repo::blob))
         .route("/{ns}/{repo}/commits/{rev}", get(repo::commits))
         .route("/{ns}/{repo}/commit/{sha}", get(repo::commit))
+        .route("/{ns}/{repo}/like", post(repo::like))
         .route(
             "/{ns}/{repo}/discussions",
             get(discussions::list).post(discussions::create),

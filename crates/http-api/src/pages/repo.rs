@@ -63,6 +63,11 @@ pub async fn card(
     let path = state.repos().path(&repo.repo_ref());
     let info =
         hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
+    let form_token = super::form_token(&headers);
+    let liked = match &who {
+        Some(p) => state.accounts().likes(repo.id, p.user_id).await?,
+        None => false,
+    };
     let used = hf::info::used_storage(&state, &repo).await?;
     let readme = read(&state, &repo, |r| {
         let c = r.resolve(DEFAULT_BRANCH)?;
@@ -149,6 +154,17 @@ pub async fn card(
                     dt { "Size" } dd { (human_size(info["usedStorage"].as_u64().unwrap_or(0))) }
                     dt { "Storage used" } dd.storage { (human_size(used)) }
                     dt { "Downloads" } dd { (repo.downloads) }
+                    dt { "Likes" }
+                    dd.likes {
+                        (info["likes"].as_u64().unwrap_or(0))
+                        @if let (Some(_), Some(t)) = (&who, &form_token) {
+                            form.like method="post" action={ (url) "/like" } {
+                                input type="hidden" name="form_token" value=(t);
+                                input type="hidden" name="like" value=(if liked { "false" } else { "true" });
+                                button type="submit" { @if liked { "Unlike" } @else { "Like" } }
+                            }
+                        }
+                    }
                 }
                 h3 { "Use it" }
                 pre { code { "git clone " (base) "/" (repo.repo_ref()) } }
@@ -450,4 +466,40 @@ async fn git_show(repo: &std::path::Path, sha: &str) -> Result<String, PageError
         text.push_str("\n… (diff cut at 1 MB)");
     }
     Ok(text)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LikeForm {
+    form_token: String,
+    like: bool,
+}
+
+/// `POST {repo}/like`: the signed-in viewer likes or unlikes the repo, then sees it again.
+pub async fn like(
+    State(state): State<AppState>,
+    access: RepoAccess<Page>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LikeForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = access.who.as_ref() else {
+        return Err(PageError::Refused(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "Sign in first.".into(),
+        ));
+    };
+    if !super::form_token_ok(&headers, &f.form_token) {
+        return Err(PageError::Refused(
+            axum::http::StatusCode::FORBIDDEN,
+            "This form is stale or was not sent from this site; reload the page and try again."
+                .into(),
+        ));
+    }
+    if f.like {
+        state.accounts().like(access.repo.id, who.user_id).await?;
+    } else {
+        state.accounts().unlike(access.repo.id, who.user_id).await?;
+    }
+    state.inner.caches.listings.clear();
+    use axum::response::IntoResponse;
+    Ok(axum::response::Redirect::to(&super::repo_url(&access.repo.repo_ref())).into_response())
 }

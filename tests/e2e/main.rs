@@ -14,6 +14,7 @@ mod hub_api;
 mod hub_upload;
 mod lfs;
 mod likes;
+mod model_tree;
 mod ops;
 mod pages;
 mod postgres;

@@ -306,6 +306,10 @@ impl repo_rules::Context for HookContext<'_> {
         self.tree.read(path)
     }
 
+    fn model_visible(&self, id: &str) -> Option<bool> {
+        self.server?.model_visible(id).ok()
+    }
+
     fn lfs_read(&self, oid: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
         let server = self.server?;
         // Objects of unchanged files (a shard, the weights a new config describes) were not

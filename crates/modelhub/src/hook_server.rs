@@ -153,6 +153,42 @@ impl Server {
         })
     }
 
+    /// Whether model `id` is registered here and the pusher may see it: a private one counts
+    /// only for its namespace's user and organisation members, so no push can learn that a
+    /// private repo exists.
+    pub fn model_visible(&self, id: &str) -> Result<bool> {
+        let Ok(id) = hub_types::RepoId::parse(id) else {
+            return Ok(false);
+        };
+        let target = hub_types::RepoRef {
+            repo_type: hub_types::RepoType::Model,
+            id,
+        };
+        let pusher = std::env::var("MODELHUB_PUSHER").ok();
+        let pusher_id: Option<i64> = std::env::var("MODELHUB_PUSHER_ID")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        self.runtime.block_on(async {
+            let Some(repo) = self.db.repo(&target).await? else {
+                return anyhow::Ok(false);
+            };
+            if !repo.private {
+                return Ok(true);
+            }
+            let ns = repo.namespace.as_str();
+            if pusher
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(ns))
+            {
+                return Ok(true);
+            }
+            Ok(match pusher_id {
+                Some(uid) => self.db.org_role(uid, ns).await?.is_some(),
+                None => false,
+            })
+        })
+    }
+
     /// Pull request `num` of this repo, if it is one and open (or a draft): its author's id.
     pub fn open_pull_request(&self, num: u64) -> Result<Option<Option<i64>>> {
         let d = self.runtime.block_on(

@@ -159,6 +159,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "a dataset's size_categories value outside the Hub's buckets",
     ),
     (
+        "card-base-model-unknown",
+        Severity::Warning,
+        "a base_model that is not a model on this hub (it may live elsewhere)",
+    ),
+    (
         "card-base-model-relation",
         Severity::Error,
         "base_model_relation outside adapter, merge, quantized, finetune",
@@ -274,6 +279,11 @@ pub trait Context {
     /// What is left of the bytes the pickle checks may inflate, shared by every file and ref
     /// of one push (start it at [`MAX_PUSH_INFLATED`]); `None`: only each file's own limit.
     fn inflation_left(&self) -> Option<&std::cell::Cell<u64>> {
+        None
+    }
+    /// Whether model `id` is on this hub and the pusher may see it; `None` when unknown (a
+    /// plain git server, a card checked alone), which skips the rule.
+    fn model_visible(&self, _id: &str) -> Option<bool> {
         None
     }
 }

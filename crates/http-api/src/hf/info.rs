@@ -93,10 +93,45 @@ async fn describe(
             json!(used_storage(&state, repo).await?),
         );
     }
+    if expand.contains(&"childrenModelCount") && repo.repo_type == RepoType::Model {
+        let id = repo.repo_ref().id.to_string();
+        let n = children_count(&state, access.who.as_ref(), &id, None).await?;
+        out.insert("childrenModelCount".into(), json!(n));
+    }
     if !expand.is_empty() {
         out.retain(|k, _| k == "id" || k == "_id" || expand.contains(&k.as_str()));
     }
     Ok(Json(Value::Object(out)).into_response())
+}
+
+/// How many models the caller may see name `id` as a base (with `relation`, if given).
+pub(crate) async fn children_count(
+    state: &AppState,
+    who: Option<&accounts::Principal>,
+    id: &str,
+    relation: Option<&str>,
+) -> Result<u64, HfError> {
+    let tag = match relation {
+        Some(r) => format!("base_model:{r}:{id}"),
+        None => format!("base_model:{id}"),
+    };
+    let tags = [tag.as_str()];
+    let q = accounts::ListQuery {
+        repo_type: RepoType::Model,
+        viewer: who,
+        search: "",
+        author: None,
+        tags: &tags,
+        pipeline_tag: None,
+        sort: accounts::ListSort::Id,
+        descending: false,
+        offset: 0,
+        limit: 1,
+    };
+    Ok(state
+        .accounts()
+        .count_summaries(&q, super::list::COUNT_CAP)
+        .await?)
 }
 
 /// The bytes `repo` takes (`usedStorage`): its distinct LFS objects, stored whole or through
@@ -284,6 +319,15 @@ async fn describe_commit(
     out.insert("downloads".into(), json!(repo.downloads));
     out.insert("likes".into(), json!(0));
     out.insert("tags".into(), json!(tags(card.as_ref(), &files)));
+    if repo.repo_type == RepoType::Model {
+        if let Some((relation, bases)) = base_models(card.as_ref(), &files) {
+            let models: Vec<Value> = bases.iter().map(|b| json!({ "id": b })).collect();
+            out.insert(
+                "baseModels".into(),
+                json!({ "relation": relation, "models": models }),
+            );
+        }
+    }
     if let Some(card) = &card {
         for key in ["pipeline_tag", "library_name"] {
             if let Some(v) = card.get(key).filter(|v| v.is_string()) {
@@ -362,13 +406,64 @@ fn tags(card: Option<&Map<String, Value>>, files: &[File]) -> Vec<String> {
     for t in list(card.get("license")) {
         add(format!("license:{t}"));
     }
-    for t in list(card.get("base_model")) {
-        add(format!("base_model:{t}"));
+    // The model tree, as the Hub tags it: each base, and each base with the relation.
+    if let Some((relation, bases)) = base_models(Some(&card), files) {
+        for b in &bases {
+            add(format!("base_model:{b}"));
+            add(format!("base_model:{relation}:{b}"));
+        }
     }
     for t in list(card.get("datasets")) {
         add(format!("dataset:{t}"));
     }
     out
+}
+
+/// How a model relates to its bases (`base_model` in its card), as the Hub infers it when the
+/// card does not say (`base_model_relation`): an adapter config makes an adapter, GGUF weights
+/// alone a quantization, several bases a merge, else a fine-tune. `None` without a base.
+pub(crate) fn base_models(
+    card: Option<&Map<String, Value>>,
+    files: &[File],
+) -> Option<(&'static str, Vec<String>)> {
+    let card = card?;
+    let bases: Vec<String> = match card.get("base_model")? {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let bases: Vec<String> = bases
+        .into_iter()
+        .filter(|b| hub_types::RepoId::parse(b).is_ok() || hub_types::Name::parse(b).is_ok())
+        .take(32)
+        .collect();
+    if bases.is_empty() {
+        return None;
+    }
+    const RELATIONS: [&str; 4] = ["adapter", "merge", "quantized", "finetune"];
+    let stated = card
+        .get("base_model_relation")
+        .and_then(Value::as_str)
+        .and_then(|r| RELATIONS.iter().find(|x| **x == r).copied());
+    let has = |ext: &str| files.iter().any(|f| f.path.ends_with(ext));
+    let relation = stated.unwrap_or(
+        if files
+            .iter()
+            .any(|f| f.path.ends_with("adapter_config.json"))
+        {
+            "adapter"
+        } else if has(".gguf") && !has(".safetensors") && !has(".bin") {
+            "quantized"
+        } else if bases.len() > 1 {
+            "merge"
+        } else {
+            "finetune"
+        },
+    );
+    Some((relation, bases))
 }
 
 /// `{parameters: {dtype: n}, total}` over the safetensors files whose headers validation read.

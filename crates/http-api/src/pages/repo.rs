@@ -64,6 +64,21 @@ pub async fn card(
     let info =
         hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
     let form_token = super::form_token(&headers);
+    // The model tree: this model's children the viewer may see, counted per relation.
+    let mut children = Vec::new();
+    if t == RepoType::Model {
+        let id = repo.repo_ref().id.to_string();
+        for relation in ["adapter", "finetune", "merge", "quantized"] {
+            let n = hf::info::children_count(&state, who.as_ref(), &id, Some(relation)).await?;
+            if n > 0 {
+                children.push((
+                    relation,
+                    n,
+                    format!("/models?tag=base_model:{relation}:{id}"),
+                ));
+            }
+        }
+    }
     let liked = match &who {
         Some(p) => state.accounts().likes(repo.id, p.user_id).await?,
         None => false,
@@ -143,8 +158,14 @@ pub async fn card(
                     @if !langs.is_empty() { dt { "Languages" } dd { (langs.join(", ")) } }
                     @let datasets = list(&card["datasets"]);
                     @if !datasets.is_empty() { dt { "Datasets" } dd { @for d in &datasets { a href={ "/datasets/" (d) } { (d) } " " } } }
-                    @let bases = list(&card["base_model"]);
-                    @if !bases.is_empty() { dt { "Base model" } dd { @for b in &bases { a href={ "/" (b) } { (b) } " " } } }
+                    @if let Some(bm) = info.get("baseModels") {
+                        dt { "Base model" " (" (bm["relation"].as_str().unwrap_or_default()) ")" }
+                        dd.bases { @for b in bm["models"].as_array().into_iter().flatten() { @let id = b["id"].as_str().unwrap_or_default(); a href={ "/" (id) } { (id) } " " } }
+                    }
+                    @if !children.is_empty() {
+                        dt { "Model tree" }
+                        dd.tree { @for (relation, n, link) in &children { a href=(link) { (n) " " (tree_label(relation, *n)) } " " } }
+                    }
                     @if let Some(st) = info.get("safetensors") {
                         dt { "Parameters" }
                         dd.params { (human_count(st["total"].as_u64().unwrap_or(0))) " (" (st["total"].as_u64().unwrap_or(0)) ")" }
@@ -502,4 +523,17 @@ pub async fn like(
     state.inner.caches.listings.clear();
     use axum::response::IntoResponse;
     Ok(axum::response::Redirect::to(&super::repo_url(&access.repo.repo_ref())).into_response())
+}
+
+/// "1 finetune", "2 finetunes", "1 quantization", ...
+fn tree_label(relation: &str, n: u64) -> String {
+    let one = match relation {
+        "quantized" => "quantization",
+        other => other,
+    };
+    if n == 1 {
+        one.to_owned()
+    } else {
+        format!("{one}s")
+    }
 }

@@ -95,13 +95,19 @@ pub(super) fn fields(
     }
     for key in ["base_model", "new_version"] {
         if let Some(v) = meta.get(key) {
-            for (i, item) in as_list(v).iter().enumerate() {
-                if !item.as_str().is_some_and(is_repo_id) {
-                    push(
+            for (i, item) in as_list(v).iter().enumerate().take(32) {
+                match item.as_str().filter(|s| is_repo_id(s)) {
+                    None => push(
                         "card-repo-id",
                         format!("\"{key}[{i}]\" with value {item} is not a valid model id"),
                         "use an id like org/model-name",
-                    );
+                    ),
+                    Some(id) if key == "base_model" && ctx.model_visible(id) == Some(false) => push(
+                        "card-base-model-unknown",
+                        format!("base_model {id:?} is not a model on this hub; the model tree links it only once it is"),
+                        "import the base model here, or leave it if it lives on another hub",
+                    ),
+                    Some(_) => {}
                 }
             }
         }

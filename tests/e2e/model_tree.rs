@@ -1,0 +1,99 @@
+//! The model tree: `base_model` and `base_model_relation` read from each card (the relation
+//! inferred as the Hub does when absent), `model_info(expand=["baseModels",
+//! "childrenModelCount"])`, the listings' `base_model:` filters, the model page's tree, and
+//! the validator's warning for a base that is not on this hub.
+
+use crate::harness::*;
+use crate::hub_api::hub_script;
+
+#[test]
+fn a_base_model_with_fine_tunes_an_adapter_and_a_quantization() {
+    let (s, token) = Server::with_alice();
+    let gguf = fixtures().join("weights/good.gguf").display().to_string();
+    let script = r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+api.create_repo("alice/base")
+api.create_repo("alice/secret-child", private=True)
+def card(extra):
+    return ("---\nlicense: mit\n" + extra + "---\n# model\n").encode()
+for repo, files in [
+    ("alice/base", {"README.md": card("")}),
+    ("alice/ft1", {"README.md": card("base_model: alice/base\n")}),
+    ("alice/ft2", {"README.md": card("base_model:\n- alice/base\nbase_model_relation: finetune\n")}),
+    ("alice/lora", {"README.md": card("base_model: alice/base\n"), "adapter_config.json": b'{"peft_type": "LORA"}'}),
+    ("alice/q4", {"README.md": card("base_model: alice/base\n"), "model.gguf": "GGUF_PATH"}),
+    ("alice/secret-child", {"README.md": card("base_model: alice/base\n")}),
+]:
+    if repo not in ("alice/base", "alice/secret-child"):
+        api.create_repo(repo)
+    ops = [CommitOperationAdd(p, c) for p, c in files.items()]
+    try:
+        api.create_commit(repo, operations=ops, commit_message="card")
+    except HfHubHTTPError as e:
+        print("refused", repo, str(e).replace("\n", " | "))
+i = api.model_info("alice/lora", expand=["baseModels"])
+print("lora", i.base_models)
+print("q4", api.model_info("alice/q4", expand=["baseModels"]).base_models["relation"])
+anon = HfApi(token=False)
+print("children anon", anon.model_info("alice/base", expand=["childrenModelCount"]).children_model_count)
+print("children alice", api.model_info("alice/base", expand=["childrenModelCount"]).children_model_count)
+print("finetunes", sorted(m.id for m in anon.list_models(filter="base_model:finetune:alice/base")))
+print("all", sorted(m.id for m in anon.list_models(filter="base_model:alice/base")))
+print("adapters", [m.id for m in anon.list_models(filter="base_model:adapter:alice/base")])
+"#;
+    let out = hub_script(&s, Some(&token), &script.replace("GGUF_PATH", &gguf));
+    for want in [
+        "lora {'models': [{'id': 'alice/base'}], 'relation': 'adapter'}",
+        "q4 quantized",
+        "children anon 4",
+        "children alice 5",
+        "finetunes ['alice/ft1', 'alice/ft2']",
+        "all ['alice/ft1', 'alice/ft2', 'alice/lora', 'alice/q4']",
+        "adapters ['alice/lora']",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("refused"), "{out}");
+
+    // The page shows the tree to a visitor: its own children, counted per relation.
+    let page = raw(&s.addr, &request("GET", "/alice/base", &[], b"")).text();
+    for want in [
+        "href=\"/models?tag=base_model:finetune:alice/base\">2 finetunes</a>",
+        "href=\"/models?tag=base_model:adapter:alice/base\">1 adapter</a>",
+        "href=\"/models?tag=base_model:quantized:alice/base\">1 quantization</a>",
+    ] {
+        assert!(page.contains(want), "missing {want} in the page");
+    }
+    let child = raw(&s.addr, &request("GET", "/alice/lora", &[], b"")).text();
+    assert!(child.contains("Base model (adapter)"), "{child}");
+
+    // A base that is not here is a warning, not an error; a private one is "not here" to
+    // whoever may not see it.
+    s.user("bob");
+    let bob = s.token("bob", "write");
+    s.repo("bob/m", false);
+    let w = Work::new();
+    w.git_ok(".", &["clone", "-q", &s.git_url("bob/m", Some(&bob)), "a"]);
+    for (base, warned) in [
+        ("meta-llama/Llama-3.1-8B", true),
+        ("alice/secret-child", true),
+        ("alice/base", false),
+    ] {
+        w.write(
+            "a/README.md",
+            format!("---\nlicense: mit\nbase_model: {base}\n---\n# m\n").as_bytes(),
+        );
+        w.git_ok("a", &["add", "-A"]);
+        w.git_ok("a", &["commit", "-q", "-m", base]);
+        let out = w.git("a", &["push", "origin", "main"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out).contains("[card-base-model-unknown]"),
+            warned,
+            "{base}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -97,3 +97,64 @@ print("adapters", [m.id for m in anon.list_models(filter="base_model:adapter:ali
         );
     }
 }
+
+/// The facts a list filters by: parameter ranges (`num_parameters`) and training datasets
+/// (`dataset:`), through the API and on the models page.
+#[test]
+fn listings_filter_by_parameters_and_datasets() {
+    let (s, token) = Server::with_alice();
+    let weights = fixtures()
+        .join("weights/good.safetensors")
+        .display()
+        .to_string();
+    let config = fixtures()
+        .join("weights/config-match.json")
+        .display()
+        .to_string();
+    let script = format!(
+        r#"
+from huggingface_hub import HfApi, CommitOperationAdd
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+api.create_repo("alice/small")
+api.create_commit("alice/small", operations=[CommitOperationAdd("README.md", b"---\nlicense: mit\ndatasets: [glue]\n---\n# s\n"), CommitOperationAdd("model.safetensors", "{weights}"), CommitOperationAdd("config.json", "{config}")], commit_message="weights")
+ids = lambda **kw: sorted(m.id for m in HfApi(token=False).list_models(author="alice", **kw))
+print("50-100", ids(num_parameters="min:50,max:100"))
+print("over 1K", ids(num_parameters="min:1K"))
+print("under 96", ids(num_parameters="max:95"))
+print("glue", ids(filter="dataset:glue"))
+try:
+    ids(num_parameters="lots")
+    print("bad range taken")
+except HfHubHTTPError as e:
+    print("bad range", e.response.status_code)
+"#
+    );
+    let out = hub_script(&s, Some(&token), &script);
+    for want in [
+        "50-100 ['alice/small']",
+        "over 1K []",
+        "under 96 []",
+        "glue ['alice/small']",
+        "bad range 400",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let page = raw(
+        &s.addr,
+        &request(
+            "GET",
+            "/models?num_parameters=min:50&dataset=glue",
+            &[],
+            b"",
+        ),
+    )
+    .text();
+    assert!(page.contains("alice/small"), "{page}");
+    let none = raw(
+        &s.addr,
+        &request("GET", "/models?num_parameters=min:1B", &[], b""),
+    )
+    .text();
+    assert!(!none.contains("alice/small"));
+}

@@ -207,13 +207,45 @@ fn community_tab_in_a_real_browser() {
     let (s, alice) = Server::with_alice();
     s.user("bob");
     let bob = s.token("bob", "read");
-    let script = r#"
+    let weights = fixtures()
+        .join("weights/good.safetensors")
+        .display()
+        .to_string();
+    let config = fixtures()
+        .join("weights/config-match.json")
+        .display()
+        .to_string();
+    let script = format!(
+        r#"
 from huggingface_hub import HfApi, CommitOperationAdd
-r = HfApi().create_commit("alice/m", operations=[CommitOperationAdd("notes.txt", b"from the pull request\n")], commit_message="Add notes", create_pr=True)
+card = """---
+license: mit
+model-index:
+- name: m
+  results:
+  - task: {{type: text-classification, name: Text Classification}}
+    dataset: {{type: glue, name: GLUE SST-2}}
+    metrics:
+    - {{type: accuracy, name: Accuracy, value: 0.913, verified: true}}
+    - {{type: f1, name: F1, value: 0.9}}
+---
+# m
+"""
+api = HfApi()
+api.create_commit("alice/m", operations=[CommitOperationAdd("README.md", card.encode()), CommitOperationAdd("model.safetensors", "{weights}"), CommitOperationAdd("config.json", "{config}")], commit_message="card with results")
+i = api.model_info("alice/m")
+print("model_index", [(m["name"], m["value"]) for m in i.model_index[0]["results"][0]["metrics"]], i.safetensors.parameters)
+r = api.create_commit("alice/m", operations=[CommitOperationAdd("notes.txt", b"from the pull request\n")], commit_message="Add notes", create_pr=True)
 print("pr", r.pr_num)
-"#;
+"#
+    );
+    let script = script.as_str();
     let out = crate::hub_api::hub_script(&s, Some(&alice), script);
     assert!(out.contains("pr 1"), "{out}");
+    assert!(
+        out.contains("model_index [('Accuracy', 0.913), ('F1', 0.9)] {'BF16': 16, 'F32': 80}"),
+        "{out}"
+    );
     let python = crate::hub_api::python();
     let script = format!(
         r#"
@@ -232,6 +264,15 @@ with sync_playwright() as p:
     page = sign_in(b, "{bob}")
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(base + "/alice/m")
+    # The evaluation results as a table, and the memory the weights need (80 F32 and 16 BF16
+    # parameters: 352 bytes stored; 96 parameters at bf16 192, int8 96, int4 48).
+    rows = page.locator("table.evals tbody tr")
+    assert rows.count() == 2, rows.count()
+    assert rows.nth(0).inner_text().split("\t")[:3] == ["Text Classification", "GLUE SST-2", "Accuracy"], rows.nth(0).inner_text()
+    assert "verified" in rows.nth(0).inner_text() and "verified" not in rows.nth(1).inner_text()
+    memory = page.inner_text("dd.memory")
+    for want in ["stored · 352 B", "bf16 · 192 B", "int8 · 96 B", "int4 · 48 B"]:
+        assert want in memory, memory
     # Like, then unlike, from the model page.
     assert page.inner_text("dd.likes").startswith("0")
     page.click("form.like button")

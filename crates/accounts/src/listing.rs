@@ -28,6 +28,8 @@ pub struct ListQuery<'a> {
     pub descending: bool,
     pub offset: u64,
     pub limit: u64,
+    /// Parameter counts from..to (both included), if asked.
+    pub params: Option<(u64, u64)>,
 }
 
 /// What a listing is ordered by (ties: by id, in the same direction).
@@ -48,6 +50,8 @@ pub struct RepoSummary {
     pub last_modified: String,
     pub pipeline_tag: Option<String>,
     pub tags: Vec<String>,
+    /// Its weights' parameter count (0: unknown).
+    pub params: u64,
     /// The description, as JSON.
     pub json: String,
 }
@@ -81,12 +85,13 @@ impl Accounts {
             let mut tx = p.begin().await?;
             let updated = sqlx::query(
                 "UPDATE repo_summaries SET listed = TRUE, sha = $2, last_modified = $3, \
-                 pipeline_tag = $4 WHERE repo_id = $1 AND (sha IS NULL OR sha <> $2)",
+                 pipeline_tag = $4, params = $5 WHERE repo_id = $1 AND (sha IS NULL OR sha <> $2)",
             )
             .bind(repo_id)
             .bind(&s.sha)
             .bind(&s.last_modified)
             .bind(s.pipeline_tag.as_deref())
+            .bind(i64::try_from(s.params).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -351,6 +356,14 @@ impl Accounts {
                 }
             }
         }
+        if let Some((from, to)) = q.params {
+            let from = arg(&mut args, Arg::Int(i64::try_from(from).unwrap_or(i64::MAX)));
+            let to = arg(&mut args, Arg::Int(i64::try_from(to).unwrap_or(i64::MAX)));
+            // A model whose parameters are unknown (0) matches no range.
+            clauses.push(format!(
+                "s.params > 0 AND s.params >= {from} AND s.params <= {to}"
+            ));
+        }
         if let Some(author) = q.author {
             let a = arg(&mut args, Arg::Text(author.to_owned()));
             clauses.push(format!(
@@ -442,6 +455,7 @@ mod tests {
                 last_modified: modified.to_string(),
                 pipeline_tag: task.map(str::to_owned),
                 tags: tags.iter().map(|t| t.to_string()).collect(),
+                params: 0,
                 json: format!("{{\"id\":\"{id}\"}}"),
             };
             assert!(db.put_summary(repo.id, &s).await.unwrap());
@@ -482,6 +496,7 @@ mod tests {
             descending: false,
             offset: 0,
             limit: 100,
+            params: None,
         };
         let all = [
             "Acme/secret-llama",

@@ -127,6 +127,7 @@ pub(crate) async fn children_count(
         descending: false,
         offset: 0,
         limit: 1,
+        params: None,
     };
     Ok(state
         .accounts()
@@ -335,6 +336,10 @@ async fn describe_commit(
             }
         }
         out.insert("cardData".into(), Value::Object(card.clone()));
+        // The evaluation results, as the Hub returns them beside the card (`model_index`).
+        if let Some(mi) = card.get("model-index").filter(|v| v.is_array()) {
+            out.insert("model-index".into(), mi.clone());
+        }
     }
     if with_siblings {
         out.insert(

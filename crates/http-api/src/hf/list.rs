@@ -57,6 +57,14 @@ pub async fn list(
         Some(_) => true,
         None => sort != "id",
     };
+    let params = match get("num_parameters") {
+        Some(r) => Some(parameter_range(r).ok_or_else(|| {
+            HfError::BadRequest(format!(
+                "num_parameters must look like min:6B,max:128B (K, M, B, T), not {r:?}"
+            ))
+        })?),
+        None => None,
+    };
     let query = RepoQuery {
         repo_type: t,
         search: &search,
@@ -69,6 +77,7 @@ pub async fn list(
         offset: cursor,
         limit,
         count: false,
+        params,
     };
     let listing = find_repos(&state, who.as_ref(), &query).await?;
     let more = listing.more;
@@ -188,6 +197,33 @@ pub(crate) struct RepoQuery<'a> {
     pub limit: usize,
     /// Whether to count every match too (the web list shows the total).
     pub count: bool,
+    /// Parameter counts from..to, both included (`num_parameters`).
+    pub params: Option<(u64, u64)>,
+}
+
+/// `min:6B,max:128B` (either side may be left out; K, M, B, T multiply) as an inclusive range.
+pub(crate) fn parameter_range(s: &str) -> Option<(u64, u64)> {
+    let number = |v: &str| -> Option<u64> {
+        let v = v.trim();
+        let (digits, mult) = match v.chars().last()?.to_ascii_uppercase() {
+            'K' => (&v[..v.len() - 1], 1e3),
+            'M' => (&v[..v.len() - 1], 1e6),
+            'B' => (&v[..v.len() - 1], 1e9),
+            'T' => (&v[..v.len() - 1], 1e12),
+            _ => (v, 1.0),
+        };
+        let n: f64 = digits.parse().ok()?;
+        (n.is_finite() && n >= 0.0 && n * mult < 1e18).then(|| (n * mult).round() as u64)
+    };
+    let (mut min, mut max) = (0, u64::MAX >> 2);
+    for part in s.split(',') {
+        match part.split_once(':')? {
+            ("min", v) => min = number(v)?,
+            ("max", v) => max = number(v)?,
+            _ => return None,
+        }
+    }
+    (min <= max).then_some((min, max))
 }
 
 /// The most repos a listing's total counts exactly (more shows as "over" it).
@@ -222,7 +258,7 @@ pub(crate) async fn find_repos(
     // The same page for the same viewer is answered from memory for a moment (and dropped by
     // any change on any node).
     let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}",
         q.repo_type,
         who.map_or(0, |p| p.user_id),
         q.search,
@@ -234,7 +270,8 @@ pub(crate) async fn find_repos(
         q.full,
         q.offset,
         q.limit,
-        q.count
+        q.count,
+        q.params
     );
     if let Some(hit) = state.inner.caches.listings.get(&key) {
         return Ok(hit);
@@ -265,6 +302,7 @@ pub(crate) async fn find_repos(
         descending: q.descending,
         offset: q.offset as u64,
         limit: q.limit as u64 + 1,
+        params: q.params,
     };
     let mut found = state.accounts().list_summaries(&query).await?;
     let more = found.len() > q.limit;
@@ -410,6 +448,10 @@ pub(crate) async fn refresh_summary(
             last_modified: text("lastModified").unwrap_or_default(),
             pipeline_tag: text("pipeline_tag"),
             tags,
+            params: m
+                .get("safetensors")
+                .and_then(|st| st["total"].as_u64())
+                .unwrap_or(0),
             json: Value::Object(m).to_string(),
         };
         state.accounts().put_summary(repo.id, &stored).await?;
@@ -420,4 +462,26 @@ pub(crate) async fn refresh_summary(
         state.drop_revisions(&crate::repo_key(repo));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameter_ranges() {
+        use super::parameter_range as r;
+        assert_eq!(r("min:6B,max:128B"), Some((6_000_000_000, 128_000_000_000)));
+        assert_eq!(r("min:1.5K"), Some((1500, u64::MAX >> 2)));
+        assert_eq!(r("max:100"), Some((0, 100)));
+        for bad in [
+            "",
+            "lots",
+            "min:",
+            "min:-1",
+            "min:5,max:4",
+            "avg:3",
+            "min:1e30",
+        ] {
+            assert_eq!(r(bad), None, "{bad}");
+        }
+    }
 }

@@ -125,6 +125,7 @@ pub async fn namespace(
             offset: 0,
             limit: NAMESPACE_REPOS,
             count: false,
+            params: None,
         };
         let listing = crate::hf::list::find_repos(&state, who.as_ref(), &query).await?;
         repos.extend(listing.rows.iter().map(|m| {

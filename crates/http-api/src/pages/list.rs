@@ -58,6 +58,7 @@ async fn list(
         ("license", "license:"),
         ("language", ""),
         ("tag", ""),
+        ("dataset", "dataset:"),
     ] {
         if let Some(v) = get(key) {
             filters.push(format!("{prefix}{v}"));
@@ -82,6 +83,7 @@ async fn list(
         offset: page.saturating_mul(PER_PAGE),
         limit: PER_PAGE,
         count: true,
+        params: get("num_parameters").and_then(crate::hf::list::parameter_range),
     };
     let listing = find_repos(&state, who.as_ref(), &query).await?;
     let total = match listing.total.unwrap_or(0) {
@@ -113,6 +115,8 @@ async fn list(
             input name="license" value=(value("license")) placeholder="License" aria-label="License" size="10";
             input name="language" value=(value("language")) placeholder="Language" aria-label="Language" size="8";
             input name="tag" value=(value("tag")) placeholder="Tag" aria-label="Tag" size="10";
+            input name="dataset" value=(value("dataset")) placeholder="Dataset" aria-label="Dataset" size="10";
+            input name="num_parameters" value=(value("num_parameters")) placeholder="min:1B,max:8B" aria-label="Parameters" size="12";
             select name="sort" aria-label="Sort" {
                 option value="lastModified" selected[sort == "lastModified"] { "Recently updated" }
                 option value="downloads" selected[sort == "downloads"] { "Most downloads" }

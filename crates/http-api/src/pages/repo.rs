@@ -141,6 +141,23 @@ pub async fn card(
                         ul { @for f in &findings { li { (if f.severity == Severity::Error { "error" } else { "warning" }) ": " (f.message) } } }
                     }
                 }
+                @let results = eval_results(&card["model-index"]);
+                @if !results.is_empty() {
+                    h3 { "Evaluation results" }
+                    table.evals {
+                        thead { tr { th { "Task" } th { "Dataset" } th { "Metric" } th { "Value" } } }
+                        tbody {
+                            @for r in &results {
+                                tr {
+                                    td { (r.task) }
+                                    td { (r.dataset) }
+                                    td { (r.metric) }
+                                    td { (r.value) @if r.verified { " " span.badge.verified title="verified" { "verified" } } }
+                                }
+                            }
+                        }
+                    }
+                }
                 @match &card_html {
                     Some(h) => (trusted(h.clone())),
                     None => p.muted { "This repo has no model card (README.md)." },
@@ -169,6 +186,10 @@ pub async fn card(
                     @if let Some(st) = info.get("safetensors") {
                         dt { "Parameters" }
                         dd.params { (human_count(st["total"].as_u64().unwrap_or(0))) " (" (st["total"].as_u64().unwrap_or(0)) ")" }
+                        dt { "Memory to load" }
+                        dd.memory {
+                            @for (label, bytes) in memory_needed(st) { span.badge { (label) " · " (human_size(bytes)) } }
+                        }
                         dt { "Tensor types" }
                         dd { @for (dtype, n) in st["parameters"].as_object().into_iter().flatten() { span.badge { (dtype) " · " (human_count(n.as_u64().unwrap_or(0))) } } }
                     }
@@ -536,4 +557,80 @@ fn tree_label(relation: &str, n: u64) -> String {
     } else {
         format!("{one}s")
     }
+}
+
+/// The memory needed to load weights counted per dtype: at their stored precision, and at
+/// bf16, int8 and int4 (what the Hub's hardware panel estimates), weights only.
+fn memory_needed(st: &Value) -> Vec<(&'static str, u64)> {
+    let bytes_per = |dtype: &str| -> f64 {
+        match dtype {
+            "F64" | "I64" | "U64" => 8.0,
+            "F32" | "I32" | "U32" => 4.0,
+            "F16" | "BF16" | "I16" | "U16" => 2.0,
+            "F8_E4M3" | "F8_E5M2" | "I8" | "U8" | "BOOL" => 1.0,
+            _ => 2.0,
+        }
+    };
+    let per_dtype = st["parameters"].as_object();
+    let total = st["total"].as_u64().unwrap_or(0);
+    let stored: f64 = per_dtype
+        .into_iter()
+        .flatten()
+        .map(|(d, n)| n.as_u64().unwrap_or(0) as f64 * bytes_per(d))
+        .sum();
+    vec![
+        ("stored", stored as u64),
+        ("bf16", total * 2),
+        ("int8", total),
+        ("int4", total.div_ceil(2)),
+    ]
+}
+
+/// One row of a card's evaluation results.
+struct EvalRow {
+    task: String,
+    dataset: String,
+    metric: String,
+    value: String,
+    verified: bool,
+}
+
+/// The card's `model-index` as rows (at most 200), skipping what does not follow its schema.
+fn eval_results(mi: &Value) -> Vec<EvalRow> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    };
+    let mut out = Vec::new();
+    for entry in mi.as_array().into_iter().flatten() {
+        for result in entry["results"].as_array().into_iter().flatten() {
+            let task = result["task"]["name"]
+                .as_str()
+                .or(result["task"]["type"].as_str())
+                .unwrap_or_default();
+            let dataset = result["dataset"]["name"]
+                .as_str()
+                .or(result["dataset"]["type"].as_str())
+                .unwrap_or_default();
+            for m in result["metrics"].as_array().into_iter().flatten() {
+                if out.len() == 200 {
+                    return out;
+                }
+                out.push(EvalRow {
+                    task: task.to_owned(),
+                    dataset: dataset.to_owned(),
+                    metric: m["name"]
+                        .as_str()
+                        .or(m["type"].as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    value: text(&m["value"]),
+                    verified: m["verified"].as_bool() == Some(true),
+                });
+            }
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@ mod cluster;
 mod collections;
 mod discussions;
 mod fsck;
+mod gated;
 mod gc;
 mod git_http;
 mod harness;

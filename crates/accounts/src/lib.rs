@@ -30,6 +30,7 @@ mod claims;
 mod coherence;
 pub mod collections;
 pub mod discussions;
+pub mod gated;
 mod lfs;
 pub mod likes;
 mod listing;

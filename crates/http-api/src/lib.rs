@@ -23,6 +23,7 @@ mod downloads;
 mod edge;
 #[doc(hidden)]
 pub mod fuzz;
+mod gate;
 mod git_http;
 mod hf;
 mod hub;

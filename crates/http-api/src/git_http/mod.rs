@@ -167,6 +167,8 @@ async fn info_refs(
         })?;
     if service == Service::ReceivePack {
         may_push(&access)?;
+    } else {
+        gated(&state, &access, &headers).await?;
     }
     let (repo, who) = (&access.repo, access.who.as_ref());
     let env = service_env(&state, repo, who, &headers);
@@ -198,12 +200,30 @@ async fn info_refs(
     ))
 }
 
+/// A gated repo's history only for those it lets through (see `crate::gate`).
+async fn gated<N>(
+    state: &AppState,
+    access: &RepoAccess<Git, N>,
+    headers: &HeaderMap,
+) -> Result<(), GitError> {
+    let base = crate::edge::http::public_base(state, headers);
+    match crate::gate::blocked(state, &access.repo, access.who.as_ref(), access.role, &base)
+        .await
+        .map_err(|e| GitError::Internal(e.to_string()))?
+    {
+        None => Ok(()),
+        Some(r) if r.anonymous => Err(GitError::AuthRequired),
+        Some(r) => Err(GitError::Forbidden(r.message)),
+    }
+}
+
 async fn upload_pack(
     state: State<AppState>,
     access: RepoAccess<Git, Read>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GitError> {
+    gated(&state, &access, &headers).await?;
     rpc::handle(
         state,
         access.repo,

@@ -39,6 +39,10 @@ pub enum HfError {
     Unprocessable(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A gated repo the caller has no accepted request for (`GatedRepoError`): 401 to an
+    /// anonymous caller, else 403.
+    #[error("{message}")]
+    Gated { message: String, anonymous: bool },
     #[error("Requested range not satisfiable")]
     RangeNotSatisfiable(u64),
     /// The detail is logged, never sent.
@@ -69,8 +73,21 @@ impl HfError {
             HfError::Redirect(_) => (StatusCode::TEMPORARY_REDIRECT, None),
             HfError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, None),
             HfError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, None),
+            HfError::Gated {
+                anonymous: true, ..
+            } => (StatusCode::UNAUTHORIZED, Some("GatedRepo")),
+            HfError::Gated { .. } => (StatusCode::FORBIDDEN, Some("GatedRepo")),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
             HfError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+        }
+    }
+}
+
+impl From<crate::gate::Refusal> for HfError {
+    fn from(r: crate::gate::Refusal) -> Self {
+        HfError::Gated {
+            message: r.message,
+            anonymous: r.anonymous,
         }
     }
 }

@@ -212,6 +212,14 @@ async fn storage_listing(state: &AppState, ns: &str) -> Result<Response, HfError
     Ok(Json(Value::Array(items)).into_response())
 }
 
+/// A repo's `gated` as the Hub shows it: `false`, `"auto"` or `"manual"`.
+pub(crate) fn gated_json(g: &str) -> Value {
+    match g {
+        "auto" | "manual" => json!(g),
+        _ => json!(false),
+    }
+}
+
 /// The Hub's description of `repo` at `rev`, as `model_info` and the listings show it.
 pub async fn summary(
     state: &AppState,
@@ -250,6 +258,10 @@ pub async fn summary(
     out.insert(
         "likes".into(),
         json!(likes.get(&repo.id).copied().unwrap_or(0)),
+    );
+    out.insert(
+        "gated".into(),
+        gated_json(&state.accounts().gated(repo.id).await?),
     );
     out.insert("createdAt".into(), json!(repo.created_at));
     Ok(out)

@@ -321,6 +321,7 @@ pub(crate) async fn find_repos(
     };
     let ids: Vec<i64> = found.iter().map(|(r, _)| r.id).collect();
     let likes = state.accounts().likes_among(&ids).await?;
+    let gated = state.accounts().gated_among(&ids).await?;
     let mut rows = Vec::with_capacity(found.len());
     for (repo, json) in found {
         let mut m = if q.full {
@@ -348,6 +349,10 @@ pub(crate) async fn find_repos(
         m.insert(
             "likes".into(),
             json!(likes.get(&repo.id).copied().unwrap_or(0)),
+        );
+        m.insert(
+            "gated".into(),
+            super::info::gated_json(gated.get(&repo.id).map_or("false", String::as_str)),
         );
         m.insert("createdAt".into(), json!(repo.created_at));
         rows.push(m);

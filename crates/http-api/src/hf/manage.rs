@@ -179,11 +179,16 @@ pub async fn settings(
     Json(req): Json<SettingsRequest>,
 ) -> Result<Response, HfError> {
     let repo = access.repo;
-    if req.gated.as_ref().is_some_and(|g| g != &json!(false)) {
-        return Err(HfError::BadRequest(
-            "gated repos are not supported yet".into(),
-        ));
-    }
+    let gated = match &req.gated {
+        None => None,
+        Some(Value::Bool(false)) => Some("false"),
+        Some(Value::String(g)) if g == "auto" || g == "manual" => Some(g.as_str()),
+        Some(other) => {
+            return Err(HfError::BadRequest(format!(
+                "gated must be false, \"auto\" or \"manual\", not {other}"
+            )))
+        }
+    };
     let private = match (req.private, req.visibility.as_deref()) {
         (Some(p), _) => Some(p),
         (None, Some("private")) => Some(true),
@@ -202,6 +207,10 @@ pub async fn settings(
             .accounts()
             .set_discussions_disabled(repo.id, d)
             .await?;
+    }
+    if let Some(g) = gated {
+        state.accounts().set_gated(repo.id, g).await?;
+        state.inner.caches.listings.clear();
     }
     Ok(Json(json!({})).into_response())
 }

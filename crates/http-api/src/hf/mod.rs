@@ -10,6 +10,7 @@ pub(crate) mod collections;
 mod commit;
 pub(crate) mod discussions;
 mod error;
+pub(crate) mod gated;
 pub(crate) mod info;
 mod lfs_files;
 mod likes;
@@ -154,6 +155,22 @@ pub fn api_routes() -> Router<AppState> {
             post(likes::like).delete(likes::unlike),
         )
         .route("/api/{kind}/{ns}/{repo}/likers", get(likes::likers))
+        .route(
+            "/api/{kind}/{ns}/{repo}/ask-access",
+            post(gated::ask_access),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/user-access-request/handle",
+            post(gated::handle),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/user-access-request/grant",
+            post(gated::grant),
+        )
+        .route(
+            "/api/{kind}/{ns}/{repo}/user-access-request/{status}",
+            get(gated::list),
+        )
         .route("/api/{kind}/{ns}/{repo}/refs", get(refs::refs))
         .route("/api/{kind}/{ns}/{repo}/commits/{rev}", get(refs::commits))
 }

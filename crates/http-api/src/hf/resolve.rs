@@ -143,6 +143,12 @@ pub async fn resolve(
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
     let (repo, path) = (&access.repo, access.path(&state));
+    let base = public_base(&state, &headers);
+    if let Some(refusal) =
+        crate::gate::blocked(&state, repo, access.who.as_ref(), access.role, &base).await?
+    {
+        return Err(refusal.into());
+    }
     let (t, rev, file) = (repo.repo_type, at.rev.to_string(), at.path);
     let found = lookup(&state, repo, &path, &rev, &file).await?;
 

@@ -36,6 +36,18 @@ async fn read_token(
     access: RepoAccess<Hub, Read>,
     headers: HeaderMap,
 ) -> Result<Response, HfError> {
+    let base = crate::edge::http::public_base(&state, &headers);
+    if let Some(refusal) = crate::gate::blocked(
+        &state,
+        &access.repo,
+        access.who.as_ref(),
+        access.role,
+        &base,
+    )
+    .await?
+    {
+        return Err(refusal.into());
+    }
     token(&state, &access.repo, Role::Read, &headers)
 }
 

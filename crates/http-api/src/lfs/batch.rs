@@ -53,6 +53,23 @@ pub async fn batch(
     if upload && !crate::edge::access::may_contribute(access.who.as_ref(), access.role) {
         access.require(Role::Write)?;
     }
+    if !upload {
+        let base = base_url(&state, &headers);
+        match crate::gate::blocked(
+            &state,
+            &access.repo,
+            access.who.as_ref(),
+            access.role,
+            &base,
+        )
+        .await
+        .map_err(|e| LfsError::Internal(e.to_string()))?
+        {
+            None => {}
+            Some(r) if r.anonymous => return Err(LfsError::AuthRequired),
+            Some(r) => return Err(LfsError::Forbidden(r.message)),
+        }
+    }
     let repo = &access.repo;
     // Only `basic` is spoken; the client always offers it (or offers nothing, meaning basic).
     let _ = &req.transfers;

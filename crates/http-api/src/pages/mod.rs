@@ -6,6 +6,7 @@
 mod account;
 mod collections;
 mod discussions;
+mod gated;
 mod highlight;
 mod list;
 pub(crate) mod markdown;
@@ -50,6 +51,11 @@ pub fn repo_routes() -> Router<AppState> {
         .route("/{ns}/{repo}/commits/{rev}", get(repo::commits))
         .route("/{ns}/{repo}/commit/{sha}", get(repo::commit))
         .route("/{ns}/{repo}/like", post(repo::like))
+        .route("/{ns}/{repo}/ask-access", post(gated::ask))
+        .route(
+            "/{ns}/{repo}/access-requests",
+            get(gated::requests).post(gated::handle),
+        )
         .route(
             "/{ns}/{repo}/discussions",
             get(discussions::list).post(discussions::create),

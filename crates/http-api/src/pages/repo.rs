@@ -58,12 +58,22 @@ pub async fn card(
     access: RepoAccess<Page>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    let role = access.role;
     let (repo, who) = (access.repo, access.who);
     let t = repo.repo_type;
     let path = state.repos().path(&repo.repo_ref());
     let info =
         hf::info::summary(&state, &repo, path, DEFAULT_BRANCH.to_owned(), true, true).await?;
     let form_token = super::form_token(&headers);
+    // A gated repo: the box to ask for access, to whoever the gate stops; its writers get a
+    // tab for the requests.
+    let gate_state = state
+        .accounts()
+        .gate_for(repo.id, who.as_ref().map(|p| p.user_id))
+        .await?;
+    let gated_for_viewer = gate_state.0 != "false"
+        && role < hub_types::Role::Write
+        && gate_state.1.as_deref() != Some("accepted");
     // The model tree: this model's children the viewer may see, counted per relation.
     let mut children = Vec::new();
     if t == RepoType::Model {
@@ -133,6 +143,12 @@ pub async fn card(
         (heading(&repo))
         div.tags { @for t in info["tags"].as_array().into_iter().flatten().filter_map(Value::as_str) { span.badge { (t) } } }
         (tabs(&repo, DEFAULT_BRANCH, "card"))
+        @if gated_for_viewer {
+            (super::gated::gate_box(&card, &url, who.is_some(), gate_state.1.as_deref(), form_token.as_deref()))
+        }
+        @if gate_state.0 != "false" && role >= hub_types::Role::Write {
+            p.muted { "This repo is gated (" (gate_state.0) "). " a href={ (url) "/access-requests" } { "Access requests" } }
+        }
         div.layout {
             article.card {
                 @if !findings.is_empty() {
@@ -288,8 +304,19 @@ pub async fn blob(
     access: RepoAccess<Page>,
     at: At<Page>,
 ) -> Result<Response, PageError> {
-    let (repo, who) = (access.repo, access.who);
     let (rev, file) = (at.rev.to_string(), at.path);
+    // A gated repo shows its card to everyone, its other files to those it lets through.
+    if file != "README.md" {
+        if let Some(r) =
+            crate::gate::blocked(&state, &access.repo, access.who.as_ref(), access.role, "").await?
+        {
+            return Err(PageError::Refused(
+                axum::http::StatusCode::FORBIDDEN,
+                r.message,
+            ));
+        }
+    }
+    let (repo, who) = (access.repo, access.who);
     let (rev2, file2) = (rev.clone(), file.clone());
     let entry = read(&state, &repo, move |r| {
         let c = r.resolve(&rev2)?;

@@ -36,11 +36,19 @@ api.create_repo("alice/auto")
 api.upload_file(path_or_fileobj=b"open sesame\n", path_in_repo="notes.txt", repo_id="alice/auto")
 api.update_repo_settings("alice/auto", gated="auto")
 print("gated", api.model_info("alice/m").gated, api.model_info("alice/auto").gated)
+api.create_repo("alice/open")
+print("listed gated", sorted((m.id, m.gated) for m in api.list_models(author="alice", gated=True)))
+print("listed open", sorted(m.id for m in api.list_models(author="alice", gated=False)))
 "#,
         dir = dir.path().display().to_string()
     );
     let out = hub_script(&s, Some(&alice), &script);
     assert!(out.contains("gated manual auto"), "{out}");
+    assert!(
+        out.contains("listed gated [('alice/auto', 'auto'), ('alice/m', 'manual')]")
+            && out.contains("listed open ['alice/open']"),
+        "{out}"
+    );
 
     let check = |token: Option<&str>| {
         let script = format!(

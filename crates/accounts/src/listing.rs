@@ -30,6 +30,8 @@ pub struct ListQuery<'a> {
     pub limit: u64,
     /// Parameter counts from..to (both included), if asked.
     pub params: Option<(u64, u64)>,
+    /// Only gated repos (`Some(true)`) or only open ones.
+    pub gated: Option<bool>,
 }
 
 /// What a listing is ordered by (ties: by id, in the same direction).
@@ -356,6 +358,12 @@ impl Accounts {
                 }
             }
         }
+        if let Some(g) = q.gated {
+            clauses.push(format!(
+                "s.repo_id {} (SELECT repo_id FROM repo_settings WHERE gated <> 'false')",
+                if g { "IN" } else { "NOT IN" }
+            ));
+        }
         if let Some((from, to)) = q.params {
             let from = arg(&mut args, Arg::Int(i64::try_from(from).unwrap_or(i64::MAX)));
             let to = arg(&mut args, Arg::Int(i64::try_from(to).unwrap_or(i64::MAX)));
@@ -497,6 +505,7 @@ mod tests {
             offset: 0,
             limit: 100,
             params: None,
+            gated: None,
         };
         let all = [
             "Acme/secret-llama",

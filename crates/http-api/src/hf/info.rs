@@ -128,6 +128,7 @@ pub(crate) async fn children_count(
         offset: 0,
         limit: 1,
         params: None,
+        gated: None,
     };
     Ok(state
         .accounts()

@@ -78,6 +78,11 @@ pub async fn list(
         limit,
         count: false,
         params,
+        gated: match get("gated") {
+            Some("true" | "True" | "1") => Some(true),
+            Some("false" | "False" | "0") => Some(false),
+            _ => None,
+        },
     };
     let listing = find_repos(&state, who.as_ref(), &query).await?;
     let more = listing.more;
@@ -199,6 +204,8 @@ pub(crate) struct RepoQuery<'a> {
     pub count: bool,
     /// Parameter counts from..to, both included (`num_parameters`).
     pub params: Option<(u64, u64)>,
+    /// Only gated repos, or only open ones (`gated`).
+    pub gated: Option<bool>,
 }
 
 /// `min:6B,max:128B` (either side may be left out; K, M, B, T multiply) as an inclusive range.
@@ -258,7 +265,7 @@ pub(crate) async fn find_repos(
     // The same page for the same viewer is answered from memory for a moment (and dropped by
     // any change on any node).
     let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{:?}",
         q.repo_type,
         who.map_or(0, |p| p.user_id),
         q.search,
@@ -271,7 +278,8 @@ pub(crate) async fn find_repos(
         q.offset,
         q.limit,
         q.count,
-        q.params
+        q.params,
+        q.gated
     );
     if let Some(hit) = state.inner.caches.listings.get(&key) {
         return Ok(hit);
@@ -303,6 +311,7 @@ pub(crate) async fn find_repos(
         offset: q.offset as u64,
         limit: q.limit as u64 + 1,
         params: q.params,
+        gated: q.gated,
     };
     let mut found = state.accounts().list_summaries(&query).await?;
     let more = found.len() > q.limit;

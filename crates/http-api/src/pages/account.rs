@@ -126,6 +126,7 @@ pub async fn namespace(
             limit: NAMESPACE_REPOS,
             count: false,
             params: None,
+            gated: None,
         };
         let listing = crate::hf::list::find_repos(&state, who.as_ref(), &query).await?;
         repos.extend(listing.rows.iter().map(|m| {

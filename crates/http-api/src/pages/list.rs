@@ -84,6 +84,7 @@ async fn list(
         limit: PER_PAGE,
         count: true,
         params: get("num_parameters").and_then(crate::hf::list::parameter_range),
+        gated: None,
     };
     let listing = find_repos(&state, who.as_ref(), &query).await?;
     let total = match listing.total.unwrap_or(0) {

@@ -225,6 +225,24 @@ except HfHubHTTPError as e:
         &["clone", "-q", &s.git_url("alice/m", Some(&bob)), "c"],
     );
     assert!(clone.status.success(), "{}", stderr(&clone));
+    // bob's Xet read token now: short-lived on a gated repo (hf_xet asks again, and the gate
+    // is checked again).
+    let r = raw(
+        &s.addr,
+        &request(
+            "GET",
+            "/api/models/alice/m/xet-read-token/main",
+            &[("Authorization", &format!("Bearer {bob}"))],
+            b"",
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(v["exp"].as_u64().unwrap() <= now + 61, "{v}");
     let script = r#"
 from huggingface_hub import hf_hub_download
 print("auto", open(hf_hub_download("alice/auto", "notes.txt")).read().strip())

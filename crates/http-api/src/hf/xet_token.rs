@@ -18,6 +18,9 @@ use crate::edge::{Read, RepoAccess};
 use crate::xet::{cas_url, make_token, TOKEN_TTL};
 use crate::AppState;
 
+/// How long a read token of a gated repo lives.
+const GATED_TOKEN_TTL: u64 = 60;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -48,7 +51,15 @@ async fn read_token(
     {
         return Err(refusal.into());
     }
-    token(&state, &access.repo, Role::Read, &headers)
+    // A token outlives the check that minted it: on a gated repo it lives a minute (hf_xet
+    // asks for a new one through this route, which checks the gate again), so a request
+    // rejected or a gate closed stops reconstructions within that minute.
+    let ttl = if state.accounts().gated(access.repo.id).await? != "false" {
+        GATED_TOKEN_TTL
+    } else {
+        TOKEN_TTL
+    };
+    token(&state, &access.repo, Role::Read, &headers, ttl)
 }
 
 /// `GET /api/{type}s/{id}/xet-write-token/{rev}`.
@@ -67,7 +78,7 @@ async fn write_token(
             return Err(HfError::Forbidden(message));
         }
     }
-    token(&state, &access.repo, Role::Write, &headers)
+    token(&state, &access.repo, Role::Write, &headers, TOKEN_TTL)
 }
 
 /// A token for `need` on `repo`, which the caller was authorized for.
@@ -76,8 +87,9 @@ fn token(
     repo: &Repo,
     need: Role,
     headers: &HeaderMap,
+    ttl: u64,
 ) -> Result<Response, HfError> {
-    let exp = unix_now() + TOKEN_TTL;
+    let exp = unix_now() + ttl;
     let token = make_token(state, need, repo, exp);
     let url = cas_url(state, headers);
     let mut res = Json(json!({ "accessToken": token, "exp": exp, "casUrl": url })).into_response();

@@ -249,3 +249,59 @@ print("auto", open(hf_hub_download("alice/auto", "notes.txt")).read().strip())
 "#;
     assert!(hub_script(&s, Some(&dave), script).contains("auto open sesame"));
 }
+
+/// The repo's admins open or gate it from its page; a writer who is not an admin may not,
+/// and a form without the session's token is refused.
+#[test]
+fn admins_gate_a_repo_from_its_page() {
+    let (s, alice) = Server::with_alice();
+    let cookie = format!("mh_token={alice}");
+    let mut token_input = b"modelhub form token\0".to_vec();
+    token_input.extend_from_slice(alice.as_bytes());
+    let form_token = sha256_hex(&token_input);
+    let page = raw(
+        &s.addr,
+        &request(
+            "GET",
+            "/alice/m/access-requests",
+            &[("Cookie", &cookie)],
+            b"",
+        ),
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("name=\"gated\""), "{}", page.text());
+    let post = |body: String| {
+        raw(
+            &s.addr,
+            &request(
+                "POST",
+                "/alice/m/access-requests/gate",
+                &[
+                    ("Cookie", &cookie),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                body.as_bytes(),
+            ),
+        )
+    };
+    assert_eq!(
+        post(format!("form_token={}&gated=manual", "0".repeat(64))).status,
+        403
+    );
+    assert_eq!(
+        post(format!("form_token={form_token}&gated=sometimes")).status,
+        400
+    );
+    assert_eq!(
+        post(format!("form_token={form_token}&gated=manual")).status,
+        303
+    );
+    let (_, info, _) = json_request(
+        &s.addr,
+        "GET",
+        "/api/models/alice/m",
+        None,
+        &serde_json::Value::Null,
+    );
+    assert_eq!(info["gated"], "manual", "{info}");
+}

@@ -156,10 +156,25 @@ pub async fn requests(
         ));
     }
     let gate = state.accounts().gated(repo.id).await?;
+    let admin = crate::edge::access::administer(&state, access.who.as_ref(), &repo.repo_ref())
+        .await
+        .is_ok();
     let content = html! {
         (heading(repo))
         (tabs(repo, DEFAULT_BRANCH, "access"))
         p.muted { "Gate: " strong { (gate) } }
+        @if admin {
+            form.gate-mode method="post" action={ (url) "/gate" } {
+                input type="hidden" name="form_token" value=(token);
+                select name="gated" aria-label="Gate" {
+                    @for (v, label) in [("false", "Open to all readers"), ("auto", "Gated, requests accepted at once"), ("manual", "Gated, requests reviewed")] {
+                        option value=(v) selected[gate == v] { (label) }
+                    }
+                }
+                " "
+                button type="submit" { "Set" }
+            }
+        }
         @for (status, list) in &sections {
             h3 { (status) " (" (list.len()) ")" }
             table.requests {
@@ -218,6 +233,45 @@ pub async fn handle(
     core::set_status(&state, &access.repo, Some(&f.user), None, &f.status, None)
         .await
         .map_err(refused)?;
+    Ok(Redirect::to(&format!(
+        "{}/access-requests",
+        super::repo_url(&access.repo.repo_ref())
+    ))
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct GateForm {
+    form_token: String,
+    gated: String,
+}
+
+/// `POST {repo}/access-requests/gate`: its admins open or gate the repo.
+pub async fn set_gate(
+    State(state): State<AppState>,
+    access: RepoAccess<Page>,
+    headers: HeaderMap,
+    Form(f): Form<GateForm>,
+) -> Result<Response, PageError> {
+    check_token(&access, &headers, Some(&f.form_token))?;
+    let admin =
+        crate::edge::access::administer(&state, access.who.as_ref(), &access.repo.repo_ref())
+            .await
+            .is_ok();
+    if !admin {
+        return Err(PageError::Refused(
+            StatusCode::FORBIDDEN,
+            "only the repo's admins open or gate it".into(),
+        ));
+    }
+    if !matches!(f.gated.as_str(), "false" | "auto" | "manual") {
+        return Err(PageError::Refused(
+            StatusCode::BAD_REQUEST,
+            "the gate is false, auto or manual".into(),
+        ));
+    }
+    state.accounts().set_gated(access.repo.id, &f.gated).await?;
+    state.inner.caches.listings.clear();
     Ok(Redirect::to(&format!(
         "{}/access-requests",
         super::repo_url(&access.repo.repo_ref())

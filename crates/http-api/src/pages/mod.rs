@@ -56,6 +56,7 @@ pub fn repo_routes() -> Router<AppState> {
             "/{ns}/{repo}/access-requests",
             get(gated::requests).post(gated::handle),
         )
+        .route("/{ns}/{repo}/access-requests/gate", post(gated::set_gate))
         .route(
             "/{ns}/{repo}/discussions",
             get(discussions::list).post(discussions::create),

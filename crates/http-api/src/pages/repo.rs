@@ -148,6 +148,8 @@ pub async fn card(
         }
         @if gate_state.0 != "false" && role >= hub_types::Role::Write {
             p.muted { "This repo is gated (" (gate_state.0) "). " a href={ (url) "/access-requests" } { "Access requests" } }
+        } @else if role >= hub_types::Role::Write && who.is_some() {
+            p.muted { a href={ (url) "/access-requests" } { "Gate this repo" } }
         }
         div.layout {
             article.card {

@@ -1,6 +1,7 @@
 //! Users, organisations, tokens and the repo registry, in SQLite (embedded, the default) or
-//! PostgreSQL (for several nodes); also what hangs off them: collections (`collections`),
-//! quotas, full names, and what validation learnt about stored files (weights, code scans).
+//! PostgreSQL (for several nodes); also what hangs off them: collections, discussions, likes,
+//! gates and access requests, quotas, full names, and what validation learnt about stored
+//! files (weights, code scans).
 //!
 //! This crate owns who may do what: it answers "which user does this token belong to" and
 //! "what may this user do with that repo", and answers repo listings and search from per-repo

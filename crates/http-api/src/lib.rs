@@ -3,13 +3,15 @@
 //!
 //! Git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`), the Git LFS API
 //! (batch, basic transfer, verify, locks), the Xet token endpoints and CAS, the Hugging Face
-//! Hub API (read, commit, manage, Xet tokens, collections) and the web pages, for models, datasets and
+//! Hub API (read, commit, manage, Xet tokens, collections, discussions, likes, gated access)
+//! and the web pages, for models, datasets and
 //! spaces. A request enters through `edge`: one typed extractor finds and authorizes the repo
 //! a route names, and the HTTP pieces every surface needs (base URL, `Range`, encodings,
 //! dates) live there, so no surface imports another for them. Each protocol surface has its
 //! own error type that speaks that protocol's error conventions (the Xet CAS too). `ops`
 //! answers the load balancer and Prometheus (`/healthz`, `/readyz`, `/metrics`) and counts
-//! every request on its way through; `quota` holds uploads to their namespace's storage limit
+//! every request on its way through; `gate` keeps a gated repo's bytes to those it lets
+//! through; `quota` holds uploads to their namespace's storage limit
 //! before their bytes are accepted. [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
 //! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]

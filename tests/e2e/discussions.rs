@@ -32,6 +32,7 @@ c = api.comment_discussion("alice/m", d.num, "Yes.")
 e = api.edit_discussion_comment("alice/m", d.num, c.id, "Yes, MIT.")
 print("edited", e.edited, e.content, e.number_of_edits)
 print("bob edits alice's", status(lambda: bob.edit_discussion_comment("alice/m", d.num, c.id, "no")))
+print("oversized", status(lambda: bob.comment_discussion("alice/m", d.num, "x" * (64 * 1024 + 1))))
 x = bob.comment_discussion("alice/m", d.num, "<script>alert(1)</script><img src=x onerror=alert(1)>")
 print("inert", "<script" not in x.rendered and "onerror" not in x.rendered)
 h = api.hide_discussion_comment("alice/m", d.num, x.id)
@@ -94,6 +95,7 @@ print("missing", status(lambda: api.get_discussion_details("alice/m", 999)))
         "discussion 1 False open bob Is it **MIT**? True",
         "edited True Yes, MIT. 1",
         "bob edits alice's 403",
+        "oversized 400",
         "inert True",
         "hidden True This comment has been hidden",
         "renamed Which license? -> Which license is it?",

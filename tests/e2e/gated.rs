@@ -194,6 +194,14 @@ try:
     list(HfApi(token="{bob}").list_pending_access_requests("alice/m"))
 except HfHubHTTPError as e:
     print("bob manages", e.response.status_code)
+print("anonymous asks", ask(False, "alice/m", {{"Company": "X"}}).status_code)
+# Cancelled: carol's request goes back to pending.
+api.cancel_access_request("alice/m", "carol")
+print("after cancel", sorted(r.username for r in api.list_pending_access_requests("alice/m")))
+api.reject_access_request("alice/m", "carol", rejection_reason="still no")
+# The owner is never gated.
+from huggingface_hub import hf_hub_download
+print("owner", len(open(hf_hub_download("alice/m", "w.dat"), "rb").read()))
 "#
     );
     let out = hub_script(&s, Some(&alice), &script);
@@ -206,6 +214,9 @@ except HfHubHTTPError as e:
         "rejected ['carol']",
         "no such request 404",
         "bob manages 403",
+        "anonymous asks 401",
+        "after cancel ['carol']",
+        "owner 1048576",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }

@@ -117,7 +117,8 @@ from huggingface_hub import HfApi, CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 api = HfApi()
 api.create_repo("alice/small")
-api.create_commit("alice/small", operations=[CommitOperationAdd("README.md", b"---\nlicense: mit\ndatasets: [glue]\n---\n# s\n"), CommitOperationAdd("model.safetensors", "{weights}"), CommitOperationAdd("config.json", "{config}")], commit_message="weights")
+api.create_repo("alice/data", repo_type="dataset")
+api.create_commit("alice/small", operations=[CommitOperationAdd("README.md", b"---\nlicense: mit\ndatasets: [glue, alice/data]\n---\n# s\n"), CommitOperationAdd("model.safetensors", "{weights}"), CommitOperationAdd("config.json", "{config}")], commit_message="weights")
 ids = lambda **kw: sorted(m.id for m in HfApi(token=False).list_models(author="alice", **kw))
 print("50-100", ids(num_parameters="min:50,max:100"))
 print("over 1K", ids(num_parameters="min:1K"))
@@ -157,4 +158,11 @@ except HfHubHTTPError as e:
     )
     .text();
     assert!(!none.contains("alice/small"));
+    // The model page links the training datasets that are dataset repos here.
+    let model = raw(&s.addr, &request("GET", "/alice/small", &[], b"")).text();
+    assert!(model.contains("href=\"/datasets/alice/data\""), "{model}");
+    assert!(
+        !model.contains("href=\"/datasets/glue\"") && model.contains("<span>glue</span>"),
+        "{model}"
+    );
 }

@@ -428,13 +428,23 @@ pub(crate) async fn view(
     let mut out = summary_json(repo, &d);
     if d.is_pr {
         // In time order; commits carry whole seconds, so within one second what was written
-        // here (the pull request's opening words) comes first.
+        // here comes first. The pull request's opening words (written with it) come first of
+        // all, even when the commit that opened it was made a moment before they were stored.
         let stored = events.len();
+        let opened: String = d.created_at.chars().take(19).collect();
         events.extend(commit_events(state, repo, &d).await?);
         let mut keyed: Vec<(String, usize, Value)> = events
             .into_iter()
             .enumerate()
-            .map(|(i, (at, v))| (at.chars().take(19).collect(), usize::from(i >= stored), v))
+            .map(|(i, (at, v))| {
+                let at: String = at.chars().take(19).collect();
+                let key = if i < stored && at <= opened {
+                    String::new()
+                } else {
+                    at
+                };
+                (key, usize::from(i >= stored), v)
+            })
             .collect();
         keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         events = keyed.into_iter().map(|(at, _, v)| (at, v)).collect();

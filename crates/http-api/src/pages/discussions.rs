@@ -234,6 +234,10 @@ pub async fn page(
             @for e in v["events"].as_array().into_iter().flatten() { (event_html(e)) }
         }
         @if is_pr {
+            p.checks {
+                "Checks: every commit of this pull request passed the validator when it was pushed; "
+                "a merge runs it again, with today's policy, on what the base branch would become."
+            }
             h3 { "Files changed" }
             @if !conflicts.is_empty() {
                 p.findings { "Conflicts with the base branch in: " (conflicts.join(", ")) }

@@ -74,6 +74,23 @@ pub async fn card(
     let gated_for_viewer = gate_state.0 != "false"
         && role < hub_types::Role::Write
         && gate_state.1.as_deref() != Some("accepted");
+    // The training datasets that are dataset repos here (and the viewer may see) are linked.
+    let mut here = std::collections::HashSet::new();
+    for d in card_list(&info, "datasets").into_iter().take(50) {
+        let Ok(id) = hub_types::RepoId::parse(&d) else {
+            continue;
+        };
+        let target = hub_types::RepoRef {
+            repo_type: RepoType::Dataset,
+            id,
+        };
+        if crate::edge::access::authorize(&state, who.as_ref(), &target, hub_types::Role::Read)
+            .await
+            .is_ok()
+        {
+            here.insert(d);
+        }
+    }
     // The model tree: this model's children the viewer may see, counted per relation.
     let mut children = Vec::new();
     if t == RepoType::Model {
@@ -192,7 +209,15 @@ pub async fn card(
                     @let langs = list(&card["language"]);
                     @if !langs.is_empty() { dt { "Languages" } dd { (langs.join(", ")) } }
                     @let datasets = list(&card["datasets"]);
-                    @if !datasets.is_empty() { dt { "Datasets" } dd { @for d in &datasets { a href={ "/datasets/" (d) } { (d) } " " } } }
+                    @if !datasets.is_empty() {
+                        dt { "Datasets" }
+                        dd.datasets {
+                            @for d in &datasets {
+                                @if here.contains(d) { a href={ "/datasets/" (d) } { (d) } } @else { span { (d) } }
+                                " "
+                            }
+                        }
+                    }
                     @if let Some(bm) = info.get("baseModels") {
                         dt { "Base model" " (" (bm["relation"].as_str().unwrap_or_default()) ")" }
                         dd.bases { @for b in bm["models"].as_array().into_iter().flatten() { @let id = b["id"].as_str().unwrap_or_default(); a href={ "/" (id) } { (id) } " " } }
@@ -662,4 +687,16 @@ fn eval_results(mi: &Value) -> Vec<EvalRow> {
         }
     }
     out
+}
+
+/// A card field that is a string or a list of them (`datasets: glue`), from the summary.
+fn card_list(info: &serde_json::Map<String, Value>, key: &str) -> Vec<String> {
+    match info.get("cardData").and_then(|c| c.get(key)) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

@@ -3,9 +3,7 @@
 //! and the rest). Who may see or change one is decided by the caller with
 //! [`crate::access_to`]; this module stores them and keeps positions dense (0, 1, 2, ...).
 
-use rand::RngCore;
-
-use crate::{Accounts, AccountsError, Repo};
+use crate::{new_public_id, now_iso, Accounts, AccountsError, Repo};
 
 type Result<T> = std::result::Result<T, AccountsError>;
 
@@ -161,12 +159,6 @@ fn from_row(r: Row) -> Collection {
         created_at: r.9,
         updated_at: r.10,
     }
-}
-
-fn new_public_id() -> String {
-    let mut id = [0u8; 12];
-    rand::rng().fill_bytes(&mut id);
-    hex::encode(id)
 }
 
 /// Moves `moving` (an id among `ids`, in their order) to index `to` (clamped): the new order.
@@ -598,16 +590,6 @@ impl Accounts {
             ItemChange::Done
         })
     }
-}
-
-/// Now, as the database's defaults write times.
-fn now_iso() -> String {
-    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(FORMAT)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 //! are not stored here: they are what its ref holds. Who may do what is the caller's rule;
 //! every change here is one transaction (a status change and its comment land together).
 
-use rand::RngCore;
-
-use crate::{Accounts, AccountsError};
+use crate::{new_public_id, now_iso, Accounts, AccountsError};
 
 type Result<T> = std::result::Result<T, AccountsError>;
 
@@ -120,21 +118,6 @@ fn event_from_row(r: EventRow) -> Event {
         data: r.5,
         created_at: r.6,
     }
-}
-
-fn new_public_id() -> String {
-    let mut id = [0u8; 12];
-    rand::rng().fill_bytes(&mut id);
-    hex::encode(id)
-}
-
-fn now_iso() -> String {
-    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(FORMAT)
-        .unwrap_or_default()
 }
 
 /// A new event to write with a change: kind, author, JSON data.

@@ -52,6 +52,24 @@ pub use store::{
 
 use hub_types::{Name, RepoRef, RepoType, Role};
 
+/// A new public id: 24 random hex digits (a collection's or an event's, as the Hub's look).
+pub(crate) fn new_public_id() -> String {
+    use rand::RngCore;
+    let mut id = [0u8; 12];
+    rand::rng().fill_bytes(&mut id);
+    hex::encode(id)
+}
+
+/// Now, as the database's defaults write times (ISO-8601 UTC with milliseconds).
+pub(crate) fn now_iso() -> String {
+    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(FORMAT)
+        .unwrap_or_default()
+}
+
 /// Why an account operation failed. Each variant names the broken rule.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {

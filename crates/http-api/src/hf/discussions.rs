@@ -54,6 +54,15 @@ pub(crate) fn summary_json(repo: &accounts::Repo, d: &Discussion) -> Value {
     })
 }
 
+/// A comment by `who`, as a new event.
+fn new_comment(who: &Principal, text: &str) -> NewEvent<'static> {
+    NewEvent {
+        kind: "comment",
+        author_id: who.user_id,
+        data: comment_data(text, &who.name),
+    }
+}
+
 /// A comment's stored data: its text now, whether it was edited or hidden, and each earlier
 /// version.
 fn comment_data(raw: &str, editor: &str) -> String {
@@ -194,11 +203,7 @@ pub(crate) async fn record_pull_request(
 ) -> Result<(), HfError> {
     let mut events = Vec::new();
     if !description.trim().is_empty() {
-        events.push(NewEvent {
-            kind: "comment",
-            author_id: who.user_id,
-            data: comment_data(description, &who.name),
-        });
+        events.push(new_comment(who, description));
     }
     let title: String = title
         .chars()
@@ -318,11 +323,7 @@ pub(crate) async fn open(
     let num = next_num(state, repo).await?;
     let mut events = Vec::new();
     if !description.trim().is_empty() {
-        events.push(NewEvent {
-            kind: "comment",
-            author_id: who.user_id,
-            data: comment_data(description, &who.name),
-        });
+        events.push(new_comment(who, description));
     }
     let base = if pull_request {
         let path = state.repos().path(&repo.repo_ref());
@@ -548,17 +549,7 @@ pub(crate) async fn post_comment(
     }
     let events = state
         .accounts()
-        .change_discussion(
-            d.id,
-            None,
-            None,
-            None,
-            &[NewEvent {
-                kind: "comment",
-                author_id: who.user_id,
-                data: comment_data(text, &who.name),
-            }],
-        )
+        .change_discussion(d.id, None, None, None, &[new_comment(who, text)])
         .await?;
     events
         .into_iter()
@@ -677,11 +668,7 @@ pub(crate) async fn set_status(
         data: json!({ "status": new }).to_string(),
     }];
     if !comment.trim().is_empty() {
-        new_events.push(NewEvent {
-            kind: "comment",
-            author_id: who.user_id,
-            data: comment_data(comment, &who.name),
-        });
+        new_events.push(new_comment(who, comment));
     }
     let events = state
         .accounts()
@@ -793,11 +780,7 @@ pub(crate) async fn merge_pull(
         data: json!({ "status": "merged" }).to_string(),
     }];
     if !comment.trim().is_empty() {
-        new_events.push(NewEvent {
-            kind: "comment",
-            author_id: who.user_id,
-            data: comment_data(comment, &who.name),
-        });
+        new_events.push(new_comment(who, comment));
     }
     let events = state
         .accounts()

@@ -36,6 +36,9 @@ api.create_repo("alice/auto")
 api.upload_file(path_or_fileobj=b"open sesame\n", path_in_repo="notes.txt", repo_id="alice/auto")
 api.update_repo_settings("alice/auto", gated="auto")
 print("gated", api.model_info("alice/m").gated, api.model_info("alice/auto").gated)
+from huggingface_hub import CommitOperationAdd
+pr = api.create_commit("alice/m", operations=[CommitOperationAdd("secret.txt", b"the recipe\n")], commit_message="recipe", create_pr=True)
+print("pr", pr.pr_num, "sha", pr.oid)
 api.create_repo("alice/open")
 print("listed gated", sorted((m.id, m.gated) for m in api.list_models(author="alice", gated=True)))
 print("listed open", sorted(m.id for m in api.list_models(author="alice", gated=False)))
@@ -44,6 +47,12 @@ print("listed open", sorted(m.id for m in api.list_models(author="alice", gated=
     );
     let out = hub_script(&s, Some(&alice), &script);
     assert!(out.contains("gated manual auto"), "{out}");
+    let pr_sha = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pr 1 sha "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+
     assert!(
         out.contains("listed gated [('alice/auto', 'auto'), ('alice/m', 'manual')]")
             && out.contains("listed open ['alice/open']"),
@@ -81,6 +90,19 @@ for name, call in [("file", lambda: hf_hub_download("alice/m", "w.dat")), ("snap
         out.contains("is restricted and you are not in the authorized list. Visit"),
         "{out}"
     );
+    // Diffs are contents: a pull request's diff and a commit page are gated too.
+    let diff = hub_script(
+        &s,
+        Some(&bob),
+        "from huggingface_hub import HfApi\nprint('diff', HfApi().get_discussion_details('alice/m', 1).diff)",
+    );
+    assert!(diff.contains("diff None"), "{diff}");
+    let page = raw(
+        &s.addr,
+        &request("GET", &format!("/alice/m/commit/{pr_sha}"), &[], b""),
+    );
+    assert_eq!(page.status, 403);
+    assert!(!page.text().contains("the recipe"));
     let anon = check(None);
     assert!(
         anon.contains("file gated 401") && anon.contains("Please log in"),

@@ -405,6 +405,11 @@ pub async fn details(
         .iter()
         .any(|(k, v)| k == "diff" && (v == "1" || v == "true"));
     let url = repo_url(&state, &headers, &access.repo);
+    // A gated repo's diffs are its files' contents: only for those its gate lets through.
+    let want_diff = want_diff
+        && crate::gate::blocked(&state, &access.repo, access.who.as_ref(), access.role, &url)
+            .await?
+            .is_none();
     Ok(Json(view(&state, &access.repo, num, want_diff, &url).await?).into_response())
 }
 

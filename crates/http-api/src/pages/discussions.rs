@@ -202,7 +202,18 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let repo = &access.repo;
     let url = community_url(repo);
-    let v = core::view(&state, repo, num, true, &super::repo_url(&repo.repo_ref())).await?;
+    // A gated repo's diffs are its files' contents: only for those its gate lets through.
+    let files_open = crate::gate::blocked(&state, repo, access.who.as_ref(), access.role, "")
+        .await?
+        .is_none();
+    let v = core::view(
+        &state,
+        repo,
+        num,
+        files_open,
+        &super::repo_url(&repo.repo_ref()),
+    )
+    .await?;
     let status = v["status"].as_str().unwrap_or_default().to_owned();
     let is_pr = v["isPullRequest"].as_bool() == Some(true);
     let writer = access.role >= hub_types::Role::Write;

@@ -512,6 +512,15 @@ pub async fn commit(
     access: RepoAccess<Page>,
     Path(CommitPath { sha }): Path<CommitPath>,
 ) -> Result<Response, PageError> {
+    // A commit's diff shows its files' contents: a gated repo's only to those it lets through.
+    if let Some(r) =
+        crate::gate::blocked(&state, &access.repo, access.who.as_ref(), access.role, "").await?
+    {
+        return Err(PageError::Refused(
+            axum::http::StatusCode::FORBIDDEN,
+            r.message,
+        ));
+    }
     let (repo, who) = (access.repo, access.who);
     if sha.len() < 5 || sha.len() > 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PageError::NotFound);

@@ -10,6 +10,9 @@ type Result<T> = std::result::Result<T, AccountsError>;
 /// Longest title and comment accepted (characters, bytes).
 pub const MAX_TITLE: usize = 200;
 pub const MAX_COMMENT: usize = 64 * 1024;
+/// Most events one discussion holds (and one view reads): a thread that long takes no more
+/// comments; open a new one.
+pub const MAX_EVENTS: i64 = 5_000;
 
 /// A discussion or pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,12 +261,24 @@ impl Accounts {
         let rows: Vec<EventRow> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT e.id, e.public_id, e.kind, a.name, e.author_id, e.data, e.created_at \
              FROM discussion_events e LEFT JOIN accounts a ON a.id = e.author_id \
-             WHERE e.discussion_id = $1 ORDER BY e.id",
+             WHERE e.discussion_id = $1 ORDER BY e.id LIMIT $2",
         )
         .bind(discussion_id)
+        .bind(MAX_EVENTS)
         .fetch_all(p)
         .await)?;
         Ok(rows.into_iter().map(event_from_row).collect())
+    }
+
+    /// How many events a discussion holds.
+    pub async fn discussion_event_count(&self, discussion_id: i64) -> Result<i64> {
+        let (n,): (i64,) = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT COUNT(*) FROM discussion_events WHERE discussion_id = $1",
+        )
+        .bind(discussion_id)
+        .fetch_one(p)
+        .await)?;
+        Ok(n)
     }
 
     /// One event of a discussion, by its public id.
@@ -384,5 +399,63 @@ impl Accounts {
         .await
         .map(|_| ()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::tests::both;
+    use hub_types::{Name, RepoId, RepoRef, RepoType};
+
+    #[tokio::test]
+    async fn discussions_keep_numbers_events_and_counts_on_both_backends() {
+        let (_dir, dbs) = both().await;
+        for db in &dbs {
+            let alice = db
+                .create_user(&Name::parse("alice").unwrap(), false)
+                .await
+                .unwrap();
+            let repo = db
+                .create_repo(
+                    &RepoRef {
+                        repo_type: RepoType::Model,
+                        id: RepoId::parse("alice/m").unwrap(),
+                    },
+                    false,
+                )
+                .await
+                .unwrap();
+            assert_eq!(db.last_discussion_num(repo.id).await.unwrap(), 0);
+            let comment = |text: &str| super::NewEvent {
+                kind: "comment",
+                author_id: alice.id,
+                data: format!("{{\"raw\": {text:?}}}"),
+            };
+            let d = db
+                .open_discussion(
+                    repo.id,
+                    3,
+                    false,
+                    "Hello",
+                    alice.id,
+                    None,
+                    &[comment("first")],
+                )
+                .await
+                .unwrap();
+            assert_eq!((d.num, d.status.as_str(), d.locked), (3, "open", false));
+            assert_eq!(db.last_discussion_num(repo.id).await.unwrap(), 3);
+            let added = db
+                .change_discussion(d.id, Some("Hi"), Some("closed"), None, &[comment("second")])
+                .await
+                .unwrap();
+            assert_eq!(added.len(), 1);
+            assert_eq!(db.discussion_event_count(d.id).await.unwrap(), 2);
+            let d = db.discussion(repo.id, 3).await.unwrap().unwrap();
+            assert_eq!((d.title.as_str(), d.status.as_str()), ("Hi", "closed"));
+            let events = db.discussion_events(d.id).await.unwrap();
+            assert_eq!(events.len(), 2);
+            assert_eq!(events[0].author.as_deref(), Some("alice"));
+        }
     }
 }

@@ -547,6 +547,12 @@ pub(crate) async fn post_comment(
     }
     check_comment(text)?;
     let d = find(state, repo, num).await?;
+    if state.accounts().discussion_event_count(d.id).await? >= accounts::discussions::MAX_EVENTS {
+        return Err(HfError::BadRequest(format!(
+            "Discussion #{num} has reached {} events; open a new one to go on",
+            accounts::discussions::MAX_EVENTS
+        )));
+    }
     if d.locked && role < Role::Write {
         return Err(HfError::Forbidden(format!(
             "Discussion #{num} is locked: only writers of the repo can comment"

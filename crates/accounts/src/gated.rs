@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::coherence::Announce;
 use crate::{Accounts, AccountsError};
 
 type Result<T> = std::result::Result<T, AccountsError>;
@@ -53,35 +54,36 @@ impl Accounts {
         Ok(out)
     }
 
+    /// Sets a repo's gate. Who may read its files changes: like a change of visibility, this
+    /// returns once every node dropped what it cached of the repo.
     pub async fn set_gated(&self, repo_id: i64, gated: &str) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query(
-            "INSERT INTO repo_settings (repo_id, gated) VALUES ($1, $2) \
-             ON CONFLICT (repo_id) DO UPDATE SET gated = excluded.gated",
-        )
-        .bind(repo_id)
-        .bind(gated)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
+        let seq = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO repo_settings (repo_id, gated) VALUES ($1, $2) \
+                 ON CONFLICT (repo_id) DO UPDATE SET gated = excluded.gated",
+            )
+            .bind(repo_id)
+            .bind(gated)
+            .execute(&mut *tx)
+            .await?;
+            let seq = tx.announce(crate::REPOS_CHANGED).await?;
+            tx.commit().await?;
+            seq
+        });
+        self.settle(seq).await
     }
 
-    /// The gate of `repo_id` and, if `user_id` asked, their request's status, in one query
-    /// (what every download checks).
-    pub async fn gate_for(
-        &self,
-        repo_id: i64,
-        user_id: Option<i64>,
-    ) -> Result<(String, Option<String>)> {
-        let row: Option<(String, Option<String>)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT s.gated, r.status FROM repo_settings s LEFT JOIN access_requests r \
-             ON r.repo_id = s.repo_id AND r.user_id = $2 WHERE s.repo_id = $1",
+    /// The status of `user_id`'s request to `repo_id`, if they made one.
+    pub async fn access_status(&self, repo_id: i64, user_id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT status FROM access_requests WHERE repo_id = $1 AND user_id = $2",
         )
         .bind(repo_id)
-        .bind(user_id.unwrap_or(0))
+        .bind(user_id)
         .fetch_optional(p)
         .await)?;
-        Ok(row.unwrap_or_else(|| ("false".to_owned(), None)))
+        Ok(row.map(|r| r.0))
     }
 
     /// Records `user_id`'s request with its fields (replacing an earlier one that was not
@@ -107,9 +109,8 @@ impl Accounts {
         .await
         .map(|_| ()))?;
         Ok(self
-            .gate_for(repo_id, Some(user_id))
+            .access_status(repo_id, user_id)
             .await?
-            .1
             .unwrap_or_else(|| status.to_owned()))
     }
 

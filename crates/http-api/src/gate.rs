@@ -2,13 +2,29 @@
 //! `resolve` (GET and HEAD, so `hf_hub_download` and `snapshot_download`), git fetches, LFS
 //! batch downloads, Xet read tokens and the file pages. Owners, writers and admins always
 //! pass; others with an accepted access request. The card, the file list and model info stay
-//! visible, as on the Hub. Read from the database on every request: a gate closed, or a
-//! request accepted, counts at once on every node.
+//! visible, as on the Hub. A repo's gate is cached like its record (dropped on every node
+//! before a change of it returns); a request's status is read on every request to a gated
+//! repo, so an accepted or rejected request counts at once on every node.
 
 use accounts::{Principal, Repo};
 use hub_types::Role;
 
 use crate::AppState;
+
+/// A repo's gate (`false`, `auto`, `manual`), through the cache: an open repo's downloads
+/// ask the database nothing more. A change of gate drops it on every node before it returns
+/// (`Accounts::set_gated`).
+pub(crate) async fn mode(state: &AppState, repo: &Repo) -> Result<String, accounts::AccountsError> {
+    let gates = &state.inner.caches.gates;
+    let key = crate::repo_key(repo);
+    if let Some(hit) = gates.get(&key) {
+        return Ok(hit);
+    }
+    let epoch = gates.epoch();
+    let gate = state.accounts().gated(repo.id).await?;
+    gates.put_since(epoch, key, gate.clone());
+    Ok(gate)
+}
 
 /// Why the caller may not have the bytes, if they may not: the words every surface shows.
 pub(crate) async fn blocked(
@@ -18,14 +34,14 @@ pub(crate) async fn blocked(
     role: Role,
     base: &str,
 ) -> Result<Option<Refusal>, accounts::AccountsError> {
-    if role >= Role::Write {
+    if role >= Role::Write || mode(state, repo).await? == "false" {
         return Ok(None);
     }
-    let (gate, status) = state
-        .accounts()
-        .gate_for(repo.id, who.map(|p| p.user_id))
-        .await?;
-    if gate == "false" || status.as_deref() == Some("accepted") {
+    let status = match who {
+        Some(p) => state.accounts().access_status(repo.id, p.user_id).await?,
+        None => None,
+    };
+    if status.as_deref() == Some("accepted") {
         return Ok(None);
     }
     let kind = repo.repo_type.as_str();

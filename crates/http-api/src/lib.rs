@@ -140,6 +140,9 @@ struct Caches {
     /// repo -> the bytes it stores (`usedStorage`: a walk of its folder, kept a while so a
     /// page anyone may load does not walk it on every view).
     used: cache::TtlCache<RepoKey, u64>,
+    /// repo -> its gate (`false`, `auto`, `manual`): what every download asks, dropped with
+    /// the repo records on every node when a gate changes.
+    gates: cache::TtlCache<RepoKey, String>,
 }
 
 /// (repo, commit, with blob details, with siblings).
@@ -181,6 +184,7 @@ impl Caches {
             files: cache::TtlCache::new(None, 4096),
             summaries: cache::TtlCache::new(None, 100_000),
             used: cache::TtlCache::new(Some(USED_TTL), 10_000),
+            gates: cache::TtlCache::gated(CACHE_TTL, 10_000, lease.clone()),
             // Listings are per viewer, with visibility applied.
             listings: cache::TtlCache::gated(CACHE_TTL, 1000, lease),
         }
@@ -250,6 +254,7 @@ impl AppState {
     /// Drops cached repo records (after a repo is created, moved, deleted or changed).
     fn forget_repos(&self) {
         self.inner.caches.repos.clear();
+        self.inner.caches.gates.clear();
         self.inner.caches.listings.clear();
     }
 

@@ -262,7 +262,7 @@ pub async fn summary(
     );
     out.insert(
         "gated".into(),
-        gated_json(&state.accounts().gated(repo.id).await?),
+        gated_json(&crate::gate::mode(state, repo).await?),
     );
     out.insert("createdAt".into(), json!(repo.created_at));
     Ok(out)

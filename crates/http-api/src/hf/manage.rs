@@ -210,7 +210,7 @@ pub async fn settings(
     }
     if let Some(g) = gated {
         state.accounts().set_gated(repo.id, g).await?;
-        state.inner.caches.listings.clear();
+        state.forget_repos();
     }
     Ok(Json(json!({})).into_response())
 }

@@ -54,7 +54,7 @@ async fn read_token(
     // A token outlives the check that minted it: on a gated repo it lives a minute (hf_xet
     // asks for a new one through this route, which checks the gate again), so a request
     // rejected or a gate closed stops reconstructions within that minute.
-    let ttl = if state.accounts().gated(access.repo.id).await? != "false" {
+    let ttl = if crate::gate::mode(&state, &access.repo).await? != "false" {
         GATED_TOKEN_TTL
     } else {
         TOKEN_TTL

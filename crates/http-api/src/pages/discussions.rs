@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::repo::{heading, tabs};
-use super::{form_token, form_token_ok, layout, Page, PageError};
+use super::{form_token, form_user, layout, Page, PageError};
 use crate::edge::RepoAccess;
 use crate::hf::{discussions as core, HfError};
 use crate::AppState;
@@ -29,26 +29,6 @@ fn refused(e: HfError) -> PageError {
         _ => return e.into(),
     };
     PageError::Refused(status, e.to_string())
-}
-
-/// The signed-in caller of a form, whose form token matches.
-fn form_caller<'a>(
-    access: &'a RepoAccess<Page>,
-    headers: &HeaderMap,
-    sent: &str,
-) -> Result<&'a accounts::Principal, PageError> {
-    let who = access
-        .who
-        .as_ref()
-        .ok_or_else(|| PageError::Refused(StatusCode::UNAUTHORIZED, "Sign in first.".into()))?;
-    if !form_token_ok(headers, sent) {
-        return Err(PageError::Refused(
-            StatusCode::FORBIDDEN,
-            "This form is stale or was not sent from this site; reload the page and try again."
-                .into(),
-        ));
-    }
-    Ok(who)
 }
 
 fn community_url(repo: &accounts::Repo) -> String {
@@ -149,7 +129,7 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Form<NewForm>,
 ) -> Result<Response, PageError> {
-    let who = form_caller(&access, &headers, &f.form_token)?;
+    let who = form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     let num = core::open(&state, &access.repo, who, &f.title, &f.description, false)
         .await
         .map_err(refused)?;
@@ -326,7 +306,7 @@ pub async fn comment(
     Path((_, _, num)): Path<(String, String, i64)>,
     Form(f): Form<CommentForm>,
 ) -> Result<Response, PageError> {
-    let who = form_caller(&access, &headers, &f.form_token)?;
+    let who = form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     core::post_comment(&state, &access.repo, access.role, who, num, &f.comment)
         .await
         .map_err(refused)?;
@@ -347,7 +327,7 @@ pub async fn status(
     Path((_, _, num)): Path<(String, String, i64)>,
     Form(f): Form<StatusForm>,
 ) -> Result<Response, PageError> {
-    let who = form_caller(&access, &headers, &f.form_token)?;
+    let who = form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     core::set_status(&state, &access.repo, access.role, who, num, &f.status, "")
         .await
         .map_err(refused)?;
@@ -368,7 +348,7 @@ pub async fn lock(
     Path((_, _, num)): Path<(String, String, i64)>,
     Form(f): Form<LockForm>,
 ) -> Result<Response, PageError> {
-    let who = form_caller(&access, &headers, &f.form_token)?;
+    let who = form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     core::set_locked(&state, &access.repo, access.role, who, num, f.locked)
         .await
         .map_err(refused)?;
@@ -389,7 +369,7 @@ pub async fn merge(
     Path((_, _, num)): Path<(String, String, i64)>,
     Form(f): Form<MergeForm>,
 ) -> Result<Response, PageError> {
-    let who = form_caller(&access, &headers, &f.form_token)?;
+    let who = form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     core::merge_pull(&state, &access.repo, access.role, who, num, "")
         .await
         .map_err(refused)?;

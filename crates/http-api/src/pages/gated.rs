@@ -12,7 +12,7 @@ use maud::{html, Markup, PreEscaped};
 use serde_json::{Map, Value};
 
 use super::repo::{heading, tabs};
-use super::{form_token, form_token_ok, layout, markdown, Page, PageError};
+use super::{form_token, form_user, layout, markdown, Page, PageError};
 use crate::edge::RepoAccess;
 use crate::hf::{gated as core, HfError};
 use crate::AppState;
@@ -25,27 +25,6 @@ fn refused(e: HfError) -> PageError {
         HfError::NotFound(m) => PageError::Refused(StatusCode::NOT_FOUND, m),
         other => other.into(),
     }
-}
-
-fn check_token(
-    access: &RepoAccess<Page>,
-    headers: &HeaderMap,
-    sent: Option<&str>,
-) -> Result<(), PageError> {
-    if access.who.is_none() {
-        return Err(PageError::Refused(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first.".into(),
-        ));
-    }
-    if !sent.is_some_and(|t| form_token_ok(headers, t)) {
-        return Err(PageError::Refused(
-            StatusCode::FORBIDDEN,
-            "This form is stale or was not sent from this site; reload the page and try again."
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The gate box a card page shows to whoever the gate stops: the card's words and form, or
@@ -122,8 +101,7 @@ pub async fn ask(
         .iter()
         .find(|(k, _)| k == "form_token")
         .map(|(_, v)| v.as_str());
-    check_token(&access, &headers, sent)?;
-    let who = access.who.as_ref().expect("checked");
+    let who = form_user(access.who.as_ref(), &headers, sent)?;
     let answers: Map<String, Value> = form
         .iter()
         .filter(|(k, _)| k != "form_token")
@@ -223,7 +201,7 @@ pub async fn handle(
     headers: HeaderMap,
     Form(f): Form<HandleForm>,
 ) -> Result<Response, PageError> {
-    check_token(&access, &headers, Some(&f.form_token))?;
+    form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     if access.role < hub_types::Role::Write {
         return Err(PageError::Refused(
             StatusCode::FORBIDDEN,
@@ -253,7 +231,7 @@ pub async fn set_gate(
     headers: HeaderMap,
     Form(f): Form<GateForm>,
 ) -> Result<Response, PageError> {
-    check_token(&access, &headers, Some(&f.form_token))?;
+    form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     let admin =
         crate::edge::access::administer(&state, access.who.as_ref(), &access.repo.repo_ref())
             .await
@@ -271,7 +249,7 @@ pub async fn set_gate(
         ));
     }
     state.accounts().set_gated(access.repo.id, &f.gated).await?;
-    state.inner.caches.listings.clear();
+    state.forget_repos();
     Ok(Redirect::to(&format!(
         "{}/access-requests",
         super::repo_url(&access.repo.repo_ref())

@@ -123,8 +123,27 @@ pub(crate) fn form_token(headers: &HeaderMap) -> Option<String> {
     Some(hex::encode(h.finalize()))
 }
 
+/// The signed-in user a form was posted by, if it carries this session's [`form_token`]:
+/// every form a page posts asks this first.
+pub(crate) fn form_user<'a>(
+    who: Option<&'a Principal>,
+    headers: &HeaderMap,
+    sent: Option<&str>,
+) -> Result<&'a Principal, PageError> {
+    let who =
+        who.ok_or_else(|| PageError::Refused(StatusCode::UNAUTHORIZED, "Sign in first.".into()))?;
+    if !sent.is_some_and(|t| form_token_ok(headers, t)) {
+        return Err(PageError::Refused(
+            StatusCode::FORBIDDEN,
+            "This form is stale or was not sent from this site; reload the page and try again."
+                .into(),
+        ));
+    }
+    Ok(who)
+}
+
 /// Whether a form carries this session's [`form_token`].
-pub(crate) fn form_token_ok(headers: &HeaderMap, sent: &str) -> bool {
+fn form_token_ok(headers: &HeaderMap, sent: &str) -> bool {
     form_token(headers).is_some_and(|t| {
         t.len() == sent.len()
             && t.bytes()

@@ -67,10 +67,12 @@ pub async fn card(
     let form_token = super::form_token(&headers);
     // A gated repo: the box to ask for access, to whoever the gate stops; its writers get a
     // tab for the requests.
-    let gate_state = state
-        .accounts()
-        .gate_for(repo.id, who.as_ref().map(|p| p.user_id))
-        .await?;
+    let gate = crate::gate::mode(&state, &repo).await?;
+    let request = match (&who, gate.as_str()) {
+        (Some(p), "auto" | "manual") => state.accounts().access_status(repo.id, p.user_id).await?,
+        _ => None,
+    };
+    let gate_state = (gate, request);
     let gated_for_viewer = gate_state.0 != "false"
         && role < hub_types::Role::Write
         && gate_state.1.as_deref() != Some("accepted");
@@ -586,19 +588,7 @@ pub async fn like(
     headers: HeaderMap,
     axum::Form(f): axum::Form<LikeForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = access.who.as_ref() else {
-        return Err(PageError::Refused(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "Sign in first.".into(),
-        ));
-    };
-    if !super::form_token_ok(&headers, &f.form_token) {
-        return Err(PageError::Refused(
-            axum::http::StatusCode::FORBIDDEN,
-            "This form is stale or was not sent from this site; reload the page and try again."
-                .into(),
-        ));
-    }
+    let who = super::form_user(access.who.as_ref(), &headers, Some(&f.form_token))?;
     if f.like {
         state.accounts().like(access.repo.id, who.user_id).await?;
     } else {

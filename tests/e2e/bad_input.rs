@@ -538,3 +538,75 @@ fn idle_and_slow_clients_cannot_starve_the_server_and_a_stop_is_bounded() {
     assert!(s.log().contains("cut off"), "{}", s.log());
     drop(stuck);
 }
+
+/// Reads one answer (head and a Content-Length body) from a kept-alive connection.
+fn read_answer(conn: &mut TcpStream) -> RawResponse {
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = conn.read(&mut byte).unwrap();
+        assert_eq!(n, 1, "the connection closed mid-head: {buf:?}");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().unwrap())
+        })
+        .expect("a Content-Length");
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body).unwrap();
+    RawResponse {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.trim_end().to_owned(),
+        body,
+    }
+}
+
+#[test]
+fn an_answer_given_before_the_body_is_read_closes_the_connection_and_says_so() {
+    let s = Server::start();
+    s.user("alice");
+    s.repo("alice/pub", false);
+    s.repo("alice/priv", true);
+    let form = b"paths=README.md";
+    let post = |repo: &str, body: &[u8], declared: usize| {
+        let mut r = format!(
+            "POST /api/models/{repo}/paths-info/main HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    // A request whose body is read: the connection stays open for the next one.
+    conn.write_all(&post("alice/pub", form, form.len()))
+        .unwrap();
+    let first = read_answer(&mut conn);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("connection"), None, "{}", first.head);
+    // A refusal before the body is wanted (the repo is not visible): the answer says
+    // `Connection: close`, so a client does not reuse a connection the server then shuts,
+    // and the connection does end.
+    conn.write_all(&post("alice/priv", b"", form.len()))
+        .unwrap();
+    let second = read_answer(&mut conn);
+    assert_eq!(second.status, 404, "{}", second.text());
+    assert_eq!(
+        second.header("connection").as_deref(),
+        Some("close"),
+        "{}",
+        second.head
+    );
+    assert!(
+        closed_by_server(&mut conn, 30),
+        "the connection stayed open"
+    );
+}

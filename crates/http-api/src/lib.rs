@@ -424,6 +424,7 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(axum::middleware::from_fn(server::close_if_body_unread))
         .layer(axum::middleware::from_fn(request_id))
 }
 

@@ -6,6 +6,7 @@
 //! requests in flight finish for at most [`Limits::shutdown_grace`], then cuts them off.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,4 +156,77 @@ pub async fn serve(
     // Counts gathered since the last tick are not lost on a stop.
     state.inner.downloads.flush(state.accounts()).await;
     Ok(())
+}
+
+/// An answer given while the request's body is unread (an extractor refused the request before
+/// the body was wanted, a handler ignored it) says `Connection: close`. hyper then closes the
+/// connection rather than read a body nobody wants; without the header a client would put the
+/// connection back in its pool and its next request could meet the closed socket
+/// ("Server disconnected without sending a response"). Bodies a handler still holds (handed
+/// to a task that streams them) are not touched.
+pub async fn close_if_body_unread(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http_body::Body as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let state = Arc::new(BodyState::default());
+    let req = req.map(|inner| {
+        axum::body::Body::new(TrackedBody {
+            inner,
+            state: state.clone(),
+        })
+    });
+    let mut res = next.run(req).await;
+    if state.dropped.load(Ordering::Acquire) && !state.finished.load(Ordering::Acquire) {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
+}
+
+#[derive(Default)]
+struct BodyState {
+    finished: AtomicBool,
+    dropped: AtomicBool,
+}
+
+/// A request body that records whether it was read to its end, and when it was let go.
+struct TrackedBody {
+    inner: axum::body::Body,
+    state: Arc<BodyState>,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.state.finished.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        self.state.dropped.store(true, Ordering::Release);
+    }
 }

@@ -913,3 +913,48 @@ fn periodic_sweeps_run_once_per_cluster() {
         );
     }
 }
+
+#[test]
+fn two_nodes_deliver_each_webhook_event_once() {
+    if skip() {
+        return;
+    }
+    use crate::webhooks::{create_webhook, Receiver, ALLOW_LOCAL};
+    let c = Cluster::start_with(&[ALLOW_LOCAL, "--webhook-retry-base", "0.1"]);
+    let (a, b) = (&c.a, &c.b);
+    let token = c.with_alice();
+    let rx = Receiver::start();
+    create_webhook(a, &token, &rx.url, r#"dict(type="model", name="alice/m")"#);
+    // Ten commits, through A and B in turn; every node runs a delivery worker.
+    let mut parent = main_sha(a, &token);
+    let mut commits = Vec::new();
+    for i in 0..10 {
+        let node = if i % 2 == 0 { a } else { b };
+        parent = commit_file(node, &token, &format!("f{i}.txt"), b"x", &parent);
+        commits.push(parent.clone());
+    }
+    let all = rx.wait_for("ten deliveries", |g| g.len() >= 10);
+    // Each event once (a node claims a delivery before sending it).
+    assert_eq!(all.len(), 10);
+    let mut ids: Vec<String> = all.iter().map(|g| g.event_id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
+    let mut sent: Vec<String> = all
+        .iter()
+        .map(|g| {
+            g.body["updatedRefs"][0]["newSha"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    sent.sort();
+    commits.sort();
+    assert_eq!(sent, commits);
+    // Links point at the public URL (the load balancer), whichever node sent them.
+    assert!(all.iter().all(|g| g.body["repo"]["url"]["web"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("http://{}/", c.lb.addr))));
+}

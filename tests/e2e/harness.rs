@@ -343,6 +343,53 @@ impl Server {
         }
     }
 
+    /// Pushes `HEAD` of the clone at `cwd` to `branch` of model `repo` (numeric id
+    /// `repo_id`) straight into its bare repo, with the server's pre-receive hook and the
+    /// environment the server gives it, but no server: what a push leaves behind when the
+    /// server dies as git finishes it. The server should be stopped.
+    pub fn push_behind_the_server(&self, cwd: &Path, repo: &str, repo_id: &str, branch: &str) {
+        let data = self.data_dir();
+        let (storage_args, storage_env) = self.storage.args();
+        let mut env: Vec<(String, String)> = storage_env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for pair in storage_args.chunks(2) {
+            match pair[0].as_str() {
+                "--storage" => env.push(("MODELHUB_STORAGE".into(), pair[1].clone())),
+                "--s3-endpoint" => env.push(("MODELHUB_S3_ENDPOINT".into(), pair[1].clone())),
+                _ => {}
+            }
+        }
+        if let Some(db) = &self.database {
+            env.push(("MODELHUB_DATABASE".into(), db.clone()));
+        }
+        // As the server runs it: with its hooks (a local push does not pass `-c` on).
+        let receive_pack = format!(
+            "git -c core.hooksPath={} receive-pack",
+            data.join("hooks").display()
+        );
+        let out = Command::new("git")
+            .current_dir(cwd)
+            .args(["push", "-q", "--receive-pack", &receive_pack])
+            .arg(self.bare_repo(&format!("models/{repo}.git")))
+            .arg(format!("HEAD:refs/heads/{branch}"))
+            .envs(env)
+            .env("MODELHUB_BIN", BIN)
+            .env("MODELHUB_DATA_DIR", &data)
+            .env("MODELHUB_REPO", repo)
+            .env("MODELHUB_REPO_TYPE", "model")
+            .env("MODELHUB_REPO_ID", repo_id)
+            .env("HOME", self.dir.path().join("home"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn bare_repo(&self, path: &str) -> PathBuf {
         self.data_dir().join("repos").join(path)
     }

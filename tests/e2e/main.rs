@@ -22,5 +22,6 @@ mod postgres;
 mod s3;
 mod usage;
 mod validation;
+mod webhooks;
 mod weights;
 mod xet;

@@ -171,19 +171,24 @@ impl Accounts {
             .bind(base.map(|b| b.1))
             .fetch_one(&mut *tx)
             .await?;
+            let mut first = None;
             for e in events {
+                let public_id = new_public_id();
                 sqlx::query(
                     "INSERT INTO discussion_events (public_id, discussion_id, kind, author_id, data) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(new_public_id())
+                .bind(&public_id)
                 .bind(id)
                 .bind(e.kind)
                 .bind(e.author_id)
                 .bind(&e.data)
                 .execute(&mut *tx)
                 .await?;
+                first.get_or_insert(public_id);
             }
+            let first = first.unwrap_or_default();
+            tell!(self, tx, Some(repo_id), &[(crate::webhooks::COMMENT_ID_MARK, first.as_str())]);
             tx.commit().await?;
         });
         self.discussion(repo_id, num)
@@ -339,6 +344,8 @@ impl Accounts {
                 .await?;
                 ids.push(public_id);
             }
+            let first = ids.first().cloned().unwrap_or_default();
+            tell!(self, tx, None, &[(crate::webhooks::COMMENT_ID_MARK, first.as_str())]);
             tx.commit().await?;
         });
         let mut out = Vec::new();
@@ -366,14 +373,16 @@ impl Accounts {
 
     /// Replaces an event's data (a comment edited or hidden).
     pub async fn set_event_data(&self, event_id: i64, data: &str) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE discussion_events SET data = $2 WHERE id = $1",
-        )
-        .bind(event_id)
-        .bind(data)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE discussion_events SET data = $2 WHERE id = $1")
+                .bind(event_id)
+                .bind(data)
+                .execute(&mut *tx)
+                .await?;
+            tell!(self, tx, None, &[]);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -389,15 +398,19 @@ impl Accounts {
     }
 
     pub async fn set_discussions_disabled(&self, repo_id: i64, disabled: bool) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query(
-            "INSERT INTO repo_settings (repo_id, discussions_disabled) VALUES ($1, $2) \
-             ON CONFLICT (repo_id) DO UPDATE SET discussions_disabled = excluded.discussions_disabled",
-        )
-        .bind(repo_id)
-        .bind(disabled)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO repo_settings (repo_id, discussions_disabled) VALUES ($1, $2) \
+                 ON CONFLICT (repo_id) DO UPDATE SET discussions_disabled = excluded.discussions_disabled",
+            )
+            .bind(repo_id)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
+            tell!(self, tx, Some(repo_id), &[]);
+            tx.commit().await?;
+        });
         Ok(())
     }
 }

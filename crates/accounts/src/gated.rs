@@ -67,6 +67,7 @@ impl Accounts {
             .bind(gated)
             .execute(&mut *tx)
             .await?;
+            tell!(self, tx, Some(repo_id), &[]);
             let seq = tx.announce(crate::REPOS_CHANGED).await?;
             tx.commit().await?;
             seq

@@ -1,7 +1,7 @@
 //! Users, organisations, tokens and the repo registry, in SQLite (embedded, the default) or
 //! PostgreSQL (for several nodes); also what hangs off them: collections, discussions, likes,
-//! gates and access requests, quotas, full names, and what validation learnt about stored
-//! files (weights, code scans).
+//! gates and access requests, quotas, full names, what validation learnt about stored
+//! files (weights, code scans), and webhooks with the outbox of their events (`webhooks`).
 //!
 //! This crate owns who may do what: it answers "which user does this token belong to" and
 //! "what may this user do with that repo", and answers repo listings and search from per-repo
@@ -26,6 +26,50 @@ macro_rules! on_pool {
     };
 }
 
+/// Writes the webhook event a handle carries ([`Accounts::telling`]) inside the change's
+/// transaction `$tx`, with its deliveries: the event exists exactly when the change does.
+/// `$repo_id` names the repo when the handle's event could not (a repo being created);
+/// `$marks` (`(mark, value)` pairs) fill in the payload what only the transaction knows.
+macro_rules! tell {
+    ($self:expr, $tx:expr, $repo_id:expr, $marks:expr) => {
+        if let Some(ev) = &$self.outbox {
+            let repo_id: Option<i64> = $repo_id;
+            let repo_id = repo_id.or(ev.repo_id);
+            let mut payload = match repo_id {
+                Some(id) => ev
+                    .payload
+                    .replace($crate::webhooks::REPO_ID_MARK, &id.to_string()),
+                None => ev.payload.clone(),
+            };
+            let marks: &[(&str, &str)] = $marks;
+            for (mark, value) in marks {
+                payload = payload.replace(mark, value);
+            }
+            let now = $crate::now_ms();
+            let (event,): (i64,) = sqlx::query_as(
+                "INSERT INTO webhook_events (uid, repo_id, domain, state, payload, created_ms) \
+                 VALUES ($1, $2, $3, 'sent', $4, $5) RETURNING id",
+            )
+            .bind(&ev.uid)
+            .bind(repo_id)
+            .bind(&ev.domain)
+            .bind(&payload)
+            .bind(now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            sqlx::query($crate::webhooks::FAN_OUT)
+                .bind(event)
+                .bind(now)
+                .bind(format!("%,{},%", ev.domain))
+                .bind(ev.namespace.to_lowercase())
+                .bind(&ev.repo_type)
+                .bind(ev.full_id.to_lowercase())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
 mod access;
 mod claims;
 mod coherence;
@@ -38,6 +82,7 @@ mod listing;
 mod profile;
 mod quota;
 mod store;
+pub mod webhooks;
 
 pub use access::{access, access_to, needs_org_role, owns, Principal};
 pub use claims::{now_ms, Doom, CLAIM_WAIT};

@@ -169,6 +169,9 @@ pub struct Accounts {
     /// database's: a process holds or waits for at most one database connection per repo,
     /// however many requests queue for that repo.
     local: Arc<std::sync::Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
+    /// A webhook event the next change made through this handle writes in its own
+    /// transaction (see [`Accounts::telling`]).
+    pub(crate) outbox: Option<Arc<crate::webhooks::Outgoing>>,
 }
 
 /// Held while a repo's refs are being changed through the API; see [`Accounts::lock_repo`].
@@ -346,6 +349,7 @@ impl Accounts {
             pool,
             lockers,
             local: Default::default(),
+            outbox: None,
         })
     }
 
@@ -653,6 +657,9 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
             }
+            if let Some((id,)) = inserted {
+                tell!(self, tx, Some(id), &[]);
+            }
             let seq = match inserted {
                 Some(_) => tx.announce(REPOS_CHANGED).await?,
                 None => None,
@@ -680,6 +687,7 @@ impl Accounts {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            tell!(self, tx, Some(id), &[]);
             let seq = tx.announce(REPOS_CHANGED).await?;
             tx.commit().await?;
             seq
@@ -747,6 +755,7 @@ impl Accounts {
                           "UPDATE repo_summaries SET private = $1 WHERE repo_id = $2"] {
                 sqlx::query(table).bind(private).bind(id).execute(&mut *tx).await?;
             }
+            tell!(self, tx, Some(id), &[]);
             let seq = tx.announce(REPOS_CHANGED).await?;
             tx.commit().await?;
             seq
@@ -798,6 +807,7 @@ impl Accounts {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            tell!(self, tx, Some(id), &[]);
             let seq = tx.announce(REPOS_CHANGED).await?;
             tx.commit().await?;
             Ok(seq)

@@ -142,6 +142,36 @@ impl Reader {
         Err(not_found())
     }
 
+    /// The object ref `full` (`refs/heads/main`) points at, not peeled; `None` if it does not
+    /// exist.
+    pub fn ref_target(&self, full: &str) -> Result<Option<String>, ReadError> {
+        let found = self.repo.try_find_reference(full).map_err(git)?;
+        Ok(found.and_then(|r| r.try_id().map(|id| id.to_string())))
+    }
+
+    /// Whether `ancestor` is `tip` or one of its ancestors, looking at most `limit` commits
+    /// back from `tip` (false beyond).
+    pub fn reaches(&self, tip: &str, ancestor: &str, limit: usize) -> Result<bool, ReadError> {
+        if tip == ancestor {
+            return Ok(true);
+        }
+        let (Ok(tip), Ok(ancestor)) = (
+            ObjectId::from_hex(tip.as_bytes()),
+            ObjectId::from_hex(ancestor.as_bytes()),
+        ) else {
+            return Ok(false);
+        };
+        let Ok(commit) = self.repo.find_commit(tip) else {
+            return Ok(false);
+        };
+        for info in commit.ancestors().all().map_err(git)?.take(limit) {
+            if info.map_err(git)?.id == ancestor {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn commit(&self, id: ObjectId) -> Result<CommitInfo, ReadError> {
         let c = self.repo.find_commit(id).map_err(git)?;
         let author = c.author().map_err(git)?;

@@ -2,6 +2,7 @@
 //! HTTP API: `create_repo`, so both create a repo the same way, and `namespace_usage`, so the
 //! quota the server enforces and the one `modelhub quota show` prints are the same sum.
 
+use accounts::webhooks::Outgoing;
 use accounts::{Accounts, AccountsError, Repo};
 use git_repos::{GitRepos, RepoError};
 use hub_types::RepoRef;
@@ -23,19 +24,25 @@ pub enum HubError {
 impl Hub {
     /// Registers the repo, then creates it on disk with its initial commit; if the second
     /// step fails the registration is undone, so a repo is either fully there or not at all.
+    /// `tell`: the webhook events of its creation and of the undoing, written with each.
     pub async fn create_repo(
         &self,
         repo: &RepoRef,
         private: bool,
         author: &str,
+        tell: Option<(Outgoing, Outgoing)>,
     ) -> Result<(Repo, String), HubError> {
-        let record = self.accounts.create_repo(repo, private).await?;
+        let (accounts, undo) = match tell {
+            Some((made, undone)) => (self.accounts.telling(made), self.accounts.telling(undone)),
+            None => (self.accounts.clone(), self.accounts.clone()),
+        };
+        let record = accounts.create_repo(repo, private).await?;
         // Use the spelling of the namespace as registered, so the path on disk is canonical.
         let canonical = record.repo_ref();
         match self.repos.create(&canonical, author).await {
             Ok(commit) => Ok((record, commit)),
             Err(e) => {
-                if let Err(undo) = self.accounts.delete_repo(record.id).await {
+                if let Err(undo) = undo.delete_repo(record.id).await {
                     tracing::error!(repo = %canonical, error = %undo, "could not undo a repo registration");
                 }
                 Err(e.into())

@@ -3,7 +3,8 @@
 //!
 //! Git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`), the Git LFS API
 //! (batch, basic transfer, verify, locks), the Xet token endpoints and CAS, the Hugging Face
-//! Hub API (read, commit, manage, Xet tokens, collections, discussions, likes, gated access)
+//! Hub API (read, commit, manage, Xet tokens, collections, discussions, likes, gated access,
+//! webhooks)
 //! and the web pages, for models, datasets and
 //! spaces. A request enters through `edge`: one typed extractor finds and authorizes the repo
 //! a route names, and the HTTP pieces every surface needs (base URL, `Range`, encodings,
@@ -11,7 +12,8 @@
 //! own error type that speaks that protocol's error conventions (the Xet CAS too). `ops`
 //! answers the load balancer and Prometheus (`/healthz`, `/readyz`, `/metrics`) and counts
 //! every request on its way through; `gate` keeps a gated repo's bytes to those it lets
-//! through; `quota` holds uploads to their namespace's storage limit
+//! through; `webhooks` builds the events every change writes and delivers them; `quota`
+//! holds uploads to their namespace's storage limit
 //! before their bytes are accepted. [`serve`] bounds what a connection may cost (header and body timeouts, a connection cap,
 //! a bounded stop); `fuzz` exposes the parsers of client bytes to `crates/fuzz`.
 #![forbid(unsafe_code)]
@@ -36,6 +38,7 @@ mod pages;
 mod pktline;
 mod quota;
 mod server;
+mod webhooks;
 mod xet;
 
 use std::path::PathBuf;
@@ -52,6 +55,7 @@ use tracing::Level;
 pub use claims::StoreClaims;
 pub use hub::{Hub, HubError, Usage};
 pub use server::{default_max_connections, serve, Limits};
+pub use webhooks::{sweep as sweep_webhooks, DEFAULT_DENY as DEFAULT_WEBHOOK_DENY};
 
 /// What the server is told at start.
 #[derive(Debug, Clone)]
@@ -90,6 +94,15 @@ pub struct Config {
     pub hook_env: Vec<(String, String)>,
     /// Addresses `GET /metrics` answers (to others it is missing); loopback by default.
     pub metrics_allow: Vec<ipnet::IpNet>,
+    /// The address the server listens on, for links in webhook payloads when there is no
+    /// public URL.
+    pub listen_url: Option<String>,
+    /// Networks webhooks may not reach (checked on every address a host resolves to).
+    pub webhook_deny: Vec<ipnet::IpNet>,
+    /// The first retry's wait after a failed delivery (doubled per attempt, at most an hour).
+    pub webhook_retry_base: Duration,
+    /// How long a delivery is retried, and how long a webhook may fail before it is disabled.
+    pub webhook_retry_for: Duration,
 }
 
 impl Config {
@@ -113,6 +126,13 @@ impl Config {
                 "127.0.0.0/8".parse().expect("a network"),
                 "::1/128".parse().expect("a network"),
             ],
+            listen_url: None,
+            webhook_deny: webhooks::DEFAULT_DENY
+                .split(',')
+                .map(|n| n.parse().expect("a network"))
+                .collect(),
+            webhook_retry_base: Duration::from_secs(10),
+            webhook_retry_for: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -210,6 +230,8 @@ struct Inner {
     metrics: ops::Metrics,
     /// Whether the authorization caches may be trusted (see [`Caches::new`]).
     lease: Arc<accounts::Lease>,
+    /// Wakes this node's webhook worker when an event was written here.
+    webhook_wake: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -235,6 +257,7 @@ impl AppState {
                 metrics: ops::Metrics::default(),
                 config,
                 limiter,
+                webhook_wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -272,6 +295,7 @@ impl AppState {
         // Only now the other nodes are told: a listing they make once they hear it reads
         // the new summary.
         self.publish_revisions(&key);
+        webhooks::settle_pushes(self, repo).await;
     }
 
     /// Tells every other node of the database that `key`'s refs moved.

@@ -93,6 +93,7 @@ pub async fn serve(
         .downloads
         .spawn_flusher(state.accounts().clone());
     state.follow();
+    crate::webhooks::spawn_worker(state.clone());
     crate::hf::list::spawn_describe_all(state.clone());
     // Every body, whatever reads it (a JSON extractor too), fails after this much silence
     // between frames. Streamed uploads have their own timer at the I/O timeout, which fires

@@ -263,7 +263,7 @@ pub async fn repo(data_dir: &Path, db: &SharedArgs, cmd: RepoCmd) -> Result<()> 
     let target = RepoRef { repo_type, id };
     let hub = open(data_dir, db).await?;
     let author = target.id.namespace.to_string();
-    let (record, commit) = hub.create_repo(&target, private, &author).await?;
+    let (record, commit) = hub.create_repo(&target, private, &author, None).await?;
     eprintln!(
         "created {} {}repo {} at commit {commit}",
         record.repo_type,

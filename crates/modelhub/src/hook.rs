@@ -190,7 +190,7 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         .collect();
     if refs.is_empty() {
         report_outcome(false, &[]);
-        return Ok(());
+        return accepted(server.as_ref(), &updates, &repo);
     }
     eprint!("{}", push_report(&repo, &refs));
     let failed = refs
@@ -211,6 +211,19 @@ pub fn run(cmd: HookCmd) -> Result<()> {
     report_outcome(failed, &found);
     if failed {
         std::process::exit(1);
+    }
+    accepted(server.as_ref(), &updates, &repo)
+}
+
+/// The push passed: under the server, its webhook event is written before git moves the
+/// refs (tentative until the server sees them moved), so no crash after this loses it. A
+/// push whose event cannot be written is refused: it would land untold.
+fn accepted(server: Option<&Server>, updates: &[Update], repo: &str) -> Result<()> {
+    if let Some(s) = server {
+        if let Err(e) = s.record_push(updates) {
+            eprintln!("error: the push could not be recorded for webhooks ({e:#}); try again");
+            reject(repo, 1);
+        }
     }
     Ok(())
 }

@@ -201,6 +201,19 @@ impl Server {
         )
     }
 
+    /// Writes the push's tentative webhook event: its ref updates (see
+    /// `accounts::webhooks`).
+    pub fn record_push(&self, updates: &[crate::hook_git::Update]) -> Result<()> {
+        let refs: Vec<serde_json::Value> = updates
+            .iter()
+            .map(|u| serde_json::json!({"ref": u.name, "oldSha": u.old, "newSha": u.new}))
+            .collect();
+        let refs = serde_json::to_string(&refs)?;
+        self.runtime
+            .block_on(self.db.record_push(self.repo_id, &refs))?;
+        Ok(())
+    }
+
     /// Records what the push's weights are (parameter counts, formats) by object id.
     pub fn record_weights(&self, weights: &[repo_rules::WeightsInfo]) -> Result<()> {
         self.runtime.block_on(async {

@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(admin::UserCmd),
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
                 .expect("a tokio runtime can be built");
             runtime.block_on(async move {
                 match command {
-                    Command::Serve(args) => serve::run(cli.data_dir, &cli.db, args).await,
+                    Command::Serve(args) => serve::run(cli.data_dir, &cli.db, *args).await,
                     Command::User(c) => admin::user(&cli.data_dir, &cli.db, c).await,
                     Command::Org(c) => admin::org(&cli.data_dir, &cli.db, c).await,
                     Command::Token(c) => admin::token(&cli.data_dir, &cli.db, c).await,

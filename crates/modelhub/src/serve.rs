@@ -85,6 +85,24 @@ pub struct ServeArgs {
     /// Hours the periodic garbage collection keeps what was used (see `modelhub gc --grace`).
     #[arg(long, env = "MODELHUB_GC_GRACE", default_value_t = 24.0, value_parser = crate::gc::hours)]
     gc_grace: f64,
+    /// Networks webhooks may not reach (comma-separated; every address a host resolves to
+    /// is checked): by default this host, link-local addresses (cloud metadata services) and
+    /// the unspecified address. An empty value allows every address.
+    #[arg(
+        long,
+        env = "MODELHUB_WEBHOOK_DENY",
+        default_value = http_api::DEFAULT_WEBHOOK_DENY,
+        value_delimiter = ','
+    )]
+    webhook_deny: Vec<String>,
+    /// Seconds before the first retry of a failed webhook delivery (doubled per attempt, at
+    /// most an hour, with jitter).
+    #[arg(long, env = "MODELHUB_WEBHOOK_RETRY_BASE", default_value_t = 10.0)]
+    webhook_retry_base: f64,
+    /// Seconds a failed webhook delivery is retried, and a webhook may fail on every
+    /// delivery before it is disabled (a day).
+    #[arg(long, env = "MODELHUB_WEBHOOK_RETRY_FOR", default_value_t = 86400.0)]
+    webhook_retry_for: f64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -160,16 +178,13 @@ pub async fn run(
     config.direct_url_ttl = Duration::from_secs(args.s3_url_ttl.clamp(1, 7 * 24 * 3600));
     config.hook_env = args.storage.env();
     config.hook_env.extend(db.env());
-    config.metrics_allow = args
-        .metrics_allow
-        .iter()
-        .map(|a| {
-            let a = a.trim();
-            a.parse::<ipnet::IpNet>()
-                .or_else(|_| a.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .with_context(|| format!("--metrics-allow: {a:?} is not an address or a network"))
-        })
-        .collect::<Result<_>>()?;
+    config.metrics_allow = networks("--metrics-allow", &args.metrics_allow)?;
+    config.listen_url = Some(format!("http://{addr}"));
+    config.webhook_deny = networks("--webhook-deny", &args.webhook_deny)?;
+    config.webhook_retry_base =
+        Duration::from_secs_f64(args.webhook_retry_base.clamp(0.01, 3600.0));
+    config.webhook_retry_for =
+        Duration::from_secs_f64(args.webhook_retry_for.clamp(1.0, 30.0 * 24.0 * 3600.0));
     let public_url = config
         .public_url
         .clone()
@@ -185,6 +200,7 @@ pub async fn run(
     let storage = blobs.describe();
     let store = LfsStore::new(blobs.clone(), xet).with_idle_timeout(idle);
     let accounts = hub.accounts.clone();
+    let webhook_accounts = hub.accounts.clone();
     let gc_hub = hub.clone();
     let state = AppState::new(hub, store, config);
 
@@ -232,6 +248,21 @@ pub async fn run(
             },
         );
     }
+    // Pushes' webhook events a stopped node left tentative, and old events: once per
+    // cluster, every half minute.
+    {
+        let state = state.clone();
+        crate::periodic::spawn(
+            webhook_accounts,
+            format!("{addr} pid {}", std::process::id()),
+            "webhooks",
+            Duration::from_secs(30),
+            move || {
+                let state = state.clone();
+                async move { Ok(http_api::sweep_webhooks(&state).await?) }
+            },
+        );
+    }
     let database = db.database(data.root())?.describe();
     tracing::info!(data_dir = %data.root().display(), %public_url, %storage, %database, "modelhub serving");
     // Tests and scripts read the bound address from this line.
@@ -271,4 +302,19 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Addresses and networks from a comma-separated flag (`flag` names it in errors); empty
+/// entries are skipped.
+fn networks(flag: &str, given: &[String]) -> Result<Vec<ipnet::IpNet>> {
+    given
+        .iter()
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse::<ipnet::IpNet>()
+                .or_else(|_| a.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("{flag}: {a:?} is not an address or a network"))
+        })
+        .collect()
 }

@@ -123,6 +123,25 @@ fn repo_url(state: &AppState, headers: &HeaderMap, repo: &accounts::Repo) -> Str
     )
 }
 
+/// What a webhook event says of `d` after a change (`title`, `status`, `merge`: the new
+/// values, where they change).
+fn facts<'a>(
+    d: &'a Discussion,
+    title: Option<&'a str>,
+    status: Option<&'a str>,
+    merge: Option<&'a str>,
+) -> crate::webhooks::DiscussionFacts<'a> {
+    crate::webhooks::DiscussionFacts {
+        num: d.num,
+        title: title.unwrap_or(&d.title),
+        is_pr: d.is_pr,
+        status: status.unwrap_or(&d.status),
+        author: d.author.as_deref(),
+        base: d.base_ref.as_deref(),
+        merge_commit: merge.or(d.merge_commit.as_deref()),
+    }
+}
+
 fn not_found(num: i64) -> HfError {
     HfError::NotFound(format!("Discussion #{num} not found"))
 }
@@ -210,8 +229,25 @@ pub(crate) async fn record_pull_request(
         .filter(|c| !c.is_control())
         .take(MAX_TITLE)
         .collect();
+    let told = crate::webhooks::discussion_event(
+        state,
+        repo,
+        "create",
+        "discussion",
+        &crate::webhooks::DiscussionFacts {
+            num,
+            title: &title,
+            is_pr: true,
+            status: "open",
+            author: Some(&who.name),
+            base: Some(base.0),
+            merge_commit: None,
+        },
+        None,
+    );
     state
         .accounts()
+        .telling(told)
         .open_discussion(repo.id, num, true, &title, who.user_id, Some(base), &events)
         .await?;
     Ok(())
@@ -342,8 +378,25 @@ pub(crate) async fn open(
         None
     };
     let base_ref = format!("refs/heads/{DEFAULT_BRANCH}");
+    let told = crate::webhooks::discussion_event(
+        state,
+        repo,
+        "create",
+        "discussion",
+        &crate::webhooks::DiscussionFacts {
+            num,
+            title,
+            is_pr: pull_request,
+            status: "open",
+            author: Some(&who.name),
+            base: base.is_some().then_some(base_ref.as_str()),
+            merge_commit: None,
+        },
+        None,
+    );
     state
         .accounts()
+        .telling(told)
         .open_discussion(
             repo.id,
             num,
@@ -558,8 +611,22 @@ pub(crate) async fn post_comment(
             "Discussion #{num} is locked: only writers of the repo can comment"
         )));
     }
+    let told = crate::webhooks::discussion_event(
+        state,
+        repo,
+        "create",
+        "discussion.comment",
+        &facts(&d, None, None, None),
+        Some(&crate::webhooks::CommentFacts {
+            id: None,
+            author: &who.name,
+            content: text,
+            hidden: false,
+        }),
+    );
     let events = state
         .accounts()
+        .telling(told)
         .change_discussion(d.id, None, None, None, &[new_comment(who, text)])
         .await?;
     events
@@ -593,8 +660,17 @@ pub async fn title(
             "only its author or a writer of the repo can rename a discussion".into(),
         ));
     }
+    let told = crate::webhooks::discussion_event(
+        &state,
+        repo,
+        "update",
+        "discussion",
+        &facts(&d, Some(new), None, None),
+        None,
+    );
     let events = state
         .accounts()
+        .telling(told)
         .change_discussion(
             d.id,
             Some(new),
@@ -681,8 +757,17 @@ pub(crate) async fn set_status(
     if !comment.trim().is_empty() {
         new_events.push(new_comment(who, comment));
     }
+    let told = crate::webhooks::discussion_event(
+        state,
+        repo,
+        "update",
+        "discussion",
+        &facts(&d, None, Some(new), None),
+        None,
+    );
     let events = state
         .accounts()
+        .telling(told)
         .change_discussion(d.id, None, Some(new), None, &new_events)
         .await?;
     events
@@ -793,8 +878,17 @@ pub(crate) async fn merge_pull(
     if !comment.trim().is_empty() {
         new_events.push(new_comment(who, comment));
     }
+    let told = crate::webhooks::discussion_event(
+        state,
+        repo,
+        "update",
+        "discussion",
+        &facts(&d, None, Some("merged"), Some(&new_tip)),
+        None,
+    );
     let events = state
         .accounts()
+        .telling(told)
         .change_discussion(d.id, None, Some("merged"), Some(&new_tip), &new_events)
         .await?;
     let e = events
@@ -894,8 +988,22 @@ pub async fn edit_comment(
     data["edited"] = json!(true);
     data["updatedAt"] = json!(now());
     data["editor"] = json!(who.name);
+    let told = crate::webhooks::discussion_event(
+        &state,
+        repo,
+        "update",
+        "discussion.comment",
+        &facts(&d, None, None, None),
+        Some(&crate::webhooks::CommentFacts {
+            id: Some(&e.public_id),
+            author: e.author.as_deref().unwrap_or("deleted"),
+            content: &text,
+            hidden: false,
+        }),
+    );
     state
         .accounts()
+        .telling(told)
         .set_event_data(e.id, &data.to_string())
         .await?;
     let e = comment_event(&state, &d, &id).await?;
@@ -928,8 +1036,22 @@ pub async fn hide_comment(
         "editor": who.name,
         "history": [],
     });
+    let told = crate::webhooks::discussion_event(
+        &state,
+        repo,
+        "update",
+        "discussion.comment",
+        &facts(&d, None, None, None),
+        Some(&crate::webhooks::CommentFacts {
+            id: Some(&e.public_id),
+            author: e.author.as_deref().unwrap_or("deleted"),
+            content: "",
+            hidden: true,
+        }),
+    );
     state
         .accounts()
+        .telling(told)
         .set_event_data(e.id, &data.to_string())
         .await?;
     let e = comment_event(&state, &d, &id).await?;

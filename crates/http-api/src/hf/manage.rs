@@ -103,10 +103,24 @@ pub async fn create(
         (None, Some(v)) => v == "private",
         (None, None) => state.accounts().private_by_default(ns).await?,
     };
+    // The events of its creation (and of its undoing, should the repo fail on disk).
+    let pending = Repo {
+        id: 0,
+        repo_type: t,
+        namespace: target.id.namespace.clone(),
+        name: target.id.name.clone(),
+        private,
+        created_at: String::new(),
+        downloads: 0,
+    };
+    let tell = (
+        crate::webhooks::repo_event(&state, &pending, "create", "repo", json!({})).await,
+        crate::webhooks::repo_event(&state, &pending, "delete", "repo", json!({})).await,
+    );
     match state
         .inner
         .hub
-        .create_repo(&target, private, &who.name)
+        .create_repo(&target, private, &who.name, Some(tell))
         .await
     {
         Ok((repo, _)) => {
@@ -153,7 +167,8 @@ pub async fn delete(
     // With a known type, the only failure left is a name that cannot exist: no such repo.
     let target = req.target(&who.name).map_err(|_| HfError::RepoNotFound)?;
     let repo = administered(&state, &who, &target).await?;
-    state.accounts().delete_repo(repo.id).await?;
+    let told = crate::webhooks::repo_event(&state, &repo, "delete", "repo", json!({})).await;
+    state.accounts().telling(told).delete_repo(repo.id).await?;
     state.forget_repo(&repo);
     state
         .repos()
@@ -198,18 +213,31 @@ pub async fn settings(
         }
         (None, None) => None,
     };
+    // Each change writes its `repo.config` event with it (the repo as it is after).
+    let mut now = repo.clone();
     if let Some(p) = private {
-        state.accounts().set_private(repo.id, p).await?;
+        now.private = p;
+        let told = crate::webhooks::config_event(&state, &now, json!({ "private": p })).await;
+        state
+            .accounts()
+            .telling(told)
+            .set_private(repo.id, p)
+            .await?;
         state.forget_repo(&repo);
     }
     if let Some(d) = req.discussions_disabled {
+        let told =
+            crate::webhooks::config_event(&state, &now, json!({ "discussionsDisabled": d })).await;
         state
             .accounts()
+            .telling(told)
             .set_discussions_disabled(repo.id, d)
             .await?;
     }
     if let Some(g) = gated {
-        state.accounts().set_gated(repo.id, g).await?;
+        let value = if g == "false" { json!(false) } else { json!(g) };
+        let told = crate::webhooks::config_event(&state, &now, json!({ "gated": value })).await;
+        state.accounts().telling(told).set_gated(repo.id, g).await?;
         state.forget_repos();
     }
     Ok(Json(json!({})).into_response())
@@ -249,7 +277,9 @@ pub async fn move_repo(
         )));
     }
     let old = repo.repo_ref();
-    let moved = match state.accounts().move_repo(repo.id, &to).await {
+    let moved_to = |r: &RepoRef| json!({ "movedTo": { "name": r.id.to_string(), "owner": { "id": r.id.namespace.as_str() } } });
+    let told = crate::webhooks::repo_event(&state, &repo, "move", "repo", moved_to(&to)).await;
+    let moved = match state.accounts().telling(told).move_repo(repo.id, &to).await {
         Err(AccountsError::RepoExists(..)) => {
             return Err(HfError::Conflict(format!(
                 "A {} repository called {} already exists",
@@ -267,7 +297,16 @@ pub async fn move_repo(
     let renamed = state.repos().rename(&old, &moved.repo_ref()).await;
     if let Err(e) = renamed {
         // Put the registration back, so the repo stays reachable where it is.
-        let _ = state.accounts().move_repo(repo.id, &old).await;
+        let mut there = repo.clone();
+        there.namespace = to.id.namespace.clone();
+        there.name = to.id.name.clone();
+        let back =
+            crate::webhooks::repo_event(&state, &there, "move", "repo", moved_to(&old)).await;
+        let _ = state
+            .accounts()
+            .telling(back)
+            .move_repo(repo.id, &old)
+            .await;
         state.forget_repos();
         return Err(HfError::internal(e));
     }
@@ -310,6 +349,22 @@ pub(super) fn ref_error(e: RefUpdateError) -> Response {
 /// Deletes a branch or tag (`full`: its whole name) of the repo the caller may write to.
 async fn delete_named_ref(state: &AppState, repo: &Repo, full: &str) -> Result<Response, HfError> {
     let _lock = lock_refs(state, repo).await?;
+    // Not a push, so no hook writes its webhook event: written here, before the ref goes,
+    // and kept once it is gone (as a push's).
+    let path = state.repos().path(&repo.repo_ref());
+    let name = full.to_owned();
+    // A name git cannot read is refused by the deletion below (400).
+    let old = super::with_reader(state, path, move |r| r.ref_target(&name))
+        .await
+        .ok()
+        .flatten();
+    if let Some(old) = old {
+        let refs = json!([{ "ref": full, "oldSha": old, "newSha": "0".repeat(40) }]);
+        state
+            .accounts()
+            .record_push(repo.id, &refs.to_string())
+            .await?;
+    }
     let deleted = state.repos().delete_ref(&repo.repo_ref(), full).await;
     if let Err(RefUpdateError::Missing(_)) = &deleted {
         let short = full

@@ -20,6 +20,7 @@ pub(crate) mod ndjson;
 pub(crate) mod refs;
 mod resolve;
 pub(crate) mod tree;
+pub(crate) mod webhooks;
 mod xet_token;
 
 use std::path::PathBuf;
@@ -45,6 +46,26 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/api/validate-yaml", post(list::validate_yaml))
         .route("/api/settings/repositories", get(info::storage_of_mine))
+        .route(
+            "/api/settings/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/settings/webhooks/{id}",
+            get(webhooks::get_one)
+                .post(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/api/settings/webhooks/{id}/enable", post(webhooks::enable))
+        .route(
+            "/api/settings/webhooks/{id}/disable",
+            post(webhooks::disable),
+        )
+        .route("/api/settings/webhooks/{id}/logs", get(webhooks::logs))
+        .route(
+            "/api/settings/webhooks/{id}/replay/{log}",
+            post(webhooks::replay),
+        )
         .route(
             "/api/organizations/{name}/settings/repositories",
             get(info::storage_of_org),

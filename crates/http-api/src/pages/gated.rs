@@ -248,7 +248,19 @@ pub async fn set_gate(
             "the gate is false, auto or manual".into(),
         ));
     }
-    state.accounts().set_gated(access.repo.id, &f.gated).await?;
+    let value = if f.gated == "false" {
+        serde_json::json!(false)
+    } else {
+        serde_json::json!(f.gated)
+    };
+    let told =
+        crate::webhooks::config_event(&state, &access.repo, serde_json::json!({ "gated": value }))
+            .await;
+    state
+        .accounts()
+        .telling(told)
+        .set_gated(access.repo.id, &f.gated)
+        .await?;
     state.forget_repos();
     Ok(Redirect::to(&format!(
         "{}/access-requests",

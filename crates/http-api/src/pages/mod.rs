@@ -11,6 +11,7 @@ mod highlight;
 mod list;
 pub(crate) mod markdown;
 mod repo;
+mod webhooks;
 
 use accounts::Principal;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -36,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/code.css", get(code_style))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
+        .route("/settings/webhooks", get(webhooks::page))
+        .route("/settings/webhooks/replay", post(webhooks::replay))
         .route("/collections/{ns}", get(collections::namespace))
         .route("/collections/{ns}/{slug}", get(collections::page))
         .route("/{ns}", get(account::namespace))

@@ -671,8 +671,15 @@ print("uploaded")
     );
     assert!(rx.all().is_empty(), "a denied address was reached");
     let log = logs(&s, &alice, &id);
+    let (notes, attempts): (Vec<&Value>, Vec<&Value>) =
+        log.iter().partition(|l| l["scope"] == "webhook");
+    assert_eq!(notes.len(), 1, "{log:?}");
+    assert_eq!(
+        notes[0]["response"],
+        "disabled by the server: every delivery failed for 2 seconds"
+    );
     assert!(
-        log.iter().all(|l| l["status"].is_null()
+        attempts.iter().all(|l| l["status"].is_null()
             && l["response"]
                 .as_str()
                 .unwrap()

@@ -99,7 +99,7 @@ pub struct Tentative {
 }
 
 /// A delivery a node claimed: where, what, and how often it was tried.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Delivery {
     pub id: i64,
     pub webhook_id: String,
@@ -512,21 +512,7 @@ impl Accounts {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<Delivery>> {
-        type Row = (
-            i64,
-            String,
-            i64,
-            String,
-            Option<String>,
-            i64,
-            String,
-            Option<i64>,
-            String,
-            i64,
-            bool,
-            i64,
-        );
-        let rows: Vec<Row> = on_pool!(&self.pool, p => {
+        let rows: Vec<Delivery> = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             // The outer conditions are checked again on the row a concurrent claim left
             // (PostgreSQL re-reads it), so two nodes never claim one delivery.
@@ -545,9 +531,10 @@ impl Accounts {
             .await?;
             let mut rows = Vec::with_capacity(ids.len());
             for (id,) in ids {
-                let row: Row = sqlx::query_as(
-                    "SELECT d.id, w.id, w.owner_id, w.url, w.secret, e.id, e.uid, e.repo_id, \
-                     e.payload, d.attempts, d.replay, d.created_ms \
+                let row: Delivery = sqlx::query_as(
+                    "SELECT d.id, w.id AS webhook_id, w.owner_id, w.url, w.secret, \
+                     e.id AS event_id, e.uid AS event_uid, e.repo_id, e.payload, d.attempts, \
+                     d.replay, d.created_ms \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                      JOIN webhook_events e ON e.id = d.event_id WHERE d.id = $1",
                 )
@@ -559,38 +546,7 @@ impl Accounts {
             tx.commit().await?;
             rows
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    webhook_id,
-                    owner_id,
-                    url,
-                    secret,
-                    event_id,
-                    event_uid,
-                    repo_id,
-                    payload,
-                    attempts,
-                    replay,
-                    created_ms,
-                )| Delivery {
-                    id,
-                    webhook_id,
-                    owner_id,
-                    url,
-                    secret,
-                    event_id,
-                    event_uid,
-                    repo_id,
-                    payload,
-                    attempts,
-                    replay,
-                    created_ms,
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     /// Records an attempt of `d`: its log entry, and the delivery done or due again; a
@@ -647,12 +603,29 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some(note) = a.disable {
-                sqlx::query(
-                    "UPDATE webhooks SET disabled = TRUE, note = $2 WHERE id = $1",
+            let turned_off = match a.disable {
+                Some(note) => sqlx::query(
+                    "UPDATE webhooks SET disabled = TRUE, note = $2 WHERE id = $1 AND NOT disabled",
                 )
                 .bind(&d.webhook_id)
                 .bind(note)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() > 0,
+                None => false,
+            };
+            if let (true, Some(note)) = (turned_off, a.disable) {
+                // The log says so too, after the attempt that decided it (once, however many
+                // attempts were under way).
+                sqlx::query(
+                    "INSERT INTO webhook_logs (webhook_id, event_id, event_uid, scope, status, \
+                     latency_ms, response, replay, created_at) \
+                     VALUES ($1, NULL, $2, 'webhook', NULL, 0, $3, FALSE, $4)",
+                )
+                .bind(&d.webhook_id)
+                .bind(&d.event_uid)
+                .bind(note)
+                .bind(now_iso())
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(

@@ -142,6 +142,30 @@ fn facts<'a>(
     }
 }
 
+/// The webhook event of comment `e` of `d` edited (its new `content`) or hidden.
+fn comment_changed(
+    state: &AppState,
+    repo: &accounts::Repo,
+    d: &Discussion,
+    e: &Event,
+    content: &str,
+    hidden: bool,
+) -> accounts::webhooks::Outgoing {
+    crate::webhooks::discussion_event(
+        state,
+        repo,
+        "update",
+        "discussion.comment",
+        &facts(d, None, None, None),
+        Some(&crate::webhooks::CommentFacts {
+            id: Some(&e.public_id),
+            author: e.author.as_deref().unwrap_or("deleted"),
+            content,
+            hidden,
+        }),
+    )
+}
+
 fn not_found(num: i64) -> HfError {
     HfError::NotFound(format!("Discussion #{num} not found"))
 }
@@ -988,19 +1012,7 @@ pub async fn edit_comment(
     data["edited"] = json!(true);
     data["updatedAt"] = json!(now());
     data["editor"] = json!(who.name);
-    let told = crate::webhooks::discussion_event(
-        &state,
-        repo,
-        "update",
-        "discussion.comment",
-        &facts(&d, None, None, None),
-        Some(&crate::webhooks::CommentFacts {
-            id: Some(&e.public_id),
-            author: e.author.as_deref().unwrap_or("deleted"),
-            content: &text,
-            hidden: false,
-        }),
-    );
+    let told = comment_changed(&state, repo, &d, &e, &text, false);
     state
         .accounts()
         .telling(told)
@@ -1036,19 +1048,7 @@ pub async fn hide_comment(
         "editor": who.name,
         "history": [],
     });
-    let told = crate::webhooks::discussion_event(
-        &state,
-        repo,
-        "update",
-        "discussion.comment",
-        &facts(&d, None, None, None),
-        Some(&crate::webhooks::CommentFacts {
-            id: Some(&e.public_id),
-            author: e.author.as_deref().unwrap_or("deleted"),
-            content: "",
-            hidden: true,
-        }),
-    );
+    let told = comment_changed(&state, repo, &d, &e, "", true);
     state
         .accounts()
         .telling(told)

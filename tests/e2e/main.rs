@@ -15,6 +15,7 @@ mod hub_api;
 mod hub_upload;
 mod lfs;
 mod likes;
+mod mirror;
 mod model_tree;
 mod ops;
 mod pages;

@@ -79,6 +79,7 @@ pub mod gated;
 mod lfs;
 pub mod likes;
 mod listing;
+pub mod mirrors;
 mod profile;
 mod quota;
 mod store;

@@ -30,9 +30,22 @@ impl GitRepos {
         repo: &RepoRef,
         roots: &[String],
         max: u64,
+        each: impl FnMut(&str, &str, &[u8]),
+    ) -> Result<(), RepoError> {
+        self.each_small_blob_at(&self.path(repo), roots, max, each)
+            .await
+    }
+
+    /// [`GitRepos::each_small_blob_from`] for the bare repo at `path` (an import's staging
+    /// repo too).
+    pub async fn each_small_blob_at(
+        &self,
+        path: &std::path::Path,
+        roots: &[String],
+        max: u64,
         mut each: impl FnMut(&str, &str, &[u8]),
     ) -> Result<(), RepoError> {
-        let path = self.path(repo);
+        let path = path.to_owned();
         let git = |args: &[&str]| {
             let mut cmd = git_command();
             cmd.env("GIT_DIR", &path)

@@ -13,6 +13,7 @@ mod commit;
 mod create;
 mod history;
 mod manage;
+mod mirror;
 mod pulls;
 mod purge;
 mod read;
@@ -27,6 +28,7 @@ use tokio::process::{Child, Command};
 pub use commit::{CommitBuilder, CommitError, CommitRequest, NewRef, Op};
 pub use create::DEFAULT_GITATTRIBUTES;
 pub use manage::{valid_message, valid_ref_name, RefUpdateError};
+pub use mirror::RefChange;
 pub use pulls::{Diff, MergeError};
 pub use read::{
     check_revision, CommitInfo, EntryKind, ReadError, Reader, ReaderCache, RefInfo, TreeEntry,

@@ -54,6 +54,17 @@ pub fn run(cmd: HookCmd) -> Result<()> {
         }
     }
     let mut errors = check_refs(&updates, &|n| open.contains_key(&n));
+    // Set by the server when it lands what it imported from another hub (never by a
+    // client): the import policy applies, and a mirror takes only such pushes.
+    let importing = std::env::var("MODELHUB_IMPORT").is_ok_and(|v| v == "1");
+    if let (Some(s), false) = (&server, importing) {
+        if let Some(upstream) = s.mirror_of()? {
+            errors.push(format!(
+                "{repo} is a read-only mirror of {upstream}: change it there (it syncs from \
+                 there), or make it an ordinary repo with `modelhub mirror detach {repo}`"
+            ));
+        }
+    }
     // Someone who may only read the repo (set by the server, never by a client) pushes only to
     // the open pull requests they opened.
     if std::env::var("MODELHUB_PUSH_CONTRIBUTOR").is_ok_and(|v| v == "1") {
@@ -97,7 +108,11 @@ pub fn run(cmd: HookCmd) -> Result<()> {
             None => Policy::default(),
         },
     };
-    let severities = policy.for_repo(std::env::var("MODELHUB_REPO").ok().as_deref());
+    let severities = if importing {
+        policy.for_import()
+    } else {
+        policy.for_repo(std::env::var("MODELHUB_REPO").ok().as_deref())
+    };
     let repo_type: RepoType = std::env::var("MODELHUB_REPO_TYPE")
         .ok()
         .and_then(|t| t.parse().ok())

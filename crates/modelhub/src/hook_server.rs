@@ -201,6 +201,12 @@ impl Server {
         )
     }
 
+    /// Where this repo mirrors from (`URL/ORG/NAME`), if it is a mirror.
+    pub fn mirror_of(&self) -> Result<Option<String>> {
+        let m = self.runtime.block_on(self.db.mirror(self.repo_id))?;
+        Ok(m.map(|m| format!("{}/{}", m.upstream, m.upstream_repo)))
+    }
+
     /// Writes the push's tentative webhook event: its ref updates (see
     /// `accounts::webhooks`).
     pub fn record_push(&self, updates: &[crate::hook_git::Update]) -> Result<()> {

@@ -9,6 +9,7 @@ mod hook;
 mod hook_git;
 mod hook_server;
 mod leftovers;
+mod mirror;
 mod periodic;
 mod serve;
 mod storage;
@@ -77,6 +78,9 @@ enum Command {
     /// Limit what users and organisations may store.
     #[command(subcommand)]
     Quota(usage::QuotaCmd),
+    /// Import repos from another hub and keep them mirrored.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCmd),
     /// Entry points for git hooks (run by git, not by people).
     #[command(subcommand)]
     Hook(hook::HookCmd),
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
                     Command::Gc(args) => gc::run(&cli.data_dir, &cli.db, args).await,
                     Command::Usage => usage::run(&cli.data_dir, &cli.db).await,
                     Command::Quota(c) => usage::quota(&cli.data_dir, &cli.db, c).await,
+                    Command::Mirror(c) => mirror::run(&cli.data_dir, &cli.db, c).await,
                     Command::Hook(_) | Command::Validate(_) | Command::Policy(_) => {
                         unreachable!("handled without a runtime")
                     }

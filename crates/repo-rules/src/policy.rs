@@ -10,6 +10,11 @@
 //!
 //! [repos."acme/llama-7b".rules]
 //! large-file = "warning"
+//!
+//! # repos imported from another hub (`modelhub mirror`): by default every error is a
+//! # warning there, except malicious pickles and lying weights headers
+//! [import.rules]
+//! card-license = "error"
 //! ```
 
 use std::collections::BTreeMap;
@@ -44,6 +49,8 @@ struct File {
     namespaces: BTreeMap<String, Scope>,
     #[serde(default)]
     repos: BTreeMap<String, Scope>,
+    #[serde(default)]
+    import: Scope,
 }
 
 type Overrides = Vec<(String, Severity)>;
@@ -54,7 +61,18 @@ pub struct Policy {
     global: Overrides,
     namespaces: BTreeMap<String, Overrides>,
     repos: BTreeMap<String, Overrides>,
+    /// `[import.rules]`, over the import defaults.
+    import: Overrides,
 }
+
+/// Rules that refuse imported content too (see [`Policy::for_import`]): code a pickle would
+/// run, weights whose header lies, and pointers to content that is not there.
+pub const IMPORT_BLOCKING: &[&str] = &[
+    "pickle-blocked",
+    "safetensors-invalid",
+    "lfs-missing",
+    "lfs-pointer",
+];
 
 fn parse_rules(rules: BTreeMap<String, String>) -> Result<Overrides, PolicyError> {
     rules
@@ -87,6 +105,7 @@ impl Policy {
             global: parse_rules(f.rules)?,
             namespaces: scoped(f.namespaces)?,
             repos: scoped(f.repos)?,
+            import: parse_rules(f.import.rules)?,
         })
     }
 
@@ -114,6 +133,23 @@ impl Policy {
         Severities { overrides }
     }
 
+    /// The severities for content imported from another hub: each rule as the global
+    /// settings have it, errors made warnings (the content exists upstream; a team wants to
+    /// see what it carries, not to be refused it) except [`IMPORT_BLOCKING`]'s; then
+    /// `[import.rules]`.
+    pub fn for_import(&self) -> Severities {
+        let global = self.for_repo(None);
+        let mut overrides: Overrides = RULES
+            .iter()
+            .filter(|(id, _, _)| {
+                global.severity(id) == Severity::Error && !IMPORT_BLOCKING.contains(id)
+            })
+            .map(|(id, _, _)| ((*id).to_owned(), Severity::Warning))
+            .collect();
+        overrides.extend(self.import.iter().cloned());
+        Severities { overrides }
+    }
+
     /// Every rule with its effective severity for `repo`, and what it checks.
     pub fn table(&self, repo: Option<&str>) -> Vec<(&'static str, Severity, &'static str)> {
         let s = self.for_repo(repo);
@@ -127,6 +163,18 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imports_warn_where_pushes_fail_except_for_what_is_dangerous() {
+        let p = Policy::parse("[import.rules]\ncard-license = \"error\"\n").unwrap();
+        let s = p.for_import();
+        assert_eq!(s.severity("large-file"), Severity::Warning);
+        assert_eq!(s.severity("card-license"), Severity::Error);
+        assert_eq!(s.severity("pickle-blocked"), Severity::Error);
+        assert_eq!(s.severity("safetensors-invalid"), Severity::Error);
+        assert_eq!(p.for_repo(None).severity("large-file"), Severity::Error);
+        assert!(Policy::parse("[import.rules]\nnope = \"error\"\n").is_err());
+    }
 
     #[test]
     fn scopes_override_in_order() {

@@ -176,6 +176,35 @@ print("uploaded")
         noise(1 << 20, 10)
     );
 
+    // The server syncs mirrors itself (`--mirror-sync-interval`), and serves the new head
+    // through the API at once.
+    let mut local = local;
+    local.stop();
+    local.restart_with(&["--mirror-sync-interval", "1"]);
+    w.write("u/later.txt", b"later\n");
+    w.git_ok("u", &["add", "."]);
+    w.git_ok("u", &["commit", "-q", "-m", "later"]);
+    w.git_ok("u", &["push", "-q", "origin", "main"]);
+    let head = w.git_ok("u", &["rev-parse", "HEAD"]);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, body) = api(&local, "GET", "/api/models/team/m/revision/main", None, b"");
+        if body.contains(&head) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "never synced: {body}\n{}",
+            local.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let lw = lfs_work(&local, &team);
+    lw.git_ok(
+        ".",
+        &["clone", "-q", &local.git_url("team/m", None), "mine"],
+    );
+
     // Detached, it is an ordinary repo and takes the push.
     mirror_ok(&local, &["detach", "team/m"], &[]);
     lw.git_ok("mine", &["checkout", "-q", "-B", "main", "origin/main"]);
@@ -261,12 +290,38 @@ fn bad_upstreams_leave_nothing_behind_and_imports_resume_and_are_validated() {
     assert!(said.contains("1 warnings"), "{said}");
     let status = mirror_ok(&local, &["status", "team/m"], &[]);
     assert!(status.contains("card-license"), "{status}");
+
     // The server learns of a repo the CLI made within its cache's two seconds.
     let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while api(&local, "GET", "/api/models/team/m/revision/main", None, b"").0 != 200 {
         assert!(std::time::Instant::now() < end, "the import never showed");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // The API and the repo page show where it comes from and the warning.
+    let (code, body) = api(&local, "GET", "/api/models/team/m/mirror", None, b"");
+    assert_eq!(code, 200, "{body}");
+    let m: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(m["upstream"], from.as_str());
+    assert!(
+        m["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("[card-license]"),
+        "{m}"
+    );
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let r = raw(&local.addr, &request("GET", "/team/m", &[], b""));
+        if r.status == 200 {
+            break r.text();
+        }
+        assert!(std::time::Instant::now() < end, "{}", r.status);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        page.contains("Mirror of") && page.contains("[card-license]"),
+        "{page}"
+    );
 
     // A malicious pickle upstream (its own policy let it in) is refused by the import.
     let pickle = std::fs::read(fixtures().join("weights/malicious.bin")).unwrap();

@@ -257,10 +257,12 @@ impl Accounts {
             .execute(p)
             .await?;
             // The row's own lock decides between processes asking at once: the loser's
-            // update sees the winner's next_run and matches nothing.
+            // update sees the winner's run and matches nothing. A job is due by the
+            // interval it was claimed with or by the asker's, whichever comes first (an
+            // interval shortened by a restart counts at once).
             sqlx::query(
                 "UPDATE periodic_runs SET next_run = $2 + $3, last_run = $2, holder = $4 \
-                 WHERE name = $1 AND next_run <= $2",
+                 WHERE name = $1 AND (next_run <= $2 OR last_run + $3 <= $2)",
             )
             .bind(name)
             .bind(now_ms)

@@ -2,7 +2,8 @@
 //! `git upload-pack` / `git receive-pack` are spawned to serve them, and the small files of
 //! their whole history (`history`: where LFS pointers are found), their size on disk, and
 //! rewriting every ref's history without given LFS files (`purge`, by fast-export/import);
-//! pull requests' refs, diffs, conflicts and merges without a work tree (`pulls`).
+//! pull requests' refs, diffs, conflicts and merges without a work tree (`pulls`); another
+//! hub's repo fetched into a staging repo and landed all at once (`mirror`).
 //!
 //! The git protocol itself is git's: this crate spawns git (as git http-backend, Gitea and
 //! Gitaly do) and hands the child's pipes to the caller to stream. It knows nothing of HTTP or

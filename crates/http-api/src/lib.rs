@@ -298,6 +298,19 @@ impl AppState {
         webhooks::settle_pushes(self, repo).await;
     }
 
+    /// After something outside the request paths moved the refs of repo `repo_id` (a mirror's
+    /// sync): what every node cached of it is dropped, and its listing described anew.
+    pub async fn repo_refs_moved(&self, repo_id: i64) {
+        match self.accounts().repo_by_id(repo_id).await {
+            Ok(Some(repo)) => {
+                self.forget_repos();
+                self.refs_moved(&repo).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(repo_id, error = %e, "cannot find a repo whose refs moved"),
+        }
+    }
+
     /// Tells every other node of the database that `key`'s refs moved.
     fn publish_revisions(&self, key: &RepoKey) {
         if self.accounts().is_shared() {

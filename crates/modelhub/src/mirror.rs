@@ -302,6 +302,11 @@ impl Mirrors {
                 .await?;
         }
         done.refs = changes.len();
+        // Other nodes drop what they cached of the repo's refs (a server running this sync
+        // also drops its own, see `sync_all`).
+        let _ = db
+            .publish(&format!("revisions {} {}", repo.id, repo.created_at))
+            .await;
         done.findings = said
             .lines()
             .filter(|l| l.trim_start().starts_with("warning:"))
@@ -652,4 +657,32 @@ pub async fn sync_one(m: &Mirrors, local: &RepoRef) -> Result<Synced> {
         let _ = db.mirror_synced(r.id, Some(&format!("{e:#}")), None).await;
     }
     result
+}
+
+/// Syncs every mirror (the server's periodic job), telling the server of each whose refs
+/// moved; a one-line summary. A mirror whose upstream fails keeps what it has and records
+/// why (`mirror status`).
+pub async fn sync_all(m: &Mirrors, state: &http_api::AppState) -> Result<String> {
+    let (mut synced, mut failed, mut objects) = (0, 0, 0);
+    for rec in m.hub.accounts.mirrors().await? {
+        let Some(repo) = m.hub.accounts.repo_by_id(rec.repo_id).await? else {
+            continue;
+        };
+        match sync_one(m, &repo.repo_ref()).await {
+            Ok(done) => {
+                synced += 1;
+                objects += done.objects;
+                if done.refs > 0 {
+                    state.repo_refs_moved(repo.id).await;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(repo = %repo.repo_ref(), error = %format!("{e:#}"), "mirror sync failed");
+            }
+        }
+    }
+    Ok(format!(
+        "synced {synced} mirrors ({objects} LFS objects fetched), {failed} failed"
+    ))
 }

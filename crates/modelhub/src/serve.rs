@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// delivery before it is disabled (a day).
     #[arg(long, env = "MODELHUB_WEBHOOK_RETRY_FOR", default_value_t = 86400.0)]
     webhook_retry_for: f64,
+    /// Seconds between syncs of every mirror from its upstream (`modelhub mirror`), once
+    /// per cluster on a shared database; 0: never (then only `modelhub mirror sync`).
+    #[arg(long, env = "MODELHUB_MIRROR_SYNC_INTERVAL", default_value_t = 6 * 3600)]
+    mirror_sync_interval: u64,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -199,6 +203,8 @@ pub async fn run(
     );
     let storage = blobs.describe();
     let store = LfsStore::new(blobs.clone(), xet).with_idle_timeout(idle);
+    let (mirror_hub, mirror_store, mirror_hook_env) =
+        (hub.clone(), store.clone(), config.hook_env.clone());
     let accounts = hub.accounts.clone();
     let webhook_accounts = hub.accounts.clone();
     let gc_hub = hub.clone();
@@ -260,6 +266,27 @@ pub async fn run(
             move || {
                 let state = state.clone();
                 async move { Ok(http_api::sweep_webhooks(&state).await?) }
+            },
+        );
+    }
+    if args.mirror_sync_interval > 0 {
+        let mirrors = Arc::new(crate::mirror::Mirrors {
+            hub: mirror_hub,
+            store: mirror_store,
+            data_dir: data.root().to_owned(),
+            hook_env: mirror_hook_env,
+            client: crate::mirror::Mirrors::client()?,
+            progress: false,
+        });
+        let state = state.clone();
+        crate::periodic::spawn(
+            mirrors.hub.accounts.clone(),
+            format!("{addr} pid {}", std::process::id()),
+            "mirror-sync",
+            Duration::from_secs(args.mirror_sync_interval),
+            move || {
+                let (mirrors, state) = (mirrors.clone(), state.clone());
+                async move { crate::mirror::sync_all(&mirrors, &state).await }
             },
         );
     }

@@ -514,3 +514,26 @@ async fn safetensors(
     let total: u64 = parameters.values().sum();
     Ok(Some(json!({ "parameters": parameters, "total": total })))
 }
+
+/// `GET /api/{T}/{id}/mirror`: where a mirror comes from, its last sync and what the
+/// validator found in what it imported (404 for a repo that is not a mirror).
+pub async fn mirror(
+    State(state): State<AppState>,
+    access: crate::edge::RepoAccess<super::Hub>,
+) -> Result<axum::response::Response, HfError> {
+    use axum::response::IntoResponse;
+    let repo = &access.repo;
+    let m = state
+        .accounts()
+        .mirror(repo.id)
+        .await?
+        .ok_or_else(|| HfError::NotFound(format!("{} is not a mirror", repo.repo_ref().id)))?;
+    let warnings: Vec<String> = serde_json::from_str(&m.findings).unwrap_or_default();
+    Ok(axum::Json(json!({
+        "upstream": format!("{}/{}{}", m.upstream, repo.repo_type.url_prefix(), m.upstream_repo),
+        "lastSyncAt": m.last_sync_at,
+        "lastError": m.last_error,
+        "warnings": warnings,
+    }))
+    .into_response())
+}

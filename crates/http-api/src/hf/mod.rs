@@ -176,6 +176,7 @@ pub fn api_routes() -> Router<AppState> {
             post(likes::like).delete(likes::unlike),
         )
         .route("/api/{kind}/{ns}/{repo}/likers", get(likes::likers))
+        .route("/api/{kind}/{ns}/{repo}/mirror", get(info::mirror))
         .route(
             "/api/{kind}/{ns}/{repo}/ask-access",
             post(gated::ask_access),

@@ -158,10 +158,29 @@ pub async fn card(
     };
     let base = public_base(&state, &headers);
     let rid = repo.repo_ref().id.to_string();
+    // A mirror says where it comes from and what the validator found when it was imported.
+    let mirror = state.accounts().mirror(repo.id).await?;
+    let mirror_findings: Vec<String> = mirror
+        .as_ref()
+        .and_then(|m| serde_json::from_str(&m.findings).ok())
+        .unwrap_or_default();
     let content = html! {
         (heading(&repo))
         div.tags { @for t in info["tags"].as_array().into_iter().flatten().filter_map(Value::as_str) { span.badge { (t) } } }
         (tabs(&repo, DEFAULT_BRANCH, "card"))
+        @if let Some(m) = &mirror {
+            section.mirror {
+                p.muted {
+                    "Mirror of " code { (m.upstream) "/" (t.url_prefix()) (m.upstream_repo) }
+                    ", last synced " (m.last_sync_at.as_deref().unwrap_or("never"))
+                    @if m.last_error.is_some() { " (the last sync failed)" }
+                    "; imported with " (mirror_findings.len()) " warnings."
+                }
+                @if !mirror_findings.is_empty() {
+                    ul.findings { @for f in &mirror_findings { li { (f) } } }
+                }
+            }
+        }
         @if gated_for_viewer {
             (super::gated::gate_box(&card, &url, who.is_some(), gate_state.1.as_deref(), form_token.as_deref()))
         }

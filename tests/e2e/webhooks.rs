@@ -218,7 +218,7 @@ print("id", w.id)
         .to_owned()
 }
 
-pub(crate) const ALLOW_LOCAL: &str = "--webhook-deny=";
+pub(crate) const ALLOW_LOCAL: &str = "--webhook-allow-private";
 
 #[test]
 fn webhooks_are_managed_with_huggingface_hub_and_tell_every_change_in_the_hubs_format() {
@@ -315,14 +315,17 @@ for bad in [dict(url="ftp://x/y", watched=[dict(type="user", name="alice")]),
     assert!(body.contains("model alice/secret not found"), "{body}");
 
     // Every kind of change, through the client and through git.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("a.txt"), b"hello").unwrap();
     let out = hub_script(
         &s,
         Some(&alice),
-        r#"
+        &format!(
+            r#"
 from huggingface_hub import HfApi
 api = HfApi()
 api.create_repo("alice/new")
-api.upload_file(path_or_fileobj=b"hello", path_in_repo="a.txt", repo_id="alice/new")
+api.upload_folder(folder_path="{}", repo_id="alice/new")
 api.create_branch("alice/new", branch="dev")
 api.delete_branch("alice/new", branch="dev")
 api.update_repo_settings("alice/new", private=True)
@@ -332,6 +335,8 @@ api.move_repo("alice/new", "alice/renamed")
 api.delete_repo("alice/renamed")
 print("done")
 "#,
+            folder.path().display()
+        ),
     );
     assert!(out.contains("done"), "{out}");
     let w = Work::new();
@@ -450,8 +455,8 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
         r#"dict(type="model", name="alice/m")"#,
     );
 
-    // Two failures, then the same event (same id) is delivered.
-    rx.fail_next.store(2, Ordering::SeqCst);
+    // Three failures, then the same event (same id) is delivered: four attempts logged.
+    rx.fail_next.store(3, Ordering::SeqCst);
     let w = Work::new();
     w.git_ok(
         ".",
@@ -459,12 +464,12 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
     );
     w.commit("m", &[("one.txt", b"1\n")], "one");
     w.git_ok("m", &["push", "-q", "origin", "HEAD:main"]);
-    let all = rx.wait_for("a delivery after two failures", |g| {
+    let all = rx.wait_for("a delivery after three failures", |g| {
         g.iter().any(|g| g.status == 200)
     });
     assert_eq!(
         all.iter().map(|g| g.status).collect::<Vec<_>>(),
-        vec![500, 500, 200]
+        vec![500, 500, 500, 200]
     );
     let first = all[0].event_id();
     assert!(all.iter().all(|g| g.event_id() == first));
@@ -474,7 +479,7 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
         log.iter()
             .map(|l| l["status"].as_i64().unwrap())
             .collect::<Vec<_>>(),
-        vec![200, 500, 500]
+        vec![200, 500, 500, 500]
     );
     assert_eq!(log[1]["response"], "boom");
 
@@ -490,8 +495,8 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
         b"",
     );
     assert_eq!(status, 200, "{body}");
-    let all = rx.wait_for("the replay", |g| g.len() == 4);
-    assert_eq!(all[3].event_id(), first);
+    let all = rx.wait_for("the replay", |g| g.len() == 5);
+    assert_eq!(all[4].event_id(), first);
     assert_eq!(
         api(
             &s,
@@ -520,7 +525,7 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
     // the delivery a little longer: then another node, or this one restarted, sends it
     // once the claim runs out).
     let end = Instant::now() + Duration::from_secs(30);
-    while logs(&s, &alice, &id).len() < 5 {
+    while logs(&s, &alice, &id).len() < 6 {
         assert!(Instant::now() < end, "{:?}", logs(&s, &alice, &id));
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -634,6 +639,15 @@ except HfHubHTTPError as e:
         out.contains("refused 400 webhooks may not reach 127.0.0.1 (--webhook-deny)"),
         "{out}"
     );
+    let (status, body) = api(
+        &s,
+        "POST",
+        "/api/settings/webhooks",
+        Some(&alice),
+        br#"{"url": "http://10.1.2.3/hook", "watched": [{"type": "user", "name": "alice"}]}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("webhooks may not reach 10.1.2.3"), "{body}");
     // A host name is accepted, but every address it resolves to is refused when sending.
     let by_name = rx.url.replace("127.0.0.1", "localhost");
     let id = create_webhook(&s, &alice, &by_name, r#"dict(type="user", name="alice")"#);
@@ -686,4 +700,44 @@ print("uploaded")
                 .contains("resolves only to addresses webhooks may not reach")),
         "{log:?}"
     );
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_up_only_its_own_webhook() {
+    let s = Server::start_with(&[ALLOW_LOCAL]);
+    s.user("alice");
+    let alice = s.token("alice", "write");
+    s.repo("alice/m", false);
+    // Takes connections and reads the request, never answers.
+    let hang = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_url = format!("http://{}/hook", hang.local_addr().unwrap());
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counted = taken.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hang.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let rx = Receiver::start();
+    create_webhook(&s, &alice, &hang_url, r#"dict(type="user", name="alice")"#);
+    create_webhook(&s, &alice, &rx.url, r#"dict(type="user", name="alice")"#);
+    let out = hub_script(
+        &s,
+        Some(&alice),
+        r#"
+from huggingface_hub import HfApi
+api = HfApi()
+for i in range(5):
+    api.upload_file(path_or_fileobj=f"{i}".encode(), path_in_repo=f"f{i}.txt", repo_id="alice/m")
+print("uploaded")
+"#,
+    );
+    assert!(out.contains("uploaded"), "{out}");
+    rx.wait_for("five deliveries beside the hanging receiver", |g| {
+        g.len() == 5
+    });
+    // Its own deliveries wait, one at a time, for the first to time out.
+    assert_eq!(taken.load(Ordering::SeqCst), 1);
 }

@@ -505,7 +505,8 @@ impl Accounts {
     }
 
     /// Claims up to `limit` deliveries due at `now_ms` (of enabled webhooks) for `lease_ms`:
-    /// no other node sends them meanwhile.
+    /// no other node sends them meanwhile. A webhook has one delivery under way at a time
+    /// (its oldest due), so a receiver that hangs holds up only its own.
     pub async fn claim_deliveries(
         &self,
         now_ms: i64,
@@ -521,7 +522,14 @@ impl Accounts {
                  WHERE NOT done AND claimed_until <= $1 AND due_ms <= $1 AND id IN ( \
                    SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                    WHERE NOT d.done AND d.due_ms <= $1 AND d.claimed_until <= $1 \
-                   AND NOT w.disabled ORDER BY d.due_ms, d.id LIMIT $3) \
+                   AND NOT w.disabled \
+                   AND d.id = (SELECT min(x.id) FROM webhook_deliveries x \
+                               WHERE x.webhook_id = d.webhook_id AND NOT x.done \
+                               AND x.due_ms <= $1) \
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries b \
+                                   WHERE b.webhook_id = d.webhook_id AND NOT b.done \
+                                   AND b.claimed_until > $1) \
+                   ORDER BY d.due_ms, d.id LIMIT $3) \
                  RETURNING id",
             )
             .bind(now_ms)

@@ -38,9 +38,14 @@ const LOG_BYTES: usize = 1024;
 /// dropped (the push failed after its hook passed: a lost race for the ref).
 const TENTATIVE_DROP_MS: i64 = 600_000;
 
-/// What webhooks may not reach unless the admin says otherwise (`--webhook-deny`): this
-/// host, link-local addresses (cloud metadata services) and the unspecified address.
-pub const DEFAULT_DENY: &str = "127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10,0.0.0.0/8,::/128";
+/// What webhooks may not reach unless the admin says otherwise (`--webhook-deny`,
+/// `--webhook-allow-private`): this host, private and shared ranges, link-local addresses
+/// (cloud metadata services) and the unspecified address.
+pub const DEFAULT_DENY: &str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,\
+100.64.0.0/10,fc00::/7,169.254.0.0/16,fe80::/10,0.0.0.0/8,::/128";
+
+/// The largest payload sent; a larger one is trimmed (see [`trim`]).
+const MAX_PAYLOAD: usize = 1 << 20;
 
 /// Where links in payloads point: the public URL, else the address the server listens on.
 fn base(state: &AppState) -> String {
@@ -475,6 +480,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, deny: &[ipnet::IpNe
     }
     payload["webhook"] = json!({ "id": d.webhook_id, "version": 3 });
     payload["event"]["id"] = json!(d.event_uid);
+    trim(&mut payload);
     let started = std::time::Instant::now();
     let outcome = send(client, deny, &d, &payload).await;
     attempt.latency_ms = started.elapsed().as_millis() as i64;
@@ -521,6 +527,31 @@ async fn deliver(state: &AppState, client: &reqwest::Client, deny: &[ipnet::IpNe
         ok = attempt.ok,
         "webhook delivery"
     );
+}
+
+/// Keeps a payload under [`MAX_PAYLOAD`]: a comment's text is cut to its first KiB, then
+/// `updatedRefs` halved until it fits (`updatedRefsTrimmed` says how many were left out).
+fn trim(payload: &mut Value) {
+    let size = |p: &Value| p.to_string().len();
+    if size(payload) <= MAX_PAYLOAD {
+        return;
+    }
+    if let Some(text) = payload["comment"]["content"].as_str() {
+        let cut: String = text.chars().take(1024).collect();
+        payload["comment"]["content"] = json!(cut);
+    }
+    let total = payload["updatedRefs"].as_array().map_or(0, Vec::len);
+    while size(payload) > MAX_PAYLOAD {
+        let Some(refs) = payload["updatedRefs"].as_array_mut() else {
+            break;
+        };
+        if refs.len() <= 1 {
+            break;
+        }
+        let keep = refs.len() / 2;
+        refs.truncate(keep);
+        payload["updatedRefsTrimmed"] = json!(total - keep);
+    }
 }
 
 /// `ms` in words: hours when whole, else seconds.
@@ -600,4 +631,55 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_over_a_mebibyte_are_trimmed_and_say_so() {
+        let refs: Vec<Value> = (0..20_000)
+            .map(|i| json!({ "ref": format!("refs/tags/v{i:0>40}"), "oldSha": null, "newSha": "a".repeat(40) }))
+            .collect();
+        let mut p = json!({
+            "event": { "action": "update", "scope": "repo.content" },
+            "comment": { "content": "x".repeat(100_000) },
+            "updatedRefs": refs,
+        });
+        trim(&mut p);
+        assert!(p.to_string().len() <= MAX_PAYLOAD);
+        let kept = p["updatedRefs"].as_array().unwrap().len();
+        assert!(kept > 1000, "{kept}");
+        assert_eq!(p["updatedRefsTrimmed"], json!(20_000 - kept));
+        assert_eq!(p["comment"]["content"].as_str().unwrap().len(), 1024);
+        // Small payloads are left alone.
+        let mut small = json!({ "comment": { "content": "hi" } });
+        trim(&mut small);
+        assert_eq!(small, json!({ "comment": { "content": "hi" } }));
+    }
+
+    #[test]
+    fn private_loopback_and_mapped_addresses_are_denied_by_default() {
+        let deny: Vec<ipnet::IpNet> = DEFAULT_DENY
+            .split(',')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "::ffff:127.0.0.1",
+            "fd00::1",
+            "0.0.0.0",
+        ] {
+            assert!(denied(&deny, ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2606:4700::1111"] {
+            assert!(!denied(&deny, ip.parse().unwrap()), "{ip}");
+        }
+    }
 }

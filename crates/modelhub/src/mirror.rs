@@ -392,7 +392,9 @@ impl Mirrors {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: LFS batch: {e}", up.shown()))?;
             let status = res.status();
-            let text = res.text().await.unwrap_or_default();
+            let text = bounded_text(res, MAX_BATCH_ANSWER)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: the LFS batch answer: {e}", up.shown()))?;
             if !status.is_success() {
                 bail!(
                     "{}: LFS batch answered {status}: {}",
@@ -446,6 +448,22 @@ impl Mirrors {
         bar.finish_and_clear();
         Ok(())
     }
+}
+
+/// The most an upstream's LFS batch answer may hold (100 objects take a few KiB).
+const MAX_BATCH_ANSWER: usize = 8 << 20;
+
+/// The body of `res` as text, refused past `max` bytes (an upstream cannot make the importer
+/// hold more).
+async fn bounded_text(mut res: reqwest::Response, max: usize) -> Result<String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        if body.len() + chunk.len() > max {
+            bail!("longer than {max} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 #[derive(serde::Deserialize)]

@@ -86,8 +86,8 @@ pub struct ServeArgs {
     #[arg(long, env = "MODELHUB_GC_GRACE", default_value_t = 24.0, value_parser = crate::gc::hours)]
     gc_grace: f64,
     /// Networks webhooks may not reach (comma-separated; every address a host resolves to
-    /// is checked): by default this host, link-local addresses (cloud metadata services) and
-    /// the unspecified address. An empty value allows every address.
+    /// is checked, and redirects are not followed): by default this host, private and shared
+    /// ranges, link-local addresses (cloud metadata services) and the unspecified address.
     #[arg(
         long,
         env = "MODELHUB_WEBHOOK_DENY",
@@ -95,6 +95,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     webhook_deny: Vec<String>,
+    /// Let webhooks reach any address, this host and private networks included (receivers
+    /// on premises); overrides `--webhook-deny`.
+    #[arg(long, env = "MODELHUB_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
     /// Seconds before the first retry of a failed webhook delivery (doubled per attempt, at
     /// most an hour, with jitter).
     #[arg(long, env = "MODELHUB_WEBHOOK_RETRY_BASE", default_value_t = 10.0)]
@@ -184,7 +188,11 @@ pub async fn run(
     config.hook_env.extend(db.env());
     config.metrics_allow = networks("--metrics-allow", &args.metrics_allow)?;
     config.listen_url = Some(format!("http://{addr}"));
-    config.webhook_deny = networks("--webhook-deny", &args.webhook_deny)?;
+    config.webhook_deny = if args.webhook_allow_private {
+        Vec::new()
+    } else {
+        networks("--webhook-deny", &args.webhook_deny)?
+    };
     config.webhook_retry_base =
         Duration::from_secs_f64(args.webhook_retry_base.clamp(0.01, 3600.0));
     config.webhook_retry_for =

@@ -344,4 +344,56 @@ fn bad_upstreams_leave_nothing_behind_and_imports_resume_and_are_validated() {
     let status = mirror_ok(&local, &["status", "team/m"], &[]);
     assert!(status.contains("last error: "), "{status}");
     assert!(!status.contains("last error: none"), "{status}");
+
+    // A pointer to an object the upstream does not have (its policy let it in): the sync
+    // says which, and the mirror keeps what it had.
+    std::fs::write(
+        up.data_dir().join("policy.toml"),
+        "[rules]\ncard-license = \"warning\"\npickle-blocked = \"warning\"\nlfs-missing = \"off\"\n",
+    )
+    .unwrap();
+    let ghost = "b".repeat(64);
+    w.git_ok("u", &["reset", "-q", "--hard", "HEAD~1"]);
+    w.git_ok("u", &["lfs", "uninstall", "--local"]);
+    w.write(
+        "u/ghost.bin",
+        format!("version https://git-lfs.github.com/spec/v1\noid sha256:{ghost}\nsize 123\n")
+            .as_bytes(),
+    );
+    w.git_ok("u", &["-c", "filter.lfs.clean=cat", "add", "ghost.bin"]);
+    w.git_ok("u", &["commit", "-q", "-m", "ghost"]);
+    w.git_ok("u", &["push", "-q", "-f", "--no-verify", "origin", "main"]);
+    let before = api(&local, "GET", "/api/models/team/m/revision/main", None, b"").1;
+    let out = mirror(&local, &["sync", "team/m"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("has no LFS object {ghost}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        api(&local, "GET", "/api/models/team/m/revision/main", None, b"").1,
+        before
+    );
+
+    // Datasets too.
+    up.cli_ok(&["repo", "create", "alice/d", "--type", "dataset"]);
+    let said = mirror_ok(
+        &local,
+        &[
+            "add",
+            "team/d",
+            "--type",
+            "dataset",
+            "--from",
+            &format!("{}/datasets/alice/d", up.url),
+        ],
+        &[],
+    );
+    assert!(said.contains("imported datasets/team/d from"), "{said}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while api(&local, "GET", "/api/datasets/team/d", None, b"").0 != 200 {
+        assert!(std::time::Instant::now() < end, "the dataset never showed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

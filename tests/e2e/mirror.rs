@@ -7,7 +7,7 @@
 use std::process::{Command, Output};
 
 use crate::harness::*;
-use crate::hub_api::hub_script_xet;
+use crate::hub_api::{hub_script, hub_script_xet};
 use crate::lfs::lfs_work;
 
 /// `modelhub mirror ARGS` against `s`'s data dir, database and store.
@@ -396,4 +396,129 @@ fn bad_upstreams_leave_nothing_behind_and_imports_resume_and_are_validated() {
         assert!(std::time::Instant::now() < end, "the dataset never showed");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// Requests the server answered, from its log.
+fn requests_served(s: &Server) -> usize {
+    s.log().matches("finished processing request").count()
+}
+
+#[test]
+fn a_pull_through_cache_fetches_a_public_repo_on_first_read_and_serves_it_after() {
+    let mut up = Server::start();
+    up.user("alice");
+    let alice = up.token("alice", "write");
+    up.repo("alice/m", false);
+    up.repo("alice/secret", true);
+    let w = lfs_work(&up, &alice);
+    w.git_ok(".", &["clone", "-q", &up.git_url("alice/m", None), "u"]);
+    let mut weights = noise(2 << 20, 31);
+    weights[0] = 0;
+    w.write("u/model.bin", &weights);
+    w.write("u/config.json", br#"{"model_type": "bert"}"#);
+    w.write("u/README.md", b"---\nlicense: mit\n---\n# m\n");
+    w.git_ok("u", &["add", "."]);
+    w.git_ok("u", &["commit", "-q", "-m", "model"]);
+    w.git_ok("u", &["push", "-q", "origin", "main"]);
+
+    let local = Server::start_with(&["--upstream", &up.url]);
+    let script = r#"
+import hashlib, os
+from huggingface_hub import snapshot_download, hf_hub_download
+d = snapshot_download("alice/m")
+print("files", sorted(os.listdir(d)))
+print("config", open(hf_hub_download("alice/m", "config.json")).read())
+print("weights", hashlib.sha256(open(os.path.join(d, "model.bin"), "rb").read()).hexdigest())
+"#;
+    let out = hub_script(&local, None, script);
+    assert!(
+        out.contains("files ['.gitattributes', 'README.md', 'config.json', 'model.bin']"),
+        "{out}"
+    );
+    assert!(out.contains(r#"config {"model_type": "bert"}"#), "{out}");
+    assert!(
+        out.contains(&format!("weights {}", sha256_hex(&weights))),
+        "{out}"
+    );
+    // The second download (an empty client cache) asks the upstream nothing.
+    let before = requests_served(&up);
+    let again = hub_script(&local, None, script);
+    assert_eq!(again, out);
+    assert_eq!(
+        requests_served(&up),
+        before,
+        "the second download reached the upstream"
+    );
+    // It is a mirror here: it says where it comes from.
+    let (code, body) = api(&local, "GET", "/api/models/alice/m/mirror", None, b"");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(&format!("{}/alice/m", up.url)), "{body}");
+
+    // Concurrent first reads of one repo fetch it once.
+    up.repo("alice/m2", false);
+    let out = hub_script(
+        &local,
+        None,
+        r#"
+from concurrent.futures import ThreadPoolExecutor
+from huggingface_hub import model_info
+with ThreadPoolExecutor(6) as pool:
+    print("shas", len({i.sha for i in pool.map(model_info, ["alice/m2"] * 6)}))
+"#,
+    );
+    assert!(out.contains("shas 1"), "{out}");
+    let fetches = up
+        .log()
+        .lines()
+        .filter(|l| l.contains("path=/alice/m2/info/refs"))
+        .count();
+    assert_eq!(fetches, 1, "{}", up.log());
+
+    // A private upstream repo is not fetched through (it needs `mirror add` with a token).
+    let script = r#"
+from huggingface_hub import model_info
+from huggingface_hub.errors import RepositoryNotFoundError, HfHubHTTPError
+for repo in ["alice/secret", "alice/none"]:
+    try:
+        model_info(repo)
+        print(repo, "found")
+    except RepositoryNotFoundError:
+        print(repo, "RepositoryNotFoundError")
+"#;
+    let out = hub_script(&local, None, script);
+    assert!(
+        out.contains("alice/secret RepositoryNotFoundError"),
+        "{out}"
+    );
+    assert!(out.contains("alice/none RepositoryNotFoundError"), "{out}");
+
+    // The upstream down: what was fetched is still served; anything else is an error that
+    // names the upstream.
+    up.stop();
+    let script = r#"
+import os
+from huggingface_hub import snapshot_download, model_info
+from huggingface_hub.errors import HfHubHTTPError
+print("files", sorted(os.listdir(snapshot_download("alice/m"))))
+try:
+    model_info("alice/other")
+    print("other found")
+except HfHubHTTPError as e:
+    print("other", e.response.status_code, e.server_message)
+"#;
+    let out = hub_script(&local, None, script);
+    assert!(
+        out.contains("files ['.gitattributes', 'README.md', 'config.json', 'model.bin']"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "other 503 models/alice/other is not here and the upstream {} could not be reached",
+            up.url
+        )) || out.contains(&format!(
+            "other 503 alice/other is not here and the upstream {} could not be reached",
+            up.url
+        )),
+        "{out}"
+    );
 }

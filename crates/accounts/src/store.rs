@@ -452,6 +452,18 @@ impl Accounts {
     }
 
     /// Creates an organisation with `owner` as its first admin member.
+    /// The namespace `name` as it is, or a new organisation without members (where a
+    /// pull-through cache keeps what it fetched of another hub's namespace of that name).
+    pub async fn ensure_namespace(&self, name: &Name) -> Result<()> {
+        if self.namespace_id(name).await.is_ok() {
+            return Ok(());
+        }
+        match on_pool!(&self.pool, p => insert_account!(p, name, "org", false)) {
+            Ok(_) | Err(AccountsError::NameTaken(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn create_org(&self, name: &Name, owner: &str) -> Result<Org> {
         let owner = self.user(owner).await?;
         let id = on_pool!(&self.pool, p => {

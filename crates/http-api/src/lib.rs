@@ -211,6 +211,28 @@ impl Caches {
     }
 }
 
+/// What a pull-through cache's fetch of a repo this hub does not have came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullThrough {
+    /// Fetched and stored: the repo is here now.
+    Fetched,
+    /// The upstream has no such public repo.
+    Absent,
+    /// The upstream could not be reached (the message names it).
+    Unreachable(String),
+    /// The validator refused what the upstream holds (its words).
+    Refused(String),
+}
+
+/// Fetches a public repo from the upstream into this hub (`serve --upstream`).
+pub type PullThroughFn = Arc<
+    dyn Fn(
+            hub_types::RepoRef,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = PullThrough> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Shared by every request handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -232,6 +254,8 @@ struct Inner {
     lease: Arc<accounts::Lease>,
     /// Wakes this node's webhook worker when an event was written here.
     webhook_wake: tokio::sync::Notify,
+    /// Where repos this hub does not have are fetched from, if anywhere.
+    pull_through: std::sync::OnceLock<PullThroughFn>,
 }
 
 impl AppState {
@@ -258,8 +282,15 @@ impl AppState {
                 config,
                 limiter,
                 webhook_wake: tokio::sync::Notify::new(),
+                pull_through: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Makes this hub a pull-through cache: a read of a public repo it does not have calls
+    /// `fetch` first (once per repo at a time).
+    pub fn set_pull_through(&self, fetch: PullThroughFn) {
+        let _ = self.inner.pull_through.set(fetch);
     }
 
     fn accounts(&self) -> &Accounts {

@@ -704,3 +704,77 @@ pub async fn sync_all(m: &Mirrors, state: &http_api::AppState) -> Result<String>
         "synced {synced} mirrors ({objects} LFS objects fetched), {failed} failed"
     ))
 }
+
+/// The pull-through cache (`serve --upstream URL`): a read of a public repo this hub does not
+/// have imports it from `endpoint` first (as `mirror add` does: verified, validated, then
+/// visible) and it stays a mirror, synced like the others. Concurrent first reads of one
+/// repo wait for the one import. Private upstream repos are not fetched this way: they need
+/// `mirror add` with a token.
+pub fn pull_through(m: Arc<Mirrors>, endpoint: String) -> http_api::PullThroughFn {
+    type Flights = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+    let flights: Arc<Flights> = Arc::default();
+    Arc::new(move |target: RepoRef| {
+        let (m, endpoint, flights) = (m.clone(), endpoint.clone(), flights.clone());
+        Box::pin(async move {
+            let key = target.to_string().to_ascii_lowercase();
+            let flight = flights
+                .lock()
+                .expect("the flights lock is never poisoned")
+                .entry(key.clone())
+                .or_default()
+                .clone();
+            let held = flight.lock().await;
+            let result = fetch_through(&m, &endpoint, &target).await;
+            drop(held);
+            flights
+                .lock()
+                .expect("the flights lock is never poisoned")
+                .remove(&key);
+            result
+        })
+    })
+}
+
+async fn fetch_through(m: &Mirrors, endpoint: &str, target: &RepoRef) -> http_api::PullThrough {
+    use http_api::PullThrough;
+    // Another request may have fetched it while this one waited.
+    if let Ok(Some(_)) = m.hub.accounts.repo(target).await {
+        return PullThrough::Fetched;
+    }
+    let from = format!("{endpoint}/{}{}", target.repo_type.url_prefix(), target.id);
+    let up = match Upstream::parse(&from, target.repo_type, None) {
+        Ok(up) => up,
+        Err(e) => return PullThrough::Unreachable(format!("{e:#}")),
+    };
+    if let Err(e) = m.hub.accounts.ensure_namespace(&target.id.namespace).await {
+        return PullThrough::Unreachable(format!("{e}"));
+    }
+    match m.sync(target, &up, Some(false)).await {
+        Ok(done) => {
+            tracing::info!(repo = %target, upstream = %up.shown(), objects = done.objects, bytes = done.bytes, "fetched through from the upstream");
+            PullThrough::Fetched
+        }
+        Err(e) => {
+            let said = format!("{e:#}");
+            if said.contains("validator refused") {
+                PullThrough::Refused(said)
+            } else if [
+                "not found",
+                "Authentication failed",
+                "could not read Username",
+                "terminal prompts disabled",
+                "returned error: 40",
+            ]
+            .iter()
+            .any(|s| said.contains(s))
+            {
+                PullThrough::Absent
+            } else {
+                tracing::warn!(repo = %target, error = %said, "the upstream could not be reached");
+                PullThrough::Unreachable(format!(
+                    "{target} is not here and the upstream {endpoint} could not be reached; try again later"
+                ))
+            }
+        }
+    }
+}

@@ -111,6 +111,11 @@ pub struct ServeArgs {
     /// per cluster on a shared database; 0: never (then only `modelhub mirror sync`).
     #[arg(long, env = "MODELHUB_MIRROR_SYNC_INTERVAL", default_value_t = 6 * 3600)]
     mirror_sync_interval: u64,
+    /// Make this hub a pull-through cache of another Hub-compatible server (e.g.
+    /// https://huggingface.co): a read of a public repo this hub does not have imports it
+    /// from there first, as `modelhub mirror add` does; it is served from here after.
+    #[arg(long, env = "MODELHUB_UPSTREAM")]
+    upstream: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "MODELHUB_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -277,15 +282,25 @@ pub async fn run(
             },
         );
     }
+    let mirrors = Arc::new(crate::mirror::Mirrors {
+        hub: mirror_hub,
+        store: mirror_store,
+        data_dir: data.root().to_owned(),
+        hook_env: mirror_hook_env,
+        client: crate::mirror::Mirrors::client()?,
+        progress: false,
+    });
+    if let Some(upstream) = &args.upstream {
+        let endpoint = upstream.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&endpoint)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.username().is_empty())
+            .with_context(|| {
+                format!("--upstream: {endpoint:?} is not an http(s) URL without credentials")
+            })?;
+        state.set_pull_through(crate::mirror::pull_through(mirrors.clone(), endpoint));
+    }
     if args.mirror_sync_interval > 0 {
-        let mirrors = Arc::new(crate::mirror::Mirrors {
-            hub: mirror_hub,
-            store: mirror_store,
-            data_dir: data.root().to_owned(),
-            hook_env: mirror_hook_env,
-            client: crate::mirror::Mirrors::client()?,
-            progress: false,
-        });
         let state = state.clone();
         crate::periodic::spawn(
             mirrors.hub.accounts.clone(),

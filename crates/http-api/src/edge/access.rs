@@ -25,6 +25,9 @@ pub enum Denied {
     BadRevision(String),
     /// The database gave no answer in time (down, or every connection busy): try again.
     Unavailable(String),
+    /// A pull-through cache's upstream could not be reached (the message, which names it,
+    /// is shown to the client).
+    UpstreamDown(String),
     Internal(String),
     /// The repo was moved to this name, and the caller may see it (turned into a
     /// [`Denied::Redirect`] by the extractor, which knows the request's URL).
@@ -164,7 +167,19 @@ pub async fn authorize(
                     return Err(Denied::MovedTo(moved.repo_ref()));
                 }
             }
-            return Err(hidden());
+            // A pull-through cache fetches a public repo it does not have, for reading.
+            match (state.inner.pull_through.get(), need) {
+                (Some(fetch), Role::Read) => match fetch(target.clone()).await {
+                    crate::PullThrough::Fetched => {
+                        state.forget_repos();
+                        find_repo(state, target).await?
+                    }
+                    crate::PullThrough::Absent => return Err(hidden()),
+                    crate::PullThrough::Unreachable(why) => return Err(Denied::UpstreamDown(why)),
+                    crate::PullThrough::Refused(why) => return Err(Denied::Forbidden(why)),
+                },
+                _ => return Err(hidden()),
+            }
         }
         other => other?,
     };

@@ -75,7 +75,7 @@ impl From<crate::edge::access::Denied> for GitError {
             Denied::BadPath(m) => GitError::BadRequest(m),
             Denied::UnknownType(_) => GitError::NotFound,
             Denied::BadRevision(r) => GitError::BadRequest(format!("invalid revision {r:?}")),
-            Denied::Unavailable(m) => GitError::Unavailable(m),
+            Denied::Unavailable(m) | Denied::UpstreamDown(m) => GitError::Unavailable(m),
             Denied::Internal(m) => GitError::Internal(m),
             Denied::MovedTo(_) => GitError::NotFound,
             Denied::Redirect(l) => GitError::Redirect(l),

@@ -51,6 +51,9 @@ pub enum HfError {
     /// The object store is down: the detail is logged, the client told to try again.
     #[error("Storage is temporarily unavailable; try again later")]
     Unavailable(String),
+    /// A pull-through cache's upstream is down (the message names it).
+    #[error("{0}")]
+    UpstreamDown(String),
 }
 
 impl HfError {
@@ -78,7 +81,9 @@ impl HfError {
             } => (StatusCode::UNAUTHORIZED, Some("GatedRepo")),
             HfError::Gated { .. } => (StatusCode::FORBIDDEN, Some("GatedRepo")),
             HfError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
-            HfError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+            HfError::Unavailable(_) | HfError::UpstreamDown(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, None)
+            }
         }
     }
 }
@@ -102,6 +107,7 @@ impl From<Denied> for HfError {
             Denied::UnknownType(m) => HfError::NotFound(m),
             Denied::BadRevision(r) => HfError::RevisionNotFound(r),
             Denied::Unavailable(m) => HfError::Unavailable(m),
+            Denied::UpstreamDown(m) => HfError::UpstreamDown(m),
             Denied::Internal(m) => HfError::Internal(m),
             Denied::MovedTo(_) => HfError::RepoNotFound,
             Denied::Redirect(l) => HfError::Redirect(l),

@@ -65,7 +65,7 @@ impl From<Denied> for LfsError {
             Denied::BadPath(m) => LfsError::BadRequest(m),
             Denied::UnknownType(m) => LfsError::NotFound(m),
             Denied::BadRevision(r) => LfsError::NotFound(format!("no revision {r:?}")),
-            Denied::Unavailable(m) => LfsError::Unavailable(m),
+            Denied::Unavailable(m) | Denied::UpstreamDown(m) => LfsError::Unavailable(m),
             Denied::Internal(m) => LfsError::Internal(m),
             Denied::MovedTo(_) => LfsError::NotFound("Repository not found".into()),
             Denied::Redirect(l) => LfsError::Redirect(l),

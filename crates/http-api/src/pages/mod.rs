@@ -213,7 +213,9 @@ impl From<crate::edge::Denied> for PageError {
     fn from(d: crate::edge::Denied) -> Self {
         match d {
             crate::edge::Denied::Internal(m) => PageError::Internal(m),
-            crate::edge::Denied::Unavailable(m) => PageError::Unavailable(m),
+            crate::edge::Denied::Unavailable(m) | crate::edge::Denied::UpstreamDown(m) => {
+                PageError::Unavailable(m)
+            }
             crate::edge::Denied::Redirect(l) => PageError::Redirect(l),
             _ => PageError::NotFound,
         }

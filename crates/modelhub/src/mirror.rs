@@ -713,10 +713,22 @@ pub async fn sync_all(m: &Mirrors, state: &http_api::AppState) -> Result<String>
 pub fn pull_through(m: Arc<Mirrors>, endpoint: String) -> http_api::PullThroughFn {
     type Flights = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
     let flights: Arc<Flights> = Arc::default();
+    // Names the upstream said it has no public repo for, for a minute: reads of missing
+    // repos do not each cost the upstream a request.
+    let absent: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>> =
+        Arc::default();
     Arc::new(move |target: RepoRef| {
-        let (m, endpoint, flights) = (m.clone(), endpoint.clone(), flights.clone());
+        let (m, endpoint, flights, absent) =
+            (m.clone(), endpoint.clone(), flights.clone(), absent.clone());
         Box::pin(async move {
             let key = target.to_string().to_ascii_lowercase();
+            {
+                let mut absent = absent.lock().expect("the absent lock is never poisoned");
+                absent.retain(|_, at| at.elapsed() < ABSENT_FOR);
+                if absent.contains_key(&key) {
+                    return http_api::PullThrough::Absent;
+                }
+            }
             let flight = flights
                 .lock()
                 .expect("the flights lock is never poisoned")
@@ -725,6 +737,12 @@ pub fn pull_through(m: Arc<Mirrors>, endpoint: String) -> http_api::PullThroughF
                 .clone();
             let held = flight.lock().await;
             let result = fetch_through(&m, &endpoint, &target).await;
+            if result == http_api::PullThrough::Absent {
+                let mut absent = absent.lock().expect("the absent lock is never poisoned");
+                if absent.len() < 100_000 {
+                    absent.insert(key.clone(), std::time::Instant::now());
+                }
+            }
             drop(held);
             flights
                 .lock()
@@ -734,6 +752,9 @@ pub fn pull_through(m: Arc<Mirrors>, endpoint: String) -> http_api::PullThroughF
         })
     })
 }
+
+/// How long an upstream's "no such public repo" is believed.
+const ABSENT_FOR: Duration = Duration::from_secs(60);
 
 async fn fetch_through(m: &Mirrors, endpoint: &str, target: &RepoRef) -> http_api::PullThrough {
     use http_api::PullThrough;

@@ -57,16 +57,32 @@ macro_rules! tell {
             .bind(now)
             .fetch_one(&mut *$tx)
             .await?;
-            sqlx::query($crate::webhooks::FAN_OUT)
-                .bind(event)
-                .bind(now)
-                .bind(format!("%,{},%", ev.domain))
-                .bind(ev.namespace.to_lowercase())
-                .bind(&ev.repo_type)
-                .bind(ev.full_id.to_lowercase())
-                .execute(&mut *$tx)
-                .await?;
+            fan_out!(
+                $tx,
+                event,
+                now,
+                &ev.domain,
+                &ev.namespace,
+                &ev.repo_type,
+                &ev.full_id
+            );
         }
+    };
+}
+
+/// Makes event `$event`'s deliveries in transaction `$tx`: one per enabled webhook that
+/// watches its repo or namespace for its domain.
+macro_rules! fan_out {
+    ($tx:expr, $event:expr, $now:expr, $domain:expr, $namespace:expr, $repo_type:expr, $full_id:expr) => {
+        sqlx::query($crate::webhooks::FAN_OUT)
+            .bind($event)
+            .bind($now)
+            .bind(format!("%,{},%", $domain))
+            .bind($namespace.to_lowercase())
+            .bind($repo_type)
+            .bind($full_id.to_lowercase())
+            .execute(&mut *$tx)
+            .await?;
     };
 }
 

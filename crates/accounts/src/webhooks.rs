@@ -378,30 +378,12 @@ impl Accounts {
         target: &EventTarget<'_>,
         payload: &str,
     ) -> Result<String> {
-        let uid = new_public_id();
-        let now = crate::now_ms();
-        on_pool!(&self.pool, p => {
+        let event = Outgoing::new(repo_id, target, payload.to_owned());
+        let uid = event.uid.clone();
+        let told = self.telling(event);
+        on_pool!(&told.pool, p => {
             let mut tx = p.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO webhook_events (uid, repo_id, domain, state, payload, created_ms) \
-                 VALUES ($1, $2, $3, 'sent', $4, $5) RETURNING id",
-            )
-            .bind(&uid)
-            .bind(repo_id)
-            .bind(target.domain)
-            .bind(payload)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(FAN_OUT)
-                .bind(id)
-                .bind(now)
-                .bind(format!("%,{},%", target.domain))
-                .bind(target.namespace.to_lowercase())
-                .bind(target.repo_type)
-                .bind(target.full_id.to_lowercase())
-                .execute(&mut *tx)
-                .await?;
+            tell!(told, tx, None, &[]);
             tx.commit().await?;
         });
         Ok(uid)
@@ -476,15 +458,7 @@ impl Accounts {
             .await?
             .rows_affected();
             if n > 0 {
-                sqlx::query(FAN_OUT)
-                    .bind(id)
-                    .bind(now)
-                    .bind(format!("%,{},%", target.domain))
-                    .bind(target.namespace.to_lowercase())
-                    .bind(target.repo_type)
-                    .bind(target.full_id.to_lowercase())
-                    .execute(&mut *tx)
-                    .await?;
+                fan_out!(tx, id, now, target.domain, target.namespace, target.repo_type, target.full_id);
             }
             tx.commit().await?;
             n > 0

@@ -173,6 +173,20 @@ impl GitRepos {
             .spawn()
     }
 
+    /// The `--receive-pack` command of a push this server makes into its own repos (a
+    /// commit, a merge, a mirror's sync): receive-pack with the service settings and hooks.
+    pub(crate) fn receive_pack_command(&self) -> String {
+        let mut receive_pack = String::from("git");
+        for setting in self.service_config() {
+            receive_pack.push_str(&format!(
+                " -c '{}'",
+                setting.to_string_lossy().replace('\'', "'\\''")
+            ));
+        }
+        receive_pack.push_str(" receive-pack");
+        receive_pack
+    }
+
     /// The settings every service runs with, set on the command line so that no repo config
     /// can override them.
     fn service_config(&self) -> Vec<OsString> {

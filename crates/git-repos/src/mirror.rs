@@ -139,14 +139,7 @@ impl GitRepos {
         if changes.is_empty() {
             return Ok(String::new());
         }
-        let mut receive_pack = String::from("git");
-        for setting in self.service_config() {
-            receive_pack.push_str(&format!(
-                " -c '{}'",
-                setting.to_string_lossy().replace('\'', "'\\''")
-            ));
-        }
-        receive_pack.push_str(" receive-pack");
+        let receive_pack = self.receive_pack_command();
         let mut cmd = git_command();
         cmd.current_dir(staging).env("GIT_DIR", staging).args([
             "push",

@@ -75,10 +75,7 @@ impl Postgres {
         let run_as = is_root().then(|| {
             std::env::var("MODELHUB_TEST_PG_USER").unwrap_or_else(|_| "postgres".to_owned())
         });
-        let dir = tempfile::Builder::new()
-            .prefix("modelhub-pg")
-            .tempdir()
-            .expect("a temp dir");
+        let dir = owned_tempdir("pg-");
         if let Some(user) = &run_as {
             let out = Command::new("chown")
                 .arg(user)
@@ -295,4 +292,25 @@ impl Drop for Postgres {
             let _ = sh.wait();
         }
     }
+}
+
+/// A temp dir for a server this process runs, under `modelhub-testkit` in the system's temp
+/// dir, marked with this process's id. A test run's servers live in statics, which are never
+/// dropped, so their dirs outlive the run: dirs whose process is gone are removed first.
+fn owned_tempdir(prefix: &str) -> tempfile::TempDir {
+    let parent = std::env::temp_dir().join("modelhub-testkit");
+    std::fs::create_dir_all(&parent).expect("the testkit folder");
+    for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let owner = std::fs::read_to_string(e.path().join("owner.pid")).ok();
+        if owner.is_some_and(|p| !std::path::Path::new("/proc").join(p.trim()).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&parent)
+        .expect("a temp dir");
+    std::fs::write(dir.path().join("owner.pid"), std::process::id().to_string())
+        .expect("the owner's pid");
+    dir
 }

@@ -52,7 +52,7 @@ fn free_port() -> u16 {
 impl Weed {
     /// Starts a server and waits until it takes writes.
     pub fn start() -> Weed {
-        let dir = tempfile::tempdir().expect("a temp dir");
+        let dir = owned_tempdir("weed-");
         std::fs::write(
             dir.path().join("s3.json"),
             format!(
@@ -218,6 +218,27 @@ impl Drop for Weed {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A temp dir for a server this process runs, under `modelhub-testkit` in the system's temp
+/// dir, marked with this process's id. A test run's servers live in statics, which are never
+/// dropped, so their dirs outlive the run: dirs whose process is gone are removed first.
+fn owned_tempdir(prefix: &str) -> tempfile::TempDir {
+    let parent = std::env::temp_dir().join("modelhub-testkit");
+    std::fs::create_dir_all(&parent).expect("the testkit folder");
+    for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let owner = std::fs::read_to_string(e.path().join("owner.pid")).ok();
+        if owner.is_some_and(|p| !std::path::Path::new("/proc").join(p.trim()).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&parent)
+        .expect("a temp dir");
+    std::fs::write(dir.path().join("owner.pid"), std::process::id().to_string())
+        .expect("the owner's pid");
+    dir
 }
 
 /// One HTTP/1.0 request to 127.0.0.1:`port`; the status, or `None` if nothing answered.

@@ -193,8 +193,19 @@ impl Mirrors {
         let repos = &self.hub.repos;
         let db = &self.hub.accounts;
         let existing = db.repo(local).await?;
+        // An import cut off after the repo was registered and before its refs landed: the
+        // same `mirror add` goes on with it.
+        let mut resumed = false;
         match (&existing, create) {
-            (Some(_), Some(_)) => bail!("{local} exists already; `mirror sync` updates a mirror"),
+            (Some(r), Some(_)) => {
+                let same = db.mirror(r.id).await?.is_some_and(|m| {
+                    m.upstream == up.endpoint && m.upstream_repo == up.repo.id.to_string()
+                });
+                if !same || !repos.refs_at(&repos.path(local)).await?.is_empty() {
+                    bail!("{local} exists already; `mirror sync` updates a mirror");
+                }
+                resumed = true;
+            }
             (None, None) => bail!("no repo {local}"),
             (Some(r), None) if db.mirror(r.id).await?.is_none() => {
                 bail!("{local} is not a mirror (or was detached)")
@@ -239,11 +250,20 @@ impl Mirrors {
 
         // Now the repo may appear and its refs move.
         let (repo, made) = match existing {
-            Some(r) => (r, false),
+            Some(r) => (r, resumed),
             None => {
                 let private = create.unwrap_or(false);
                 let r = db.create_repo(local, private).await?;
+                // A mirror from the start, so a run cut off from here is resumed by the next.
                 if let Err(e) = repos.create_empty(local).await {
+                    let _ = db.delete_repo(r.id).await;
+                    return Err(e.into());
+                }
+                let recorded = db
+                    .put_mirror(r.id, &up.endpoint, &up.repo.id.to_string(), None)
+                    .await;
+                if let Err(e) = recorded {
+                    let _ = repos.remove(local).await;
                     let _ = db.delete_repo(r.id).await;
                     return Err(e.into());
                 }
@@ -297,10 +317,6 @@ impl Mirrors {
             }
             Err(e) => return Err(undo(e.into()).await),
         };
-        if made {
-            db.put_mirror(repo.id, &up.endpoint, &up.repo.id.to_string(), None)
-                .await?;
-        }
         done.refs = changes.len();
         // Other nodes drop what they cached of the repo's refs (a server running this sync
         // also drops its own, see `sync_all`).

@@ -200,6 +200,23 @@ fn logs(s: &Server, token: &str, id: &str) -> Vec<Value> {
     serde_json::from_str(&body).unwrap()
 }
 
+/// The log of webhook `id` once it holds at least `n` entries (an attempt is logged just after
+/// its answer is heard, so a receiver may see it first); waits up to 30 s.
+fn logs_when(s: &Server, token: &str, id: &str, n: usize) -> Vec<Value> {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = logs(s, token, id);
+        if log.len() >= n {
+            return log;
+        }
+        assert!(
+            Instant::now() < end,
+            "the log never held {n} entries: {log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub(crate) fn create_webhook(s: &Server, token: &str, url: &str, watched: &str) -> String {
     let out = hub_script(
         s,
@@ -389,7 +406,7 @@ print("done")
         .ends_with("/alice/m"));
     assert_eq!(push.body["webhook"]["id"], id.as_str());
     // The log holds every attempt.
-    let log = logs(&s, &alice, &id);
+    let log = logs_when(&s, &alice, &id, 10);
     assert_eq!(log.len(), 10);
     assert!(log
         .iter()
@@ -433,7 +450,7 @@ with sync_playwright() as p:
     let newest = log[0]["eventId"].as_str().unwrap().to_owned();
     let all = rx.wait_for("the replay from the page", |g| g.len() == 11);
     assert_eq!(all[10].event_id(), newest);
-    assert_eq!(logs(&s, &alice, &id)[0]["replay"], true);
+    assert_eq!(logs_when(&s, &alice, &id, 11)[0]["replay"], true);
 }
 
 #[test]
@@ -474,7 +491,7 @@ fn deliveries_are_retried_replayed_survive_a_kill_and_stop_when_access_is_lost()
     let first = all[0].event_id();
     assert!(all.iter().all(|g| g.event_id() == first));
     bob_rx.wait_for("bob's copy", |g| g.len() == 1);
-    let log = logs(&s, &alice, &id);
+    let log = logs_when(&s, &alice, &id, 4);
     assert_eq!(
         log.iter()
             .map(|l| l["status"].as_i64().unwrap())

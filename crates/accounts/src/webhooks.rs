@@ -145,8 +145,8 @@ pub struct Attempt<'a> {
     pub retry_at: Option<i64>,
     /// Disable the webhook (it failed for a day) with this note.
     pub disable: Option<&'a str>,
-    /// Not sent (its owner can no longer read the repo): done, and neither a failure nor a
-    /// success of the webhook.
+    /// Not sent (its owner can no longer read the repo): done, unlogged, and neither a
+    /// failure nor a success of the webhook.
     pub skipped: bool,
 }
 
@@ -549,22 +549,26 @@ impl Accounts {
         let now = crate::now_ms();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "INSERT INTO webhook_logs (webhook_id, event_id, event_uid, scope, status, \
-                 latency_ms, response, replay, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&d.webhook_id)
-            .bind(d.event_id)
-            .bind(&d.event_uid)
-            .bind(a.scope)
-            .bind(a.status)
-            .bind(a.latency_ms)
-            .bind(a.response)
-            .bind(d.replay)
-            .bind(now_iso())
-            .execute(&mut *tx)
-            .await?;
+            // A delivery not sent because its owner cannot read the repo leaves no trace the
+            // owner could read: private answers as missing.
+            if !a.skipped {
+                sqlx::query(
+                    "INSERT INTO webhook_logs (webhook_id, event_id, event_uid, scope, status, \
+                     latency_ms, response, replay, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&d.webhook_id)
+                .bind(d.event_id)
+                .bind(&d.event_uid)
+                .bind(a.scope)
+                .bind(a.status)
+                .bind(a.latency_ms)
+                .bind(a.response)
+                .bind(d.replay)
+                .bind(now_iso())
+                .execute(&mut *tx)
+                .await?;
+            }
             match (a.ok, a.retry_at) {
                 (false, Some(at)) => sqlx::query(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, due_ms = $2, \
